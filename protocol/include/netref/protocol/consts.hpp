@@ -1,0 +1,38 @@
+#pragma once
+/// RPyC's protocol constants (rpyc/core/consts.py) and netref's extension handlers.
+#include <cstdint>
+
+namespace netref {
+
+/// Message types: the first field of every message.
+enum class MsgType : std::uint8_t { request = 1, reply = 2, exception = 3 };
+
+/// Boxing labels: how a value travels inside a request or reply.
+enum class Label : std::uint8_t { value = 1, tuple = 2, local_ref = 3, remote_ref = 4 };
+
+/// Request handlers. 1..20 are RPyC's; 64 and up are netref extensions, sent only to a peer
+/// that answered `hello`.
+enum class Handler : std::uint8_t {
+  ping = 1, close = 2, getroot = 3, getattr = 4, delattr = 5, setattr = 6, call = 7,
+  callattr = 8, repr = 9, str = 10, cmp = 11, hash = 12, dir = 13, pickle = 14, del = 15,
+  inspect = 16, buffiter = 17, oldslicing = 18, ctxexit = 19, instancecheck = 20,
+  // netref extensions
+  hello = 64,       ///< (b"netref", version, features) -> same; proves the peer is netref
+  callchain = 65,   ///< (obj, (name, ...), args, kwargs): getattr along names, then call
+  getchain = 66,    ///< (obj, (name, ...)): getattr along names
+  del_batch = 67,   ///< (((type, tid, oid), count), ...): many DELs in one message
+};
+
+/// Which message envelope the connection speaks (rpyc issue #552).
+enum class Generation : std::uint8_t {
+  v5 = 5,  ///< rpyc 4.1 to 5.3: brine (msg, seq, body)
+  v6 = 6,  ///< rpyc 6.x: one raw msg byte, then brine (seq, body)
+};
+
+/// The int vinegar sends instead of a tuple for StopIteration.
+inline constexpr std::int64_t exc_stop_iteration = 1;
+
+/// The extension protocol version this build speaks in `hello`.
+inline constexpr std::int64_t extension_version = 1;
+
+}  // namespace netref

@@ -1,0 +1,59 @@
+#pragma once
+/// RemoteRef: our handle on an object the peer lends us (a netref). One RemoteRef exists per
+/// id_pack per connection; when the last handle goes, one DEL carrying the number of times the
+/// peer boxed the object to us is queued.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "netref/protocol/object.hpp"
+#include "netref/protocol/value.hpp"
+
+namespace netref {
+
+class Connection;
+
+/// The peer's identity for one of its objects: (type name, type id, object id).
+struct IdPack {
+  std::string type_name;
+  std::uint64_t type_id = 0;
+  std::uint64_t object_id = 0;  ///< 0 for a class object (Python's convention)
+  friend bool operator==(const IdPack&, const IdPack&) = default;
+};
+
+/// A netref. Holds its connection alive; the connection's import table holds it weakly.
+/// Thread-safe; the destructor never blocks, throws or makes a round trip.
+class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
+ public:
+  RemoteRef(std::shared_ptr<Connection> connection, IdPack id_pack);
+  ~RemoteRef();
+  RemoteRef(const RemoteRef&) = delete;
+  RemoteRef& operator=(const RemoteRef&) = delete;
+
+  const IdPack& id_pack() const noexcept { return id_pack_; }
+  /// The connection this netref lives on (it may be closed: requests then throw
+  /// ConnectionClosed "stale reference").
+  const std::shared_ptr<Connection>& connection() const noexcept { return connection_; }
+
+  /// How many times the peer has sent us this object and we have not released it yet.
+  std::uint64_t received() const noexcept { return received_.load(std::memory_order_relaxed); }
+
+  // The standard operations, as one sync request each. Throw what the peer raised.
+  Value getattr(std::string_view name) const;
+  void setattr(std::string_view name, Value value) const;
+  void delattr(std::string_view name) const;
+  Value call(Args args, Kwargs kwargs = {}) const;
+  Value callattr(std::string_view name, Args args, Kwargs kwargs = {}) const;
+  std::string repr() const;
+  std::string str() const;
+
+ private:
+  friend class Connection;
+  std::shared_ptr<Connection> connection_;
+  IdPack id_pack_;
+  std::atomic<std::uint64_t> received_{1};
+};
+
+}  // namespace netref

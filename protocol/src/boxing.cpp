@@ -1,0 +1,332 @@
+// Values in and out of messages: the envelope, boxing (what we lend, what we return), and
+// unboxing (what the peer lends us becomes a RemoteRef; what it returns to us, our object).
+#include <limits>
+#include <string>
+
+#include "connection_impl.hpp"
+#include "forwarding_object.hpp"
+#include "netref/protocol/brine.hpp"
+
+namespace netref {
+namespace detail {
+
+void encode_tuple_header(std::size_t n, std::vector<std::uint8_t>& out) {
+  if (n == 0) {
+    out.push_back(0x02);
+  } else if (n <= 4) {
+    out.push_back(static_cast<std::uint8_t>(0x10 + n - 1));
+  } else if (n < 256) {
+    out.push_back(0x14);
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    out.push_back(0x15);
+    const auto len = static_cast<std::uint32_t>(n);
+    out.insert(out.end(), {static_cast<std::uint8_t>(len >> 24), static_cast<std::uint8_t>(len >> 16),
+                           static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)});
+  }
+}
+
+namespace {
+void encode_u64(std::uint64_t v, std::vector<std::uint8_t>& out) {
+  if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    brine::encode(Value(static_cast<std::int64_t>(v)), out);
+  } else {
+    brine::encode(Value(BigInt{std::to_string(v)}), out);
+  }
+}
+}  // namespace
+
+void encode_id_pack(const IdPack& id, std::vector<std::uint8_t>& out) {
+  out.push_back(0x12);  // 3-tuple
+  brine::encode(Value(std::string_view(id.type_name)), out);
+  encode_u64(id.type_id, out);
+  encode_u64(id.object_id, out);
+}
+
+std::int64_t expect_int(const Value& v, const char* what) {
+  if (auto* i = v.get_if<std::int64_t>()) return *i;
+  if (auto* b = v.get_if<bool>()) return *b ? 1 : 0;
+  throw ProtocolError(std::string(what) + " must be an int, got " + std::string(v.type_name()));
+}
+
+std::uint64_t expect_u64(const Value& v, const char* what) {
+  if (auto* i = v.get_if<std::int64_t>()) {
+    if (*i < 0) throw ProtocolError(std::string(what) + " must not be negative");
+    return static_cast<std::uint64_t>(*i);
+  }
+  if (auto* b = v.get_if<BigInt>()) {
+    std::uint64_t out = 0;
+    const auto& d = b->digits;
+    if (d.empty() || d[0] == '-' || d.size() > 20) throw ProtocolError(std::string(what) + " is out of range");
+    for (char c : d) {
+      if (c < '0' || c > '9') throw ProtocolError(std::string(what) + " is not a number");
+      const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+      if (out > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+        throw ProtocolError(std::string(what) + " is out of range");
+      }
+      out = out * 10 + digit;
+    }
+    return out;
+  }
+  throw ProtocolError(std::string(what) + " must be an int, got " + std::string(v.type_name()));
+}
+
+IdPack parse_id_pack(const Value& v) {
+  auto* t = v.get_if<Tuple>();
+  if (t == nullptr || t->items.size() != 3) throw ProtocolError("an id_pack must be a 3-tuple");
+  IdPack id;
+  if (auto* s = t->items[0].get_if<std::string>()) {
+    id.type_name = *s;
+  } else if (auto* b = t->items[0].get_if<Bytes>()) {
+    id.type_name = b->data;
+  } else if (!t->items[0].is_none()) {
+    throw ProtocolError("an id_pack's type name must be a str");
+  }
+  id.type_id = expect_u64(t->items[1], "an id_pack's type id");
+  id.object_id = expect_u64(t->items[2], "an id_pack's object id");
+  return id;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Envelope
+
+void Connection::Impl::begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const {
+  if (generation.load(std::memory_order_relaxed) == Generation::v5) {
+    out.push_back(0x12);  // (msg, seq, body)
+    brine::encode(Value(static_cast<std::int64_t>(type)), out);
+  } else {
+    out.push_back(static_cast<std::uint8_t>(type));  // msg byte, then (seq, body)
+    out.push_back(0x11);
+  }
+  brine::encode(Value(static_cast<std::int64_t>(seq)), out);
+}
+
+detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> frame) {
+  if (frame.empty()) throw ProtocolError("empty message (a frame of length 0)");
+  if (!generation_known.load(std::memory_order_acquire)) {
+    // rpyc 5.x messages are brine 3-tuples (tag 0x12); 6.x start with the raw msg byte.
+    generation.store(frame[0] == 0x12 ? Generation::v5 : Generation::v6, std::memory_order_relaxed);
+    generation_known.store(true, std::memory_order_release);
+  }
+  brine::Limits limits;
+  limits.max_depth = config.max_depth;
+  detail::Message msg{};
+  std::int64_t type = 0;
+  std::int64_t seq = 0;
+  if (generation.load(std::memory_order_relaxed) == Generation::v5) {
+    Value v = brine::decode(frame, limits);
+    auto* t = v.get_if<Tuple>();
+    if (t == nullptr || t->items.size() != 3) {
+      throw ProtocolError("a message must be a (msg, seq, body) tuple, got " + v.debug_string(60));
+    }
+    type = detail::expect_int(t->items[0], "the message type");
+    seq = detail::expect_int(t->items[1], "the seq");
+    msg.body = std::move(t->items[2]);
+  } else {
+    type = frame[0];
+    Value v = brine::decode(frame.subspan(1), limits);
+    auto* t = v.get_if<Tuple>();
+    if (t == nullptr || t->items.size() != 2) {
+      throw ProtocolError("a message must be a msg byte and a (seq, body) tuple, got " + v.debug_string(60));
+    }
+    seq = detail::expect_int(t->items[0], "the seq");
+    msg.body = std::move(t->items[1]);
+  }
+  if (type < 1 || type > 3) throw ProtocolError("unknown message type " + std::to_string(type));
+  if (seq < 0 || seq > std::numeric_limits<std::uint32_t>::max()) {
+    throw ProtocolError("seq " + std::to_string(seq) + " is out of range");
+  }
+  msg.type = static_cast<MsgType>(type);
+  msg.seq = static_cast<std::uint32_t>(seq);
+  return msg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Boxing
+
+void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& out,
+                            std::vector<const Object*>& lent_now) {
+  if (!object) {
+    brine::encode(Value(), out);  // a null object travels as None
+    return;
+  }
+  std::uint64_t id;
+  {
+    std::lock_guard lk(tables_mutex);
+    auto found = lent_ids.find(object.get());
+    if (found != lent_ids.end()) {
+      id = found->second;
+      ++lent[id].count;
+    } else {
+      if (lent.size() >= config.max_lent_objects) {
+        throw Error("too many objects lent to the peer (max_lent_objects = " +
+                    std::to_string(config.max_lent_objects) + ")");
+      }
+      id = next_object_id++;
+      lent.emplace(id, detail::LentEntry{object, 1});
+      lent_ids.emplace(object.get(), id);
+    }
+  }
+  lent_now.push_back(object.get());
+  out.insert(out.end(), {0x11, 0x54});  // (LABEL_REMOTE_REF, id_pack)
+  out.push_back(0x12);
+  brine::encode(Value(object->type_name()), out);
+  brine::encode(Value(static_cast<std::int64_t>(object->type_id() & 0x7fffffffffffffffull)), out);
+  brine::encode(Value(static_cast<std::int64_t>(id)), out);
+}
+
+void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now) {
+  switch (v.kind()) {
+    case Value::Kind::local_object:
+      lend(*v.get_if<ObjectPtr>(), out, lent_now);
+      return;
+    case Value::Kind::remote_ref: {
+      const auto& ref = *v.get_if<RemoteRefPtr>();
+      if (!ref) {
+        out.insert(out.end(), {0x11, 0x51, 0x00});
+      } else if (ref->connection().get() == self) {
+        out.insert(out.end(), {0x11, 0x53});  // (LABEL_LOCAL_REF, id_pack): the peer's own object
+        detail::encode_id_pack(ref->id_pack(), out);
+      } else {
+        // A netref of another connection: lend a forwarder (RPyC lends the netref itself).
+        lend(std::make_shared<detail::ForwardingObject>(ref), out, lent_now);
+      }
+      return;
+    }
+    case Value::Kind::tuple: {
+      if (brine::dumpable(v)) break;
+      const auto& items = v.get_if<Tuple>()->items;
+      out.insert(out.end(), {0x11, 0x52});  // (LABEL_TUPLE, (boxed, ...))
+      detail::encode_tuple_header(items.size(), out);
+      for (const auto& item : items) box(item, out, lent_now);
+      return;
+    }
+    case Value::Kind::frozenset:
+    case Value::Kind::slice:
+      if (!brine::dumpable(v)) {
+        throw TypeError("a " + std::string(v.type_name()) + " holding object references cannot be sent");
+      }
+      break;
+    default:
+      break;
+  }
+  out.insert(out.end(), {0x11, 0x51});  // (LABEL_VALUE, v)
+  brine::encode(v, out);
+}
+
+void Connection::Impl::box_args(const Args& args, std::vector<std::uint8_t>& out,
+                                std::vector<const Object*>& lent_now) {
+  bool plain = true;
+  for (const auto& a : args) {
+    if (!brine::dumpable(a)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out.insert(out.end(), {0x11, 0x51});
+    detail::encode_tuple_header(args.size(), out);
+    for (const auto& a : args) brine::encode(a, out);
+    return;
+  }
+  out.insert(out.end(), {0x11, 0x52});
+  detail::encode_tuple_header(args.size(), out);
+  for (const auto& a : args) box(a, out, lent_now);
+}
+
+void Connection::Impl::rollback_lends(const std::vector<const Object*>& lent_now) noexcept {
+  std::vector<ObjectPtr> dropped;
+  {
+    std::lock_guard lk(tables_mutex);
+    for (const Object* object : lent_now) {
+      auto id = lent_ids.find(object);
+      if (id == lent_ids.end()) continue;
+      auto entry = lent.find(id->second);
+      if (entry == lent.end()) continue;
+      if (--entry->second.count == 0) {
+        dropped.push_back(std::move(entry->second.object));
+        lent.erase(entry);
+        lent_ids.erase(id);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unboxing
+
+Value Connection::Impl::unbox(Value&& boxed) {
+  auto* t = boxed.get_if<Tuple>();
+  if (t == nullptr || t->items.size() != 2) {
+    throw ProtocolError("a boxed value must be a (label, value) pair, got " + boxed.debug_string(60));
+  }
+  const auto label = detail::expect_int(t->items[0], "a boxing label");
+  switch (static_cast<Label>(label)) {
+    case Label::value:
+      return std::move(t->items[1]);
+    case Label::tuple: {
+      auto* inner = t->items[1].get_if<Tuple>();
+      if (inner == nullptr) throw ProtocolError("LABEL_TUPLE must hold a tuple");
+      Tuple out;
+      out.items.reserve(inner->items.size());
+      for (auto& item : inner->items) out.items.push_back(unbox(std::move(item)));
+      return Value(std::move(out));
+    }
+    case Label::local_ref:
+      return Value(lookup_lent(t->items[1]));
+    case Label::remote_ref:
+      return Value(import_ref(t->items[1]));
+  }
+  throw ProtocolError("invalid boxing label " + std::to_string(label));
+}
+
+ObjectPtr Connection::Impl::lookup_lent(const Value& id_pack) {
+  const IdPack id = detail::parse_id_pack(id_pack);
+  std::lock_guard lk(tables_mutex);
+  auto entry = lent.find(id.object_id);
+  // Same answer for a forged id, another connection's id, and a released one: no oracle.
+  if (entry == lent.end() || entry->second.object->type_name() != id.type_name) {
+    throw RemoteError("ReferenceError", "no such object (id " + std::to_string(id.object_id) +
+                                            ") on this connection");
+  }
+  return entry->second.object;
+}
+
+RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
+  IdPack id = detail::parse_id_pack(id_pack);
+  std::lock_guard lk(tables_mutex);
+  auto& slot = imports[detail::ImportKey{id.type_id, id.object_id}];
+  if (auto existing = slot.lock()) {
+    existing->received_.fetch_add(1, std::memory_order_relaxed);
+    return existing;
+  }
+  auto ref = std::make_shared<RemoteRef>(self->shared_from_this(), std::move(id));
+  slot = ref;
+  return ref;
+}
+
+void Connection::Impl::release_lent(const Value& id_pack, std::uint64_t count) {
+  const IdPack id = detail::parse_id_pack(id_pack);
+  ObjectPtr dropped;
+  std::lock_guard lk(tables_mutex);
+  auto entry = lent.find(id.object_id);
+  if (entry == lent.end()) {
+    throw ProtocolError("release of unknown object id " + std::to_string(id.object_id));
+  }
+  if (count > entry->second.count) {
+    throw ProtocolError("release of " + std::to_string(count) + " references to object id " +
+                        std::to_string(id.object_id) + ", which was lent " +
+                        std::to_string(entry->second.count) + " times");
+  }
+  entry->second.count -= count;
+  if (entry->second.count == 0) {
+    dropped = std::move(entry->second.object);
+    lent_ids.erase(dropped.get());
+    lent.erase(entry);
+  }
+  // dropped is destroyed after the lock is released (declared before the guard).
+}
+
+}  // namespace netref

@@ -1,0 +1,573 @@
+// Connection: requests out, frames in, waiting, and the one failure path.
+#include "netref/protocol/connection.hpp"
+
+#include <atomic>
+#include <string>
+
+#include "connection_impl.hpp"
+#include "netref/protocol/brine.hpp"
+
+namespace netref {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto forever = Clock::time_point::max();
+
+thread_local Connection* current_connection = nullptr;
+std::atomic<std::uint64_t> connection_counter{0};
+
+Clock::time_point deadline_after(std::chrono::milliseconds timeout) {
+  if (timeout.count() < 0) return forever;
+  return Clock::now() + timeout;
+}
+
+std::chrono::milliseconds remaining(Clock::time_point deadline) {
+  if (deadline == forever) return std::chrono::milliseconds(-1);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() < 0 ? std::chrono::milliseconds(0) : left;
+}
+
+const char* handler_name(Handler h) {
+  switch (h) {
+    case Handler::ping: return "PING";
+    case Handler::close: return "CLOSE";
+    case Handler::getroot: return "GETROOT";
+    case Handler::getattr: return "GETATTR";
+    case Handler::delattr: return "DELATTR";
+    case Handler::setattr: return "SETATTR";
+    case Handler::call: return "CALL";
+    case Handler::callattr: return "CALLATTR";
+    case Handler::repr: return "REPR";
+    case Handler::str: return "STR";
+    case Handler::cmp: return "CMP";
+    case Handler::hash: return "HASH";
+    case Handler::dir: return "DIR";
+    case Handler::pickle: return "PICKLE";
+    case Handler::del: return "DEL";
+    case Handler::inspect: return "INSPECT";
+    case Handler::buffiter: return "BUFFITER";
+    case Handler::oldslicing: return "OLDSLICING";
+    case Handler::ctxexit: return "CTXEXIT";
+    case Handler::instancecheck: return "INSTANCECHECK";
+    case Handler::hello: return "HELLO";
+    case Handler::callchain: return "CALLCHAIN";
+    case Handler::getchain: return "GETCHAIN";
+    case Handler::del_batch: return "DEL_BATCH";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace
+
+namespace detail {
+void ReaderRole::release(bool frame_served) noexcept {
+  if (!held_) return;
+  held_ = false;
+  {
+    std::lock_guard lk(impl_.state_mutex);
+    impl_.reader_busy = false;
+    if (frame_served) ++impl_.frames_processed;
+  }
+  impl_.state_cv.notify_all();
+}
+
+const char* handler_display_name(Handler h) { return handler_name(h); }
+}  // namespace detail
+
+Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg)
+    : channel(std::move(ch)),
+      local_root(std::move(root)),
+      config(std::move(cfg)),
+      generation(config.generation),
+      generation_known(!config.detect_generation) {
+  if (config.name.empty()) config.name = "conn" + std::to_string(++connection_counter);
+}
+
+std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel, ObjectPtr local_root,
+                                               ConnectionConfig config) {
+  auto impl = std::make_unique<Impl>(std::move(channel), std::move(local_root), std::move(config));
+  auto* raw = impl.get();
+  std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
+  raw->self = conn.get();
+  return conn;
+}
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Connection::~Connection() { close(); }
+
+// ---------------------------------------------------------------------------------------------
+// Requests out
+
+std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::PendingCall>& call) {
+  std::lock_guard lk(state_mutex);
+  if (is_closed) throw_closed();
+  std::uint32_t seq = next_seq++;
+  while (pending.count(seq) != 0) seq = next_seq++;  // wrapped onto a call still in flight
+  ++issued;
+  call->seq = seq;
+  pending.emplace(seq, call);
+  return seq;
+}
+
+void Connection::Impl::forget_call(std::uint32_t seq) {
+  std::lock_guard lk(state_mutex);
+  pending.erase(seq);
+}
+
+void Connection::Impl::send_request(Handler handler, const Args& args, std::uint32_t seq) {
+  std::vector<std::uint8_t> frame;
+  frame.reserve(64);
+  std::vector<const Object*> lent_now;
+  try {
+    begin_message(frame, MsgType::request, seq);
+    frame.push_back(0x11);  // (handler, boxed args)
+    brine::encode(Value(static_cast<std::int64_t>(handler)), frame);
+    box_args(args, frame, lent_now);
+  } catch (...) {
+    rollback_lends(lent_now);
+    throw;
+  }
+  send_frame(frame);
+}
+
+void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame) {
+  try {
+    {
+      std::lock_guard lk(send_mutex);
+      if (closed_flag.load(std::memory_order_acquire)) throw_closed();
+      channel->send(frame);
+      frames_out.fetch_add(1, std::memory_order_relaxed);
+      if (dels_waiting.load(std::memory_order_acquire)) flush_dels_locked();
+    }
+    // A destructor may have queued a DEL while we held the lock: carry it now.
+    if (dels_waiting.load(std::memory_order_acquire) && send_mutex.try_lock()) {
+      std::lock_guard lk(send_mutex, std::adopt_lock);
+      flush_dels_locked();
+    }
+  } catch (const ConnectionClosed&) {
+    fail(std::current_exception());
+    throw_closed();
+  }
+}
+
+void Connection::Impl::flush_dels_locked() {
+  std::vector<std::pair<IdPack, std::uint64_t>> batch;
+  {
+    std::lock_guard lk(dels_mutex);
+    batch.swap(dels);
+    dels_waiting.store(false, std::memory_order_release);
+  }
+  if (batch.empty() || closed_flag.load(std::memory_order_acquire)) return;
+  auto next_fire_and_forget_seq = [this] {
+    std::lock_guard lk(state_mutex);
+    std::uint32_t seq = next_seq++;
+    while (pending.count(seq) != 0) seq = next_seq++;
+    ++issued;
+    return seq;
+  };
+  std::vector<std::uint8_t> frame;
+  if (peer_netref.load(std::memory_order_acquire)) {
+    // One message for all of them; the peer sends no reply.
+    begin_message(frame, MsgType::request, next_fire_and_forget_seq());
+    frame.push_back(0x11);
+    brine::encode(Value(static_cast<std::int64_t>(Handler::del_batch)), frame);
+    frame.push_back(0x11);
+    frame.push_back(0x51);  // LABEL_VALUE
+    detail::encode_tuple_header(batch.size(), frame);
+    for (auto& [id, count] : batch) {
+      frame.push_back(0x11);
+      detail::encode_id_pack(id, frame);
+      brine::encode(Value(static_cast<std::int64_t>(count)), frame);
+    }
+    channel->send(frame);
+    frames_out.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  for (auto& [id, count] : batch) {
+    // RPyC's DEL: (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), (LABEL_VALUE, count)))
+    frame.clear();
+    begin_message(frame, MsgType::request, next_fire_and_forget_seq());
+    frame.push_back(0x11);
+    brine::encode(Value(static_cast<std::int64_t>(Handler::del)), frame);
+    frame.insert(frame.end(), {0x11, 0x52, 0x11, 0x11, 0x53});
+    detail::encode_id_pack(id, frame);
+    frame.insert(frame.end(), {0x11, 0x51});
+    brine::encode(Value(static_cast<std::int64_t>(count)), frame);
+    channel->send(frame);
+    frames_out.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Connection::Impl::queue_del(const IdPack& id, std::uint64_t count) noexcept {
+  if (closed_flag.load(std::memory_order_acquire)) return;
+  try {
+    {
+      std::lock_guard lk(dels_mutex);
+      dels.emplace_back(id, count);
+      dels_waiting.store(true, std::memory_order_release);
+    }
+    // Never wait for the send lock here: whoever holds it carries the queue when done.
+    if (send_mutex.try_lock()) {
+      std::lock_guard lk(send_mutex, std::adopt_lock);
+      flush_dels_locked();
+    }
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+Value Connection::sync_request(Handler handler, Args args,
+                               std::optional<std::chrono::milliseconds> timeout) {
+  auto call = std::make_shared<detail::PendingCall>();
+  const auto seq = impl_->register_call(call);
+  try {
+    impl_->send_request(handler, args, seq);
+  } catch (...) {
+    impl_->forget_call(seq);
+    throw;
+  }
+  args.clear();  // drop our references before a possibly long wait
+  const auto wait = timeout.value_or(impl_->config.sync_request_timeout);
+  if (!impl_->wait_for(call, deadline_after(wait))) {
+    impl_->forget_call(seq);
+    throw Timeout(std::string("sync request ") + handler_name(handler) + " on " + impl_->config.name +
+                  " timed out after " + std::to_string(wait.count()) + " ms");
+  }
+  if (call->error) std::rethrow_exception(call->error);
+  return std::move(call->value);
+}
+
+AsyncResult Connection::async_request(Handler handler, Args args) {
+  auto call = std::make_shared<detail::PendingCall>();
+  const auto seq = impl_->register_call(call);
+  try {
+    impl_->send_request(handler, args, seq);
+  } catch (...) {
+    impl_->forget_call(seq);
+    throw;
+  }
+  return AsyncResult(shared_from_this(), std::move(call));
+}
+
+RemoteRefPtr Connection::root() {
+  {
+    std::lock_guard lk(impl_->state_mutex);
+    if (auto cached = impl_->remote_root.lock()) return cached;
+  }
+  Value v = sync_request(Handler::getroot, {});
+  auto* ref = v.get_if<RemoteRefPtr>();
+  if (ref == nullptr) throw ProtocolError("GETROOT answered with " + std::string(v.type_name()) + ", not a netref");
+  // Cached weakly: a strong handle here would be a cycle (the netref holds its connection).
+  std::lock_guard lk(impl_->state_mutex);
+  impl_->remote_root = *ref;
+  return *ref;
+}
+
+bool Connection::negotiate_extensions() {
+  if (!impl_->config.enable_extensions) return false;
+  try {
+    Value reply = sync_request(Handler::hello, {Value(Bytes{"netref"}), Value(extension_version), Value(Tuple{})});
+    auto* t = reply.get_if<Tuple>();
+    bool ok = t != nullptr && !t->items.empty() && t->items[0] == Value(Bytes{"netref"});
+    if (ok) impl_->peer_netref.store(true, std::memory_order_release);
+    return ok;
+  } catch (const RemoteError&) {
+    return false;  // a plain rpyc peer: unknown handler
+  }
+}
+
+bool Connection::peer_is_netref() const noexcept { return impl_->peer_netref.load(std::memory_order_acquire); }
+
+// ---------------------------------------------------------------------------------------------
+// Serving: whoever waits, reads.
+
+bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call, Clock::time_point deadline) {
+  std::unique_lock lk(state_mutex);
+  for (;;) {
+    if (call->done) return true;
+    if (is_closed) return call->done;  // fail() completes every pending call
+    if (Clock::now() >= deadline) return false;
+    if (!reader_busy) {
+      reader_busy = true;
+      lk.unlock();
+      read_one(deadline);
+      lk.lock();
+      continue;
+    }
+    if (deadline == forever) {
+      state_cv.wait(lk);
+    } else {
+      state_cv.wait_until(lk, deadline);
+    }
+  }
+}
+
+bool Connection::Impl::serve_once(Clock::time_point deadline) {
+  std::unique_lock lk(state_mutex);
+  const auto seen = frames_processed;
+  for (;;) {
+    if (is_closed) throw_closed();
+    if (frames_processed != seen) return true;
+    if (!reader_busy) {
+      reader_busy = true;
+      lk.unlock();
+      bool served = read_one(deadline);
+      if (!served) {
+        std::lock_guard relock(state_mutex);
+        if (is_closed) throw_closed();
+      }
+      return served;
+    }
+    if (deadline == forever) {
+      state_cv.wait(lk);
+    } else if (state_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
+      if (is_closed) throw_closed();
+      return frames_processed != seen;
+    }
+  }
+}
+
+// Called holding the reader role (reader_busy set by the caller), without state_mutex.
+bool Connection::Impl::read_one(Clock::time_point deadline) {
+  detail::ReaderRole role(*this);
+  try {
+    if (deadline != forever && !channel->poll(remaining(deadline))) {
+      role.release(/*frame_served=*/false);
+      return false;
+    }
+    channel->recv(recv_buffer);
+    frames_in.fetch_add(1, std::memory_order_relaxed);
+    detail::Message msg = decode_message(recv_buffer);
+    if (msg.type == MsgType::request) {
+      handle_request(msg.seq, std::move(msg.body), role);
+      return true;
+    }
+    if (msg.type == MsgType::reply) {
+      Value value = unbox(std::move(msg.body));
+      deliver(msg.seq, std::move(value), nullptr);
+    } else {
+      deliver(msg.seq, Value(), make_remote_exception(exception_codec::decode(msg.body)));
+    }
+    return true;
+  } catch (...) {
+    fail(std::current_exception());
+    return true;
+  }
+}
+
+void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_ptr error) {
+  std::shared_ptr<detail::PendingCall> call;
+  std::vector<std::function<void(const AsyncResult&)>> callbacks;
+  {
+    std::lock_guard lk(state_mutex);
+    auto it = pending.find(seq);
+    if (it == pending.end()) {
+      // Issued by us earlier (timed out, or a fire-and-forget DEL): drop it, as RPyC does.
+      const std::uint32_t age = next_seq - 1 - seq;
+      if (issued != 0 && age < issued) {
+        late_replies.fetch_add(1, std::memory_order_relaxed);
+        return;  // value (and any netrefs in it) released outside the lock by our caller
+      }
+      throw ProtocolError("reply to seq " + std::to_string(seq) + ", which was never sent");
+    }
+    call = std::move(it->second);
+    pending.erase(it);
+    call->value = std::move(value);
+    call->error = std::move(error);
+    call->done = true;
+    callbacks.swap(call->callbacks);
+  }
+  state_cv.notify_all();
+  if (!callbacks.empty()) {
+    AsyncResult result(self->shared_from_this(), call);
+    for (auto& cb : callbacks) {
+      try {
+        cb(result);
+      } catch (...) {
+        // A user callback's failure is the user's; it must not kill the connection.
+      }
+    }
+  }
+}
+
+bool Connection::serve(std::chrono::milliseconds timeout) { return impl_->serve_once(deadline_after(timeout)); }
+
+void Connection::serve_all() {
+  try {
+    while (!closed()) serve(std::chrono::milliseconds(-1));
+  } catch (const ConnectionClosed&) {
+    // the peer hung up, or we closed: the normal end of serving
+  }
+}
+
+void Connection::ping(std::chrono::milliseconds timeout) {
+  static const std::string payload = [] {
+    std::string s;
+    for (int i = 0; i < 20; ++i) s += "abcdefghijklmnopqrstuvwxyz";
+    return s;
+  }();
+  Value echo = sync_request(Handler::ping, {Value(payload)}, timeout);
+  auto* s = echo.get_if<std::string>();
+  if (s == nullptr || *s != payload) throw ProtocolError("ping: echo mismatches sent data");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closing: one path for every way a connection ends.
+
+void Connection::close() noexcept {
+  if (impl_->closed_flag.load(std::memory_order_acquire)) return;
+  try {
+    // Tell the peer, as RPyC does (an async CLOSE request nobody waits for).
+    std::vector<std::uint8_t> frame;
+    std::uint32_t seq;
+    {
+      std::lock_guard lk(impl_->state_mutex);
+      seq = impl_->next_seq++;
+      ++impl_->issued;
+    }
+    impl_->begin_message(frame, MsgType::request, seq);
+    frame.insert(frame.end(), {0x11});
+    brine::encode(Value(static_cast<std::int64_t>(Handler::close)), frame);
+    frame.insert(frame.end(), {0x11, 0x51, 0x02});
+    std::lock_guard lk(impl_->send_mutex);
+    impl_->channel->send(frame);
+  } catch (...) {
+    // best effort
+  }
+  impl_->fail(std::make_exception_ptr(ConnectionClosed("connection closed locally")));
+}
+
+void Connection::Impl::fail(std::exception_ptr reason) noexcept {
+  std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> calls;
+  std::unordered_map<std::uint64_t, detail::LentEntry> dropped;
+  std::function<void(Connection&)> handler;
+  {
+    std::lock_guard lk(state_mutex);
+    if (is_closed) return;
+    is_closed = true;
+    closed_flag.store(true, std::memory_order_release);
+    close_error = reason;
+    calls.swap(pending);
+    handler.swap(close_handler);
+    remote_root.reset();
+  }
+  channel->close();  // wakes a reader blocked in another thread
+  std::exception_ptr closed_error;
+  try {
+    throw_closed();
+  } catch (...) {
+    closed_error = std::current_exception();
+  }
+  std::vector<std::pair<std::shared_ptr<detail::PendingCall>, std::vector<std::function<void(const AsyncResult&)>>>> woken;
+  {
+    std::lock_guard lk(state_mutex);
+    for (auto& [seq, call] : calls) {
+      call->error = closed_error;
+      call->done = true;
+      woken.emplace_back(call, std::move(call->callbacks));
+    }
+  }
+  {
+    std::lock_guard lk(tables_mutex);
+    dropped.swap(lent);
+    lent_ids.clear();
+    imports.clear();
+  }
+  {
+    std::lock_guard lk(dels_mutex);
+    dels.clear();
+  }
+  state_cv.notify_all();
+  for (auto& [call, callbacks] : woken) {
+    if (callbacks.empty()) continue;
+    try {
+      AsyncResult result(self->shared_from_this(), call);
+      for (auto& cb : callbacks) cb(result);
+    } catch (...) {
+    }
+  }
+  dropped.clear();  // the objects we lent may run user destructors: outside every lock
+  if (handler) {
+    try {
+      handler(*self);
+    } catch (...) {
+    }
+  }
+}
+
+void Connection::Impl::throw_closed() const {
+  std::string reason = "closed";
+  if (close_error) {
+    try {
+      std::rethrow_exception(close_error);
+    } catch (const std::exception& e) {
+      reason = e.what();
+    } catch (...) {
+      reason = "unknown error";
+    }
+  }
+  throw ConnectionClosed("connection " + config.name + " is closed: " + reason);
+}
+
+bool Connection::closed() const noexcept { return impl_->closed_flag.load(std::memory_order_acquire); }
+
+std::exception_ptr Connection::close_reason() const {
+  std::lock_guard lk(impl_->state_mutex);
+  return impl_->close_error;
+}
+
+void Connection::set_close_handler(std::function<void(Connection&)> handler) {
+  bool run_now = false;
+  {
+    std::lock_guard lk(impl_->state_mutex);
+    if (impl_->is_closed) {
+      run_now = true;
+    } else {
+      impl_->close_handler = std::move(handler);
+    }
+  }
+  if (run_now && handler) handler(*this);
+}
+
+const ConnectionConfig& Connection::config() const noexcept { return impl_->config; }
+Generation Connection::generation() const noexcept { return impl_->generation.load(); }
+const std::string& Connection::name() const noexcept { return impl_->config.name; }
+Channel& Connection::channel() noexcept { return *impl_->channel; }
+
+ConnectionStats Connection::stats() const {
+  ConnectionStats s;
+  {
+    std::lock_guard lk(impl_->state_mutex);
+    s.pending_requests = impl_->pending.size();
+  }
+  {
+    std::lock_guard lk(impl_->tables_mutex);
+    s.lent_objects = impl_->lent.size();
+    for (auto& [key, weak] : impl_->imports) s.netrefs_held += weak.expired() ? 0 : 1;
+  }
+  s.frames_in = impl_->frames_in.load();
+  s.frames_out = impl_->frames_out.load();
+  s.late_replies = impl_->late_replies.load();
+  s.requests_served = impl_->requests_served.load();
+  return s;
+}
+
+std::uint64_t Connection::lent_count(const Object& object) const {
+  std::lock_guard lk(impl_->tables_mutex);
+  auto id = impl_->lent_ids.find(&object);
+  if (id == impl_->lent_ids.end()) return 0;
+  return impl_->lent.at(id->second).count;
+}
+
+Connection* Connection::current() noexcept { return current_connection; }
+
+namespace detail {
+Connection* exchange_current_connection(Connection* c) noexcept {
+  auto* old = current_connection;
+  current_connection = c;
+  return old;
+}
+}  // namespace detail
+
+}  // namespace netref

@@ -1,0 +1,162 @@
+#pragma once
+// The connection's state, shared by connection.cpp (reading, waiting, failing), boxing.cpp
+// (values in and out of messages) and dispatch.cpp (the request handlers).
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "netref/protocol/connection.hpp"
+
+namespace netref {
+namespace detail {
+
+/// A request we sent and whose reply we await. Guarded by Impl::state_mutex.
+struct PendingCall {
+  std::uint32_t seq = 0;
+  bool done = false;                 // set once, with value or error
+  Value value;                       // the reply, when done without error
+  std::exception_ptr error;          // remote error, Timeout or ConnectionClosed
+  std::chrono::steady_clock::time_point expiry = std::chrono::steady_clock::time_point::max();
+  std::vector<std::function<void(const AsyncResult&)>> callbacks;  // AsyncResult::then
+};
+
+/// One object we lend: the object, and how many times the peer received it.
+struct LentEntry {
+  ObjectPtr object;
+  std::uint64_t count = 0;  // DEL(obj, n) lowers it; at 0 the entry goes
+};
+
+struct ImportKey {
+  std::uint64_t type_id;
+  std::uint64_t object_id;
+  friend bool operator==(const ImportKey&, const ImportKey&) = default;
+};
+struct ImportKeyHash {
+  std::size_t operator()(const ImportKey& k) const noexcept {
+    return std::hash<std::uint64_t>()(k.object_id * 0x9E3779B97F4A7C15ull ^ k.type_id);
+  }
+};
+
+/// The reader role: one thread reads frames at a time. Released exactly once, either before
+/// a request's handler runs (so others may read meanwhile) or when the frame is done.
+class ReaderRole {
+ public:
+  explicit ReaderRole(Connection::Impl& impl) : impl_(impl) {}
+  ~ReaderRole() { release(); }
+  ReaderRole(const ReaderRole&) = delete;
+  ReaderRole& operator=(const ReaderRole&) = delete;
+  /// Gives the role back; frame_served wakes serve() callers waiting for a frame.
+  void release(bool frame_served = true) noexcept;
+
+ private:
+  Connection::Impl& impl_;
+  bool held_ = true;
+};
+
+/// A decoded message envelope.
+struct Message {
+  MsgType type;
+  std::uint32_t seq;
+  Value body;
+};
+
+}  // namespace detail
+
+struct Connection::Impl {
+  Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg);
+
+  Connection* self = nullptr;        // the owning Connection (set by create)
+  std::unique_ptr<Channel> channel;
+  ObjectPtr local_root;
+  ConnectionConfig config;
+  std::atomic<Generation> generation;
+  std::atomic<bool> generation_known;
+
+  // --- state: pending calls, reader role, closing. Guarded by state_mutex.
+  mutable std::mutex state_mutex;
+  std::condition_variable state_cv;  // a reply was delivered, the reader left, or we closed
+  std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> pending;
+  std::uint32_t next_seq = 0;        // the next seq to issue
+  std::uint64_t issued = 0;          // how many seqs were ever issued (late-reply check)
+  bool reader_busy = false;          // one thread reads frames at a time
+  std::uint64_t frames_processed = 0;  // bumps on every frame (serve() waits on it)
+  bool is_closed = false;
+  std::exception_ptr close_error;
+  std::function<void(Connection&)> close_handler;
+  std::weak_ptr<RemoteRef> remote_root;
+
+  // --- tables of references. Guarded by tables_mutex.
+  mutable std::mutex tables_mutex;
+  std::unordered_map<std::uint64_t, detail::LentEntry> lent;              // by object id
+  std::unordered_map<const Object*, std::uint64_t> lent_ids;             // object -> id
+  std::uint64_t next_object_id = 1;                                       // 0 means "class"
+  std::unordered_map<detail::ImportKey, std::weak_ptr<RemoteRef>, detail::ImportKeyHash> imports;
+
+  // --- sending. send_mutex serialises writes; DELs queued by destructors wait in dels.
+  std::mutex send_mutex;
+  std::mutex dels_mutex;
+  std::vector<std::pair<IdPack, std::uint64_t>> dels;  // queued releases
+  std::atomic<bool> dels_waiting{false};
+
+  std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
+
+  std::atomic<bool> peer_netref{false};
+  std::atomic<bool> closed_flag{false};  // mirrors is_closed for lock-free checks
+  std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, late_replies{0}, requests_served{0};
+
+  // connection.cpp
+  std::uint32_t register_call(const std::shared_ptr<detail::PendingCall>& call);
+  void forget_call(std::uint32_t seq);
+  void send_request(Handler handler, const Args& args, std::uint32_t seq);
+  void send_frame(const std::vector<std::uint8_t>& frame);
+  void flush_dels_locked();
+  void queue_del(const IdPack& id, std::uint64_t count) noexcept;
+  bool wait_for(const std::shared_ptr<detail::PendingCall>& call,
+                std::chrono::steady_clock::time_point deadline);
+  bool serve_once(std::chrono::steady_clock::time_point deadline);
+  bool read_one(std::chrono::steady_clock::time_point deadline);
+  void fail(std::exception_ptr reason) noexcept;
+  void deliver(std::uint32_t seq, Value value, std::exception_ptr error);
+  [[noreturn]] void throw_closed() const;
+
+  // boxing.cpp
+  detail::Message decode_message(std::span<const std::uint8_t> frame);
+  void begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const;
+  void box_args(const Args& args, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  void lend(const ObjectPtr& object, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  void box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  void rollback_lends(const std::vector<const Object*>& lent_now) noexcept;
+  Value unbox(Value&& boxed);
+  ObjectPtr lookup_lent(const Value& id_pack);
+  RemoteRefPtr import_ref(const Value& id_pack);
+  void release_lent(const Value& id_pack, std::uint64_t count);
+
+  // dispatch.cpp
+  void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);
+  Value run_handler(Handler handler, Args& args);
+  std::vector<std::uint8_t> encode_reply(std::uint32_t seq, const Value& result);
+  void send_reply(std::uint32_t seq, const Value& result);
+  void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;
+};
+
+namespace detail {
+/// Encodes an id_pack as brine (type name, type id, object id).
+void encode_id_pack(const IdPack& id, std::vector<std::uint8_t>& out);
+/// Parses a brine id_pack value; throws ProtocolError on a wrong shape.
+IdPack parse_id_pack(const Value& v);
+/// Appends a brine tuple header for n items.
+void encode_tuple_header(std::size_t n, std::vector<std::uint8_t>& out);
+/// Integer of a Value, or throws ProtocolError naming what.
+std::int64_t expect_int(const Value& v, const char* what);
+/// A uint64 that may have travelled as a BigInt.
+std::uint64_t expect_u64(const Value& v, const char* what);
+}  // namespace detail
+
+}  // namespace netref

@@ -1,0 +1,328 @@
+// The request handlers: what a peer may ask of the objects we lend.
+#include <string>
+
+#include "connection_impl.hpp"
+#include "forwarding_object.hpp"
+#include "netref/protocol/brine.hpp"
+
+namespace netref {
+namespace detail {
+const char* handler_display_name(Handler h);
+Connection* exchange_current_connection(Connection* c) noexcept;
+}  // namespace detail
+
+namespace {
+
+constexpr std::size_t max_name_bytes = 4096;
+constexpr std::string_view exposed_prefix = "exposed_";
+
+thread_local std::size_t serving_depth = 0;
+
+/// The one name check every name-taking handler goes through (RELIABILITY.md R2).
+std::string attr_name(const Value& v) {
+  std::string_view name;
+  if (auto* s = v.get_if<std::string>()) {
+    name = *s;
+  } else if (auto* b = v.get_if<Bytes>()) {
+    name = b->data;
+  } else {
+    throw TypeError("an attribute name must be a str, got " + std::string(v.type_name()));
+  }
+  if (name.size() > max_name_bytes) {
+    throw AttributeError("attribute name of " + std::to_string(name.size()) + " bytes exceeds the limit of " +
+                         std::to_string(max_name_bytes));
+  }
+  if (name.starts_with(exposed_prefix)) name.remove_prefix(exposed_prefix.size());
+  if (name.empty()) throw AttributeError("empty attribute name");
+  if (name.find('\0') != std::string_view::npos) throw AttributeError("attribute name contains a NUL byte");
+  return std::string(name);
+}
+
+ObjectPtr target_of(const Value& v) {
+  if (auto* local = v.get_if<ObjectPtr>(); local != nullptr && *local) return *local;
+  if (auto* remote = v.get_if<RemoteRefPtr>(); remote != nullptr && *remote) {
+    return std::make_shared<detail::ForwardingObject>(*remote);
+  }
+  throw TypeError("the target of a request must be an object reference, got " + std::string(v.type_name()));
+}
+
+Args tuple_items(Value& v, const char* what) {
+  if (auto* t = v.get_if<Tuple>()) return std::move(t->items);
+  throw TypeError(std::string(what) + " must be a tuple, got " + std::string(v.type_name()));
+}
+
+Kwargs kwargs_of(Value& v) {
+  Kwargs out;
+  if (v.is_none()) return out;
+  auto* t = v.get_if<Tuple>();
+  if (t == nullptr) throw TypeError("keyword arguments must be a tuple of (name, value) pairs");
+  out.reserve(t->items.size());
+  for (auto& item : t->items) {
+    auto* pair = item.get_if<Tuple>();
+    if (pair == nullptr || pair->items.size() != 2) throw TypeError("a keyword argument must be a (name, value) pair");
+    auto* key = pair->items[0].get_if<std::string>();
+    if (key == nullptr) throw TypeError("a keyword argument's name must be a str");
+    out.emplace_back(std::move(*key), std::move(pair->items[1]));
+  }
+  return out;
+}
+
+Value strings_tuple(const std::vector<std::string>& names) {
+  Tuple t;
+  t.items.reserve(names.size());
+  for (const auto& n : names) t.items.emplace_back(n);
+  return Value(std::move(t));
+}
+
+/// Walks getattr along names[0..n-1) from start; the last name is returned for the caller.
+ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps) {
+  for (std::size_t i = 0; i < steps; ++i) {
+    Value next = start->getattr(attr_name(names[i]));
+    start = target_of(next);
+  }
+  return start;
+}
+
+}  // namespace
+
+Value Connection::Impl::run_handler(Handler handler, Args& args) {
+  auto arg = [&](std::size_t i) -> Value& {
+    if (i >= args.size()) {
+      throw TypeError(std::string(detail::handler_display_name(handler)) + " takes at least " +
+                      std::to_string(i + 1) + " arguments, got " + std::to_string(args.size()));
+    }
+    return args[i];
+  };
+  auto optional_arg = [&](std::size_t i) -> Value { return i < args.size() ? std::move(args[i]) : Value(); };
+
+  switch (handler) {
+    case Handler::ping:
+      return std::move(arg(0));
+    case Handler::getroot:
+      if (!local_root) throw AttributeError("this peer exposes no root object");
+      return Value(local_root);
+    case Handler::getattr:
+      return target_of(arg(0))->getattr(attr_name(arg(1)));
+    case Handler::setattr:
+      target_of(arg(0))->setattr(attr_name(arg(1)), std::move(arg(2)));
+      return Value();
+    case Handler::delattr:
+      target_of(arg(0))->delattr(attr_name(arg(1)));
+      return Value();
+    case Handler::call: {
+      auto target = target_of(arg(0));
+      Value kw = optional_arg(2);
+      return target->call(tuple_items(arg(1), "call arguments"), kwargs_of(kw));
+    }
+    case Handler::callattr: {
+      auto target = target_of(arg(0));
+      auto name = attr_name(arg(1));
+      Value kw = optional_arg(3);
+      return target->callattr(name, tuple_items(arg(2), "call arguments"), kwargs_of(kw));
+    }
+    case Handler::repr:
+      return Value(target_of(arg(0))->repr());
+    case Handler::str:
+      return Value(target_of(arg(0))->str());
+    case Handler::hash:
+      return Value(target_of(arg(0))->hash());
+    case Handler::cmp: {
+      auto target = target_of(arg(0));
+      Value op = optional_arg(2);
+      std::string name = op.is_none() ? std::string("__cmp__") : attr_name(op);
+      return target->compare(name, arg(1));
+    }
+    case Handler::dir:
+      return strings_tuple(target_of(arg(0))->dir());
+    case Handler::inspect: {
+      auto object = lookup_lent(arg(0));
+      Tuple methods;
+      for (auto& [name, doc] : object->inspect()) methods.items.push_back(tuple_of(std::move(name), std::move(doc)));
+      return Value(std::move(methods));
+    }
+    case Handler::buffiter: {
+      auto target = target_of(arg(0));
+      const auto count = detail::expect_int(arg(1), "BUFFITER's count");
+      if (count < 0) throw ValueError("BUFFITER's count must not be negative");
+      return Value(Tuple{target->next_items(static_cast<std::size_t>(count))});
+    }
+    case Handler::ctxexit: {
+      auto target = target_of(arg(0));
+      return target->callattr("__exit__", {optional_arg(1), Value(), Value()}, {});
+    }
+    case Handler::instancecheck:
+      return Value(false);
+    case Handler::pickle:
+      throw ValueError("pickling is disabled");
+    case Handler::oldslicing:
+      throw TypeError("old-style slicing is not supported");
+    case Handler::hello:
+      if (!config.enable_extensions) break;
+      peer_netref.store(true, std::memory_order_release);
+      return tuple_of(Bytes{"netref"}, extension_version, Tuple{});
+    case Handler::callchain: {
+      if (!config.enable_extensions) break;
+      Args names = tuple_items(arg(1), "a call chain");
+      if (names.empty()) throw TypeError("a call chain needs at least one name");
+      auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
+      Value kw = optional_arg(3);
+      return target->callattr(attr_name(names.back()), tuple_items(arg(2), "call arguments"), kwargs_of(kw));
+    }
+    case Handler::getchain: {
+      if (!config.enable_extensions) break;
+      Args names = tuple_items(arg(1), "an attribute chain");
+      if (names.empty()) throw TypeError("an attribute chain needs at least one name");
+      auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
+      return target->getattr(attr_name(names.back()));
+    }
+    case Handler::close:
+    case Handler::del:
+    case Handler::del_batch:
+      break;  // handled before dispatch
+  }
+  throw RemoteError("NotImplementedError",
+                    "unknown request handler " + std::to_string(static_cast<int>(handler)));
+}
+
+void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role) {
+  auto* t = body.get_if<Tuple>();
+  if (t == nullptr || t->items.size() != 2) {
+    throw ProtocolError("a request body must be a (handler, args) pair, got " + body.debug_string(60));
+  }
+  const auto number = detail::expect_int(t->items[0], "the request handler");
+  const auto handler = static_cast<Handler>(number);
+  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
+                            ? detail::handler_display_name(handler)
+                            : "an unknown handler";
+
+  // Reference bookkeeping runs in wire order, under the reader role.
+  if (handler == Handler::close) {
+    fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")));
+    return;
+  }
+  if (handler == Handler::del) {
+    // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), (LABEL_VALUE, count)))
+    auto* boxed = t->items[1].get_if<Tuple>();
+    auto* inner = boxed != nullptr && boxed->items.size() == 2 ? boxed->items[1].get_if<Tuple>() : nullptr;
+    auto* ref = inner != nullptr && !inner->items.empty() ? inner->items[0].get_if<Tuple>() : nullptr;
+    if (ref == nullptr || ref->items.size() != 2 || detail::expect_int(ref->items[0], "DEL's label") != 3) {
+      throw ProtocolError("DEL must name an object this side lent");
+    }
+    std::uint64_t count = 1;
+    if (inner->items.size() > 1) {
+      Value c = unbox(std::move(inner->items[1]));
+      const auto n = detail::expect_int(c, "DEL's count");
+      if (n < 0) throw ProtocolError("DEL's count must not be negative");
+      count = static_cast<std::uint64_t>(n);
+    }
+    release_lent(ref->items[1], count);
+    role.release();
+    send_frame(encode_reply(seq, Value()));  // rpyc peers keep a callback per seq until answered
+    return;
+  }
+  if (handler == Handler::del_batch && config.enable_extensions) {
+    Value list = unbox(std::move(t->items[1]));
+    auto* items = list.get_if<Tuple>();
+    if (items == nullptr) throw ProtocolError("DEL_BATCH must hold a tuple");
+    for (auto& entry : items->items) {
+      auto* pair = entry.get_if<Tuple>();
+      if (pair == nullptr || pair->items.size() != 2) throw ProtocolError("DEL_BATCH entries are (id_pack, count)");
+      const auto n = detail::expect_int(pair->items[1], "DEL_BATCH's count");
+      if (n < 0) throw ProtocolError("DEL_BATCH's count must not be negative");
+      release_lent(pair->items[0], static_cast<std::uint64_t>(n));
+    }
+    return;  // one-way: no reply
+  }
+
+  Args args;
+  try {
+    Value unboxed = unbox(std::move(t->items[1]));
+    args = tuple_items(unboxed, "request arguments");
+  } catch (const ProtocolError&) {
+    role.release();
+    send_exception(seq, std::current_exception(), context);
+    return;
+  } catch (const RemoteError&) {
+    role.release();
+    send_exception(seq, std::current_exception(), context);
+    return;
+  }
+  role.release();  // others may read while the handler runs
+
+  if (serving_depth >= config.max_callback_depth) {
+    send_exception(seq,
+                   std::make_exception_ptr(RemoteError(
+                       "RecursionError", "callback nesting exceeds max_callback_depth = " +
+                                             std::to_string(config.max_callback_depth))),
+                   context);
+    return;
+  }
+  struct DepthGuard {
+    Connection* previous;
+    explicit DepthGuard(Connection* c) : previous(detail::exchange_current_connection(c)) { ++serving_depth; }
+    ~DepthGuard() {
+      --serving_depth;
+      detail::exchange_current_connection(previous);
+    }
+  } guard(self);
+
+  std::vector<std::uint8_t> frame;
+  try {
+    Value result = run_handler(handler, args);
+    args.clear();
+    frame = encode_reply(seq, result);
+  } catch (...) {
+    requests_served.fetch_add(1, std::memory_order_relaxed);
+    send_exception(seq, std::current_exception(), context);
+    return;
+  }
+  requests_served.fetch_add(1, std::memory_order_relaxed);
+  send_frame(frame);
+}
+
+std::vector<std::uint8_t> Connection::Impl::encode_reply(std::uint32_t seq, const Value& result) {
+  std::vector<std::uint8_t> frame;
+  frame.reserve(32);
+  std::vector<const Object*> lent_now;
+  try {
+    begin_message(frame, MsgType::reply, seq);
+    box(result, frame, lent_now);
+    if (frame.size() > channel->config().max_frame_bytes) {
+      throw ValueError("result of " + std::to_string(frame.size()) + " bytes exceeds the limit of " +
+                       std::to_string(channel->config().max_frame_bytes) + " (max_frame_bytes)");
+    }
+  } catch (...) {
+    rollback_lends(lent_now);
+    throw;
+  }
+  return frame;
+}
+
+void Connection::Impl::send_reply(std::uint32_t seq, const Value& result) { send_frame(encode_reply(seq, result)); }
+
+void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {
+  std::vector<std::uint8_t> frame;
+  try {
+    begin_message(frame, MsgType::exception, seq);
+    brine::encode(exception_codec::encode(describe_exception(std::move(error), context)), frame);
+  } catch (...) {
+    // Describing the error failed: send a fixed one rather than loop (RELIABILITY.md F6).
+    frame.clear();
+    ExceptionInfo info;
+    info.class_name = "RuntimeError";
+    info.args.emplace_back("internal error while encoding an exception");
+    try {
+      begin_message(frame, MsgType::exception, seq);
+      brine::encode(exception_codec::encode(info), frame);
+    } catch (...) {
+      return;
+    }
+  }
+  try {
+    send_frame(frame);
+  } catch (...) {
+    // the link is gone; send_frame already failed the connection
+  }
+}
+
+}  // namespace netref

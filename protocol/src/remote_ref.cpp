@@ -1,0 +1,67 @@
+// RemoteRef: a netref's requests, and its release when the last handle goes.
+#include "netref/protocol/remote_ref.hpp"
+
+#include "connection_impl.hpp"
+
+namespace netref {
+
+RemoteRef::RemoteRef(std::shared_ptr<Connection> connection, IdPack id_pack)
+    : connection_(std::move(connection)), id_pack_(std::move(id_pack)) {}
+
+RemoteRef::~RemoteRef() {
+  auto& impl = *connection_->impl_;
+  {
+    std::lock_guard lk(impl.tables_mutex);
+    auto it = impl.imports.find(detail::ImportKey{id_pack_.type_id, id_pack_.object_id});
+    // A newer RemoteRef for the same object may already sit in the slot: leave it.
+    if (it != impl.imports.end() && it->second.expired()) impl.imports.erase(it);
+  }
+  impl.queue_del(id_pack_, received_.load(std::memory_order_relaxed));
+}
+
+Value RemoteRef::getattr(std::string_view name) const {
+  return connection_->sync_request(Handler::getattr, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name)});
+}
+
+void RemoteRef::setattr(std::string_view name, Value value) const {
+  connection_->sync_request(Handler::setattr,
+                            {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name), std::move(value)});
+}
+
+void RemoteRef::delattr(std::string_view name) const {
+  connection_->sync_request(Handler::delattr, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name)});
+}
+
+namespace {
+Value kwargs_tuple(Kwargs&& kwargs) {
+  Tuple t;
+  t.items.reserve(kwargs.size());
+  for (auto& [k, v] : kwargs) t.items.push_back(tuple_of(std::move(k), std::move(v)));
+  return Value(std::move(t));
+}
+}  // namespace
+
+Value RemoteRef::call(Args args, Kwargs kwargs) const {
+  return connection_->sync_request(Handler::call, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())),
+                                                   Value(Tuple{std::move(args)}), kwargs_tuple(std::move(kwargs))});
+}
+
+Value RemoteRef::callattr(std::string_view name, Args args, Kwargs kwargs) const {
+  return connection_->sync_request(Handler::callattr,
+                                   {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name),
+                                    Value(Tuple{std::move(args)}), kwargs_tuple(std::move(kwargs))});
+}
+
+std::string RemoteRef::repr() const {
+  Value v = connection_->sync_request(Handler::repr, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this()))});
+  if (auto* s = v.get_if<std::string>()) return *s;
+  return v.debug_string();
+}
+
+std::string RemoteRef::str() const {
+  Value v = connection_->sync_request(Handler::str, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this()))});
+  if (auto* s = v.get_if<std::string>()) return *s;
+  return v.debug_string();
+}
+
+}  // namespace netref

@@ -1,0 +1,32 @@
+#pragma once
+/// Opening client connections (the protocol-level handle; proxy/'s netref::connect wraps it).
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "netref/channel/channel.hpp"
+#include "netref/protocol/connection.hpp"
+
+namespace netref {
+
+class Service;
+
+/// How a client connects.
+struct ClientConfig {
+  ConnectionConfig connection;   ///< generation (v6 default; v5 for Debian's rpyc 5.3), limits
+  ChannelConfig channel;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  /// Offer netref's extensions at connect (one round trip; a plain rpyc peer declines).
+  bool negotiate_extensions = true;
+  /// What this side exposes to the server (callbacks by name); null: nothing.
+  Service* service = nullptr;
+};
+
+/// Connects over TCP. Throws ConnectError naming the address.
+ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
+/// Connects over a Unix-domain socket.
+ConnectionPtr open_unix_connection(const std::string& path, const ClientConfig& config = {});
+/// Runs the protocol over an already connected stream.
+ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config = {});
+
+}  // namespace netref

@@ -1,0 +1,95 @@
+#pragma once
+/// Service: the root object a peer gets from GETROOT (`conn.root` in Python).
+/// ```cpp
+/// netref::Service calc(types);
+/// calc.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
+/// calc.def("make_counter", [](std::int64_t start) { return std::make_shared<Counter>(Counter{start}); });
+/// calc.attr("version", "1.0");
+/// ```
+/// Python calls `c.root.add(2, 3)` (or `c.root.exposed_add(2, 3)`); a C++ peer calls
+/// `root->callattr("add", {2, 3})`. Functions follow the same rules as methods of exposed
+/// types (overloads tried in order, netref::arg names and defaults, TypeError listing the
+/// signatures). A default-constructed Service, with nothing defined, is what a client lends
+/// when it offers nothing (RPyC's VoidService).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "netref/protocol/connection.hpp"
+#include "netref/service/convert.hpp"
+#include "netref/service/function.hpp"
+#include "netref/service/local.hpp"
+#include "netref/service/registry.hpp"
+
+namespace netref {
+
+namespace detail {
+struct ServiceState;
+}
+
+/// A set of functions and attributes lent as the root object. A cheap handle: copies share
+/// one service, and the root object keeps the definitions alive, so a Service may go before
+/// the connections that use it. Define everything before serving; afterwards the service is
+/// read-only and safe to use from any number of connections and threads.
+class Service {
+ public:
+  /// A service whose results convert with types; name is the type name peers see.
+  explicit Service(Registry types = Registry(), std::string name = "netref.Service");
+
+  /// A function peers may call; several defs with one name are overloads, tried in order.
+  /// Extra: netref::arg names (one per parameter) for keyword arguments and defaults.
+  template <class F, class... Extra>
+  Service& def(std::string name, F&& f, const Extra&... extra) {
+    detail::add_method(table(), detail::make_record<false, void>(std::move(name), std::forward<F>(f), extra...));
+    return *this;
+  }
+
+  /// A constant attribute (converted once, now; exposed types are lent).
+  template <class V>
+  Service& attr(std::string name, V&& value) {
+    add_constant(std::move(name), detail::to_value_of(std::forward<V>(value), ConvertContext{&registry(), nullptr}));
+    return *this;
+  }
+
+  /// A computed attribute: getter takes no argument; setter (optional) takes the new value.
+  template <class G>
+  Service& def_property(std::string name, G&& getter) {
+    detail::add_property(table(), name, detail::make_record<false, void>(name, std::forward<G>(getter)), std::nullopt);
+    return *this;
+  }
+  template <class G, class S>
+  Service& def_property(std::string name, G&& getter, S&& setter) {
+    detail::add_property(table(), name, detail::make_record<false, void>(name, std::forward<G>(getter)),
+                         detail::make_record<false, void>(name, std::forward<S>(setter)));
+    return *this;
+  }
+
+  /// Called by servers for each new connection before it serves (exceptions propagate to
+  /// the server, which then drops that connection).
+  Service& on_connect(std::function<void(Connection&)> hook);
+  /// Called by servers once a connection has closed.
+  Service& on_disconnect(std::function<void(Connection&)> hook);
+  /// Runs the on_connect hook, if any.
+  void notify_connect(Connection& connection) const;
+  /// Runs the on_disconnect hook, if any.
+  void notify_disconnect(Connection& connection) const;
+
+  /// The object to lend as the root (the same one every time; shared by all connections).
+  ObjectPtr root_object() const noexcept { return root_; }
+  /// The types results convert with.
+  const Registry& registry() const noexcept;
+  /// The type name peers see.
+  std::string_view name() const noexcept;
+
+ private:
+  detail::TypeTable& table() noexcept;
+  void add_constant(std::string name, Value value);
+
+  std::shared_ptr<detail::ServiceState> state_;
+  ObjectPtr root_;  // holds state_ alive on its own; state_ does not hold it (no cycle)
+};
+
+}  // namespace netref

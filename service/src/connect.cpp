@@ -1,0 +1,30 @@
+// Client connections: connect a stream, wrap it in a channel and a connection, offer hello.
+#include "netref/service/connect.hpp"
+
+#include "netref/service/service.hpp"
+#include "netref/stream/socket_stream.hpp"
+
+namespace netref {
+
+ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config) {
+  auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
+  ObjectPtr root = config.service != nullptr ? config.service->root_object() : nullptr;
+  auto conn = Connection::create(std::move(channel), std::move(root), config.connection);
+  if (config.service != nullptr) {
+    Service* svc = config.service;
+    conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
+    svc->handle_connect(*conn);
+  }
+  if (config.negotiate_extensions && config.connection.enable_extensions) conn->negotiate_extensions();
+  return conn;
+}
+
+ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config) {
+  return open_stream_connection(connect_tcp(host, port, config.connect_timeout), config);
+}
+
+ConnectionPtr open_unix_connection(const std::string& path, const ClientConfig& config) {
+  return open_stream_connection(connect_unix(path), config);
+}
+
+}  // namespace netref

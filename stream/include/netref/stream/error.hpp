@@ -1,0 +1,41 @@
+#pragma once
+/// The error hierarchy every layer throws. A caller decides from the type alone:
+/// ConnectionClosed -> reconnect, Timeout -> retry or give up, ProtocolError -> peer bug,
+/// RemoteError (protocol/) -> the callee threw.
+#include <stdexcept>
+#include <string>
+
+namespace netref {
+
+/// Base of every error netref throws.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The link is gone (EOF, reset, closed locally, or the connection failed earlier).
+class ConnectionClosed : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Connecting failed: refused, unreachable, or the name did not resolve. The message names
+/// the address.
+class ConnectError : public ConnectionClosed {
+ public:
+  using ConnectionClosed::ConnectionClosed;
+};
+
+/// The peer sent bytes that break the protocol; the connection is dropped.
+class ProtocolError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A wait ran past its deadline.
+class Timeout : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace netref

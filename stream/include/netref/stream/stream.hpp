@@ -1,0 +1,54 @@
+#pragma once
+/// Stream: a reliable, ordered byte pipe. The channel layer is its only user.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "netref/stream/error.hpp"
+
+namespace netref {
+
+/// A byte stream. One reader and one writer may run at the same time (from different
+/// threads); close() may be called from any thread, at any time, and wakes a blocked reader.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+
+  /// Reads exactly buffer.size() bytes. Throws ConnectionClosed on EOF, reset, or after
+  /// close(); the message says which.
+  virtual void read_exact(std::span<std::uint8_t> buffer) = 0;
+
+  /// Writes every byte of each piece, in order, as one gathered write where the transport
+  /// allows it. Throws ConnectionClosed when the peer is gone or after close().
+  virtual void write_all(std::span<const std::span<const std::uint8_t>> pieces) = 0;
+
+  /// Convenience: write_all of a single piece.
+  void write_all(std::span<const std::uint8_t> bytes) {
+    const std::span<const std::uint8_t> one[1] = {bytes};
+    write_all(std::span<const std::span<const std::uint8_t>>(one));
+  }
+
+  /// Waits until a read would not block (data, EOF or error), up to timeout; a negative
+  /// timeout waits forever. Returns false on timeout. Throws ConnectionClosed after close().
+  virtual bool poll(std::chrono::milliseconds timeout) = 0;
+
+  /// Shuts the stream down in both directions. Idempotent, noexcept, thread-safe; a blocked
+  /// read_exact or poll in another thread returns (with ConnectionClosed) promptly.
+  virtual void close() noexcept = 0;
+
+  /// True once close() ran.
+  virtual bool closed() const noexcept = 0;
+
+  /// "tcp 127.0.0.1:18861", "unix /tmp/x.sock", "memory": for error messages and logs.
+  virtual std::string peer_name() const = 0;
+
+  /// The OS descriptor a reactor can wait on, or -1 when there is none (memory streams).
+  virtual int native_handle() const noexcept { return -1; }
+};
+
+using StreamPtr = std::unique_ptr<Stream>;
+
+}  // namespace netref

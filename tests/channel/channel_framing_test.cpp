@@ -1,0 +1,122 @@
+// Hostile or broken frame headers and terminators (RELIABILITY.md section A, B1).
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "netref/channel/channel.hpp"
+#include "netref/stream/memory_stream.hpp"
+#include "raw_frames.hpp"
+
+using namespace netref;
+using namespace netref::test;
+
+namespace {
+
+// A channel reading whatever the test writes to `feed`.
+struct Fixture {
+  StreamPtr feed;
+  std::unique_ptr<Channel> channel;
+  explicit Fixture(ChannelConfig config = {}) {
+    auto [a, b] = make_memory_pair();
+    feed = std::move(a);
+    channel = std::make_unique<Channel>(std::move(b), config);
+  }
+};
+
+std::string protocol_error_of(Channel& channel, Bytes* out = nullptr) {
+  Bytes local;
+  try {
+    channel.recv(out ? *out : local);
+  } catch (const ProtocolError& error) {
+    return error.what();
+  }
+  FAIL("recv did not throw ProtocolError");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a frame whose flag byte is 2 or 255 is a protocol error") {
+  for (const std::uint8_t flag : {std::uint8_t{2}, std::uint8_t{255}}) {
+    CAPTURE(int{flag});
+    Fixture f;
+    f.feed->write_all(frame(bytes_of("hi"), flag));
+    CHECK(protocol_error_of(*f.channel).find("invalid compressed flag " + std::to_string(flag)) !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a frame of exactly max_frame_bytes is accepted and one byte more is rejected") {
+  ChannelConfig config;
+  config.max_frame_bytes = 64 * 1024;
+  Fixture f(config);
+  const Bytes at_limit(64 * 1024, 'a');
+  f.feed->write_all(frame(at_limit, 0));
+  CHECK(f.channel->recv() == at_limit);
+
+  f.feed->write_all(frame(Bytes(64 * 1024 + 1, 'b'), 0));
+  const std::string message = protocol_error_of(*f.channel);
+  CHECK(message == "frame of 65537 bytes exceeds the limit of 65536 (max_frame_bytes)");
+}
+
+TEST_CASE("an oversized length is rejected before reading or allocating the payload") {
+  for (const std::uint8_t flag : {std::uint8_t{0}, std::uint8_t{1}}) {
+    Fixture f;
+    Bytes wire = header(0xFFFFFFFFu, flag);
+    const Bytes after = bytes_of("rest");
+    wire.insert(wire.end(), after.begin(), after.end());
+    f.feed->write_all(wire);
+    Bytes out;
+    const std::string message = protocol_error_of(*f.channel, &out);
+    CHECK(message.find("frame of 4294967295 bytes exceeds the limit of 16777216") !=
+          std::string::npos);
+    CHECK(out.capacity() == 0);  // nothing was allocated for the claimed size
+    Bytes rest(4);
+    f.channel->stream().read_exact(rest);  // and nothing past the header was consumed
+    CHECK(rest == after);
+  }
+}
+
+TEST_CASE("an HTTP request on the RPC port is rejected as an oversized frame with a hint") {
+  Fixture f;
+  f.feed->write_all(bytes_of("GET / HTTP/1.1\r\n\r\n"));
+  const std::string message = protocol_error_of(*f.channel);
+  CHECK(message.find("max_frame_bytes") != std::string::npos);
+  CHECK(message.find("HTTP?") != std::string::npos);
+}
+
+TEST_CASE("a header cut short by EOF is ConnectionClosed") {
+  for (std::size_t cut = 0; cut < 5; ++cut) {
+    CAPTURE(cut);
+    Fixture f;
+    const Bytes whole = frame(bytes_of("hello"), 0);
+    f.feed->write_all(std::span<const std::uint8_t>(whole.data(), cut));
+    f.feed->close();
+    CHECK_THROWS_AS(f.channel->recv(), ConnectionClosed);
+  }
+}
+
+TEST_CASE("a payload cut short by EOF is ConnectionClosed") {
+  Fixture f;
+  Bytes wire = header(1000, 0);
+  wire.resize(wire.size() + 10, 'x');
+  f.feed->write_all(wire);
+  f.feed->close();
+  CHECK_THROWS_AS(f.channel->recv(), ConnectionClosed);
+}
+
+TEST_CASE("a frame missing its '\\n' terminator is a protocol error") {
+  Fixture f;
+  Bytes wire = frame(bytes_of("hello"), 0);
+  wire.back() = 'X';
+  f.feed->write_all(wire);
+  CHECK(protocol_error_of(*f.channel) == "frame of 5 bytes ends with 0x58 instead of '\\n'");
+}
+
+TEST_CASE("a compressed frame missing its '\\n' terminator is a protocol error") {
+  Fixture f;
+  Bytes wire = frame(zlib_compress(bytes_of("hello")), 1);
+  wire.back() = 0;
+  f.feed->write_all(wire);
+  CHECK(protocol_error_of(*f.channel).find("instead of '\\n'") != std::string::npos);
+}

@@ -1,0 +1,172 @@
+// A peer that sends garbage costs only its own connection, and gets a clear reason.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "harness.hpp"
+#include "netref/protocol/brine.hpp"
+
+using namespace netref;
+using netref::test::Thing;
+
+namespace {
+
+/// A server connection whose peer is the test, writing raw bytes.
+struct RawPeer {
+  StreamPtr raw;                       // our end: write anything
+  std::shared_ptr<Connection> server;  // the connection under test
+  std::thread thread;
+
+  explicit RawPeer(ConnectionConfig cfg = {}, ChannelConfig ch = {}) {
+    auto [a, b] = make_memory_pair();
+    raw = std::move(a);
+    cfg.detect_generation = true;
+    server = Connection::create(std::make_unique<Channel>(std::move(b), ch), std::make_shared<Thing>(), cfg);
+    thread = std::thread([s = server] { s->serve_all(); });
+  }
+  ~RawPeer() {
+    raw->close();
+    server->close();
+    thread.join();
+  }
+  void write(std::vector<std::uint8_t> bytes) { raw->write_all(bytes); }
+  void frame(const std::vector<std::uint8_t>& payload, std::uint8_t flag = 0) {
+    std::vector<std::uint8_t> f = {static_cast<std::uint8_t>(payload.size() >> 24), static_cast<std::uint8_t>(payload.size() >> 16),
+                                   static_cast<std::uint8_t>(payload.size() >> 8), static_cast<std::uint8_t>(payload.size()), flag};
+    f.insert(f.end(), payload.begin(), payload.end());
+    f.push_back('\n');
+    write(f);
+  }
+  /// Waits for the server to finish serving; returns why it closed.
+  std::string closed_reason() {
+    thread.join();
+    thread = std::thread([] {});
+    REQUIRE(server->closed());
+    try {
+      std::rethrow_exception(server->close_reason());
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return {};
+  }
+  /// Reads one reply frame from the server (plain, small).
+  Value read_reply() {
+    Channel ch(std::move(raw));
+    Value v = brine::decode(ch.recv());
+    return v;
+  }
+};
+
+std::vector<std::uint8_t> message_v5(std::int64_t msg, std::int64_t seq, Value body) {
+  return brine::encode(Value(Tuple{{Value(msg), Value(seq), std::move(body)}}));
+}
+
+Value boxed_args(std::vector<Value> args) { return Value(Tuple{{Value(1), Value(Tuple{std::move(args)})}}); }
+
+}  // namespace
+
+TEST_CASE("a client's GETROOT is RPyC's golden bytes in both generations") {
+  for (auto [gen, expected] : {std::pair{Generation::v5, std::vector<std::uint8_t>{0x12, 0x51, 0x50, 0x11, 0x53, 0x11, 0x51, 0x02}},
+                               std::pair{Generation::v6, std::vector<std::uint8_t>{0x01, 0x11, 0x50, 0x11, 0x53, 0x11, 0x51, 0x02}}}) {
+    auto [a, b] = make_memory_pair();
+    ConnectionConfig cfg;
+    cfg.generation = gen;
+    auto client = Connection::create(std::make_unique<Channel>(std::move(a)), nullptr, cfg);
+    auto res = client->async_request(Handler::getroot, {});
+    Channel peer(std::move(b));
+    CHECK(peer.recv() == expected);
+    client->close();
+  }
+}
+
+TEST_CASE("a truncated frame closes the connection") {
+  RawPeer p;
+  p.write({0x00, 0x00, 0x03, 0xe8, 0x00, 'a', 'b'});  // length 1000, 2 bytes, then EOF
+  p.raw->close();
+  CHECK(p.closed_reason().find("closed") != std::string::npos);
+  CHECK(p.server->stats().requests_served == 0);
+}
+
+TEST_CASE("a frame with flag byte 2 closes the connection with the reason") {
+  RawPeer p;
+  p.frame(message_v5(1, 0, Value(Tuple{{Value(1), boxed_args({Value("x")})}})), 2);
+  CHECK(p.closed_reason().find("flag") != std::string::npos);
+}
+
+TEST_CASE("a frame over the limit closes the connection before allocating") {
+  ChannelConfig ch;
+  ch.max_frame_bytes = 64 * 1024;
+  RawPeer p({}, ch);
+  p.write({0xff, 0xff, 0xff, 0xff, 0x00});
+  CHECK(p.closed_reason().find("exceeds") != std::string::npos);
+}
+
+TEST_CASE("an empty frame is a protocol error") {
+  RawPeer p;
+  p.frame({});
+  CHECK(p.closed_reason().find("empty message") != std::string::npos);
+}
+
+TEST_CASE("an unknown brine tag closes the connection") {
+  RawPeer p;
+  p.frame({0x12, 0x51, 0x50, 0x1c});
+  CHECK(p.closed_reason().find("tag") != std::string::npos);
+}
+
+TEST_CASE("nesting deeper than the limit closes the connection") {
+  ConnectionConfig cfg;
+  cfg.max_depth = 16;
+  RawPeer p(cfg);
+  std::vector<std::uint8_t> payload = {0x12, 0x51, 0x50};
+  for (int i = 0; i < 40; ++i) payload.push_back(0x10);  // 1-tuples, 40 deep
+  payload.push_back(0x00);
+  p.frame(payload);
+  CHECK(p.closed_reason().find("depth") != std::string::npos);
+}
+
+TEST_CASE("an unknown message type closes the connection") {
+  RawPeer p;
+  p.frame(message_v5(9, 0, Value()));
+  CHECK(p.closed_reason().find("unknown message type 9") != std::string::npos);
+}
+
+TEST_CASE("a reply to a seq never sent closes the connection") {
+  RawPeer p;
+  p.frame(message_v5(2, 77, Value(Tuple{{Value(1), Value()}})));
+  CHECK(p.closed_reason().find("never sent") != std::string::npos);
+}
+
+TEST_CASE("a DEL of an unknown object id closes the connection") {
+  RawPeer p;
+  Value id_pack = Value(Tuple{{Value("tests.Thing"), Value(1), Value(424242)}});
+  Value args = Value(Tuple{{Value(2), Value(Tuple{{Value(Tuple{{Value(3), id_pack}}), Value(Tuple{{Value(1), Value(1)}})}})}});
+  p.frame(message_v5(1, 0, Value(Tuple{{Value(15), args}})));
+  CHECK(p.closed_reason().find("unknown object id 424242") != std::string::npos);
+}
+
+TEST_CASE("an object id lent to another connection is unknown here, and both connections survive") {
+  auto shared_root = std::make_shared<Thing>(1);
+  netref::test::Pair a(shared_root);
+  netref::test::Pair b(shared_root);
+  Value made = a.client->root()->callattr("make", {Value(9)});
+  auto ref = *made.get_if<RemoteRefPtr>();
+  // b forges a LOCAL_REF naming a's object: the same error as any unknown id.
+  Value forged_pack = Value(Tuple{{Value(ref->id_pack().type_name), Value(static_cast<std::int64_t>(ref->id_pack().type_id)),
+                                   Value(static_cast<std::int64_t>(ref->id_pack().object_id))}});
+  auto b_root = b.client->root();
+  CHECK_THROWS_WITH_AS(b.client->sync_request(Handler::inspect, {forged_pack}), doctest::Contains("no such object"), RemoteError);
+  CHECK_FALSE(b.client->closed());
+  CHECK(*ref->getattr("value").get_if<std::int64_t>() == 9);  // a's object untouched
+  CHECK(*b_root->callattr("add", {Value(1), Value(1)}).get_if<std::int64_t>() == 2);
+}
+
+TEST_CASE("a well-behaved client keeps working while another connection is closed for garbage") {
+  auto root = std::make_shared<Thing>(5);
+  netref::test::Pair good(root);
+  {
+    RawPeer bad;
+    bad.frame({0x12, 0x51, 0x50, 0xff});
+    CHECK_FALSE(bad.closed_reason().empty());
+  }
+  CHECK(*good.client->root()->getattr("value").get_if<std::int64_t>() == 5);
+}

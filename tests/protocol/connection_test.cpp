@@ -1,0 +1,231 @@
+// Connection: requests, replies, netref lifetime, exceptions, callbacks, async results.
+#include <doctest/doctest.h>
+
+#include <future>
+
+#include "harness.hpp"
+#include "netref/protocol/brine.hpp"
+
+using namespace netref;
+using netref::test::Pair;
+using netref::test::Thing;
+using netref::test::make_args;
+
+namespace {
+std::int64_t as_int(const Value& v) {
+  auto* i = v.get_if<std::int64_t>();
+  REQUIRE(i != nullptr);
+  return *i;
+}
+}  // namespace
+
+TEST_CASE("a sync request gets its reply: getroot, callattr, getattr, setattr") {
+  auto root = std::make_shared<Thing>(7);
+  Pair p(root);
+  auto remote_root = p.client->root();
+  REQUIRE(remote_root);
+  CHECK(remote_root->id_pack().type_name == "tests.Thing");
+  CHECK(as_int(remote_root->callattr("add", {Value(2), Value(3)})) == 5);
+  CHECK(as_int(remote_root->getattr("value")) == 7);
+  remote_root->setattr("value", Value(11));
+  CHECK(root->value == 11);
+}
+
+TEST_CASE("keyword arguments travel as (name, value) pairs") {
+  Pair p;
+  auto r = p.client->root();
+  CHECK(as_int(r->callattr("add", {Value(2)}, {{"b", Value(40)}})) == 42);
+}
+
+TEST_CASE("the root is fetched once and cached while a handle lives") {
+  Pair p;
+  auto a = p.client->root();
+  const auto frames = p.client->stats().frames_out;
+  auto b = p.client->root();
+  CHECK(a == b);
+  CHECK(p.client->stats().frames_out == frames);
+}
+
+TEST_CASE("both generations talk to a detecting server") {
+  for (auto gen : {Generation::v5, Generation::v6}) {
+    ConnectionConfig cfg;
+    cfg.generation = gen;
+    Pair p(std::make_shared<Thing>(), cfg);
+    CHECK(as_int(p.client->root()->callattr("add", {Value(1), Value(2)})) == 3);
+    CHECK(p.server->generation() == gen);
+  }
+}
+
+TEST_CASE("a returned object is lent, and released exactly when the last client handle drops") {
+  auto root = std::make_shared<Thing>();
+  Pair p(root);
+  auto r = p.client->root();
+  Value made = r->callattr("make", {Value(5)});
+  auto ref = *made.get_if<RemoteRefPtr>();
+  p.sync();
+  CHECK(p.server->stats().lent_objects == 2);  // root and the new Thing
+  auto copy = ref;                             // a second handle: still one netref
+  ref.reset();
+  made = Value();
+  p.sync();
+  CHECK(p.server->stats().lent_objects == 2);
+  CHECK(as_int(copy->getattr("value")) == 5);
+  copy.reset();
+  p.sync();  // the DEL went out before the ping
+  CHECK(p.server->stats().lent_objects == 1);
+  CHECK(p.client->stats().netrefs_held == 1);  // the root
+}
+
+TEST_CASE("an object received twice is one netref whose DEL carries both counts") {
+  auto root = std::make_shared<Thing>();
+  Pair p(root);
+  auto r = p.client->root();
+  auto first = *r->callattr("self", {}).get_if<RemoteRefPtr>();
+  auto second = *r->callattr("self", {}).get_if<RemoteRefPtr>();
+  CHECK(first == second);
+  CHECK(first == r);
+  CHECK(r->received() == 3);
+  p.sync();
+  CHECK(p.server->lent_count(*root) == 3);
+  first.reset();
+  second.reset();
+  r.reset();
+  p.sync();
+  CHECK(p.server->lent_count(*root) == 0);
+  CHECK(p.server->stats().lent_objects == 0);
+}
+
+TEST_CASE("closing a connection drops everything it lent") {
+  auto root = std::make_shared<Thing>();
+  const int alive_before = Thing::alive();
+  {
+    Pair p(root);
+    auto r = p.client->root();
+    auto made = *r->callattr("make", {Value(1)}).get_if<RemoteRefPtr>();
+    p.sync();
+    CHECK(p.server->stats().lent_objects == 2);
+    p.client->close();
+    p.server_thread.join();
+    CHECK(p.server->closed());
+    CHECK(p.server->stats().lent_objects == 0);
+    CHECK(Thing::alive() == alive_before + 1);  // the client's root; the made Thing is gone
+  }
+  CHECK(Thing::alive() == alive_before);
+}
+
+TEST_CASE("a C++ exception in a handler arrives as a RemoteError with class, message and traceback") {
+  Pair p(std::make_shared<Thing>(3));
+  auto r = p.client->root();
+  try {
+    r->callattr("fail", {});
+    FAIL("no exception");
+  } catch (const ValueError& e) {
+    CHECK(e.class_name() == "ValueError");
+    CHECK(e.module() == "builtins");
+    CHECK(e.message() == "bad value: 3");
+    CHECK(e.remote_traceback().find("std::invalid_argument") != std::string::npos);
+    CHECK(e.remote_traceback().find("CALLATTR") != std::string::npos);
+  }
+  CHECK(as_int(r->callattr("add", {Value(1), Value(1)})) == 2);  // the connection survives
+}
+
+TEST_CASE("an unexposed name is an AttributeError and the connection stays") {
+  Pair p;
+  auto r = p.client->root();
+  CHECK_THROWS_AS(r->getattr("secret"), AttributeError);
+  CHECK_THROWS_AS(r->setattr("nope", Value(1)), AttributeError);
+  CHECK_THROWS_AS(r->getattr(""), AttributeError);
+  CHECK_THROWS_AS(r->getattr(std::string("a\0b", 3)), AttributeError);
+  CHECK(as_int(r->getattr("exposed_value")) == 0);  // rpyc's prefix resolves to the same name
+  CHECK_FALSE(p.client->closed());
+}
+
+TEST_CASE("an unknown handler gets an exception reply and the connection stays") {
+  Pair p;
+  CHECK_THROWS_AS(p.client->sync_request(static_cast<Handler>(99), {}), RemoteError);
+  CHECK_THROWS_AS(p.client->sync_request(Handler::pickle, {Value(p.client->root()), Value(2)}), ValueError);
+  p.client->ping();
+}
+
+TEST_CASE("a callback from the server during a sync call does not deadlock, nested three deep") {
+  // client -> server.apply(cb1, 1) -> client cb1 -> server.apply(cb2, x) -> client cb2
+  Pair p;
+  auto r = p.client->root();
+  std::atomic<int> depth_seen{0};
+  auto inner = netref::test::callable([&](Args& a) {
+    depth_seen = 3;
+    return Value(*a.at(0).get_if<std::int64_t>() * 10);
+  });
+  auto outer = netref::test::callable([&, r, inner](Args& a) {
+    depth_seen = std::max(depth_seen.load(), 1);
+    // back into the server while the server is inside our first call
+    return r->callattr("apply", {Value(inner), Value(*a.at(0).get_if<std::int64_t>() + 1)});
+  });
+  CHECK(as_int(r->callattr("apply", {Value(outer), Value(4)})) == 50);
+  CHECK(depth_seen == 3);
+}
+
+TEST_CASE("async results arrive through wait, then, and another thread's serving") {
+  Pair p;
+  auto r = p.client->root();
+  SUBCASE("wait serves the connection itself") {
+    auto res = p.client->async_request(Handler::callattr, {Value(r), Value("add"), make_args(1, 2), Value(Tuple{})});
+    CHECK(res.wait(std::chrono::seconds(5)));
+    CHECK(as_int(res.value()) == 3);
+  }
+  SUBCASE("then runs once the reply is delivered") {
+    std::promise<std::int64_t> got;
+    auto res = p.client->async_request(Handler::callattr, {Value(r), Value("add"), make_args(20, 22), Value(Tuple{})});
+    res.then([&](const AsyncResult& done) { got.set_value(*done.value().get_if<std::int64_t>()); });
+    auto fut = got.get_future();
+    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) p.client->serve(std::chrono::seconds(1));
+    CHECK(fut.get() == 42);
+  }
+  SUBCASE("a serving thread delivers it while the caller does nothing") {
+    auto res = p.client->async_request(Handler::callattr, {Value(r), Value("add"), make_args(5, 5), Value(Tuple{})});
+    std::thread server_of_client([c = p.client, res] {
+      while (!res.ready()) c->serve(std::chrono::milliseconds(100));
+    });
+    server_of_client.join();
+    CHECK(res.ready());
+    CHECK(as_int(res.value()) == 10);
+  }
+}
+
+TEST_CASE("an async error is carried, not thrown, until value()") {
+  Pair p;
+  auto r = p.client->root();
+  auto res = p.client->async_request(Handler::callattr, {Value(r), Value("fail"), Value(Tuple{}), Value(Tuple{})});
+  CHECK(res.wait(std::chrono::seconds(5)));
+  CHECK(res.error() != nullptr);
+  CHECK_THROWS_AS(res.value(), ValueError);
+}
+
+TEST_CASE("a sync request times out, and its late reply is dropped") {
+  std::promise<void> gate;
+  auto root = std::make_shared<Thing>();
+  root->gate = gate.get_future().share();
+  Pair p(root);
+  auto r = p.client->root();
+  CHECK_THROWS_AS(p.client->sync_request(Handler::callattr, {Value(r), Value("block"), Value(Tuple{}), Value(Tuple{})},
+                                         std::chrono::milliseconds(100)),
+                  Timeout);
+  gate.set_value();
+  p.sync();
+  CHECK(p.client->stats().late_replies == 1);
+  CHECK(p.client->stats().pending_requests == 0);
+}
+
+TEST_CASE("closing fails every pending request with ConnectionClosed") {
+  std::promise<void> gate;
+  auto root = std::make_shared<Thing>();
+  root->gate = gate.get_future().share();
+  Pair p(root);
+  auto r = p.client->root();
+  auto res = p.client->async_request(Handler::callattr, {Value(r), Value("block"), Value(Tuple{}), Value(Tuple{})});
+  p.client->close();
+  gate.set_value();
+  CHECK(res.ready());
+  CHECK_THROWS_AS(res.value(), ConnectionClosed);
+  CHECK_THROWS_AS(r->getattr("value"), ConnectionClosed);
+}
