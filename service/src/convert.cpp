@@ -126,7 +126,25 @@ std::shared_ptr<const Registry> retain_registry(const Registry* registry) {
   return std::make_shared<const Registry>(*registry);
 }
 
-std::string demangle(const std::type_info& type) { return cereal::util::demangle(type.name()); }
+std::string demangle(const std::type_info& type) {
+  // Signatures read like Python's: "Point", not "app::(anonymous namespace)::Point".
+  const std::string full = cereal::util::demangle(type.name());
+  constexpr std::string_view anonymous = "(anonymous namespace)";
+  std::string out;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    if (full.compare(i, 2, "::") == 0) {
+      if (out.size() >= anonymous.size() && out.compare(out.size() - anonymous.size(), anonymous.size(), anonymous) == 0) {
+        out.resize(out.size() - anonymous.size());
+      }
+      const auto cut = out.find_last_of("<, ");
+      out.erase(cut == std::string::npos ? 0 : cut + 1);
+      ++i;
+      continue;
+    }
+    out += full[i];
+  }
+  return out;
+}
 
 void rethrow_with_context(const TypeError& e, std::string_view prefix) {
   throw TypeError(std::string(prefix) + ": " + e.message());

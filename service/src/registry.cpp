@@ -8,20 +8,20 @@
 namespace netref {
 namespace detail {
 
-const Member* TypeTable::find(std::string_view name) const noexcept {
-  if (auto it = index.find(name); it != index.end()) return it->second;
+const Member* TypeTable::find(std::string_view wanted) const noexcept {
+  if (auto it = index.find(wanted); it != index.end()) return it->second;
   // rpyc clients may send the server-side spelling "exposed_add" for "add".
   constexpr std::string_view prefix = "exposed_";
-  if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) {
-    if (auto it = index.find(name.substr(prefix.size())); it != index.end()) return it->second;
+  if (wanted.size() > prefix.size() && wanted.substr(0, prefix.size()) == prefix) {
+    if (auto it = index.find(wanted.substr(prefix.size())); it != index.end()) return it->second;
   }
   return nullptr;
 }
 
-Member& TypeTable::member(std::string name) {
-  if (auto it = index.find(name); it != index.end()) return *it->second;
+Member& TypeTable::member(std::string member_name) {
+  if (auto it = index.find(member_name); it != index.end()) return *it->second;
   auto m = std::make_unique<Member>();
-  m->name = std::move(name);
+  m->name = std::move(member_name);
   Member& ref = *m;
   members.push_back(std::move(m));
   index.emplace(std::string_view(ref.name), &ref);

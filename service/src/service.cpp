@@ -40,11 +40,11 @@ Service& Service::on_disconnect(std::function<void(Connection&)> hook) {
   return *this;
 }
 
-void Service::notify_connect(Connection& connection) const {
+void Service::handle_connect(Connection& connection) const {
   if (state_->on_connect) state_->on_connect(connection);
 }
 
-void Service::notify_disconnect(Connection& connection) const {
+void Service::handle_disconnect(Connection& connection) const {
   if (state_->on_disconnect) state_->on_disconnect(connection);
 }
 

@@ -34,9 +34,9 @@ struct TypeTable {
   std::unordered_map<std::string_view, Member*> index;     ///< keys view Member::name
 
   /// The member called name, or called name without rpyc's "exposed_" prefix; else null.
-  const Member* find(std::string_view name) const noexcept;
+  const Member* find(std::string_view wanted) const noexcept;
   /// The member called name, created (empty) if new.
-  Member& member(std::string name);
+  Member& member(std::string member_name);
 };
 
 /// A type id for name: stable for the table within this process, non-negative as int64.

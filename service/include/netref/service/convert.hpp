@@ -229,8 +229,8 @@ class ValueOutputArchive {
   ValueOutputArchive& operator=(const ValueOutputArchive&) = delete;
 
   template <class... Ts>
-  ValueOutputArchive& operator()(Ts&&... fields) {
-    (process(fields), ...);
+  ValueOutputArchive& operator()(Ts&&... values) {
+    (process(values), ...);
     return *this;
   }
   template <class T>
@@ -276,8 +276,8 @@ class ValueInputArchive {
   ValueInputArchive& operator=(const ValueInputArchive&) = delete;
 
   template <class... Ts>
-  ValueInputArchive& operator()(Ts&&... fields) {
-    (process(fields), ...);
+  ValueInputArchive& operator()(Ts&&... values) {
+    (process(values), ...);
     return *this;
   }
   template <class T>
@@ -362,7 +362,7 @@ T load_struct(const Value& v, const ConvertContext& ctx, std::string_view name) 
   static_assert(std::is_default_constructible_v<T>,
                 "netref: a cereal struct received by value must be default-constructible");
   std::vector<Value> storage;
-  const auto& fields = items_of(v, false, name, storage);
+  const std::vector<Value>& fields = items_of(v, false, name, storage);
   T t{};
   ValueInputArchive ar(fields, ctx);
   try {
@@ -674,7 +674,7 @@ template <class C, class T>
 struct SequenceConverter {
   static C from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const auto& items = items_of(v, false, Converter<C>::type_name(), storage);
+    const std::vector<Value>& items = items_of(v, false, Converter<C>::type_name(), storage);
     C out;
     if constexpr (requires { out.reserve(items.size()); }) out.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -703,7 +703,7 @@ template <class M, class K, class V>
 struct MapConverter {
   static M from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const auto& items = items_of(v, true, Converter<M>::type_name(), storage);
+    const std::vector<Value>& items = items_of(v, true, Converter<M>::type_name(), storage);
     M out;
     for (std::size_t i = 0; i < items.size(); ++i) {
       const auto* pair = items[i].get_if<Tuple>();
@@ -773,7 +773,7 @@ template <class T, std::size_t N>
 struct Converter<std::array<T, N>> {
   static std::array<T, N> from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const auto& items = detail::items_of(v, false, type_name(), storage);
+    const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage);
     if (items.size() != N) {
       throw TypeError("expected " + type_name() + " of " + std::to_string(N) + " items, got " +
                       std::to_string(items.size()));
@@ -793,7 +793,7 @@ template <class... Ts>
 struct Converter<std::tuple<Ts...>> {
   static std::tuple<Ts...> from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const auto& items = detail::items_of(v, false, type_name(), storage);
+    const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage);
     if (items.size() != sizeof...(Ts)) {
       throw TypeError("expected " + type_name() + ", got a tuple of " + std::to_string(items.size()) +
                       " items");

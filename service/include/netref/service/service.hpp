@@ -73,9 +73,9 @@ class Service {
   /// Called by servers once a connection has closed.
   Service& on_disconnect(std::function<void(Connection&)> hook);
   /// Runs the on_connect hook, if any.
-  void notify_connect(Connection& connection) const;
+  void handle_connect(Connection& connection) const;
   /// Runs the on_disconnect hook, if any.
-  void notify_disconnect(Connection& connection) const;
+  void handle_disconnect(Connection& connection) const;
 
   /// The object to lend as the root (the same one every time; shared by all connections).
   ObjectPtr root_object() const noexcept { return root_; }
