@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""A stock rpyc 5.3 server for netref's C++ client tests. Prints "ready PORT" once listening.
+Usage: py_server.py"""
+import rpyc
+from rpyc.utils.server import ThreadedServer
+
+
+class Box:
+    def __init__(self, value):
+        self.exposed_value = value
+
+    def exposed_get(self):
+        return self.exposed_value
+
+    def exposed_put(self, value):
+        self.exposed_value = value
+
+
+class TestService(rpyc.Service):
+    def exposed_add(self, a, b):
+        return a + b
+
+    def exposed_greet(self, name, punctuation="!"):
+        return f"hello, {name}{punctuation}"
+
+    def exposed_make_box(self, value):
+        return Box(value)
+
+    def exposed_fail(self, message):
+        raise ValueError(message)
+
+    def exposed_apply(self, fn, x):
+        return fn(x)
+
+    def exposed_items(self):
+        return [1, 2, 3]
+
+    def exposed_echo(self, v):
+        return v
+
+
+server = ThreadedServer(TestService, hostname="127.0.0.1", port=0,
+                        protocol_config={"sync_request_timeout": 10})
+print("ready", server.port, flush=True)
+server.start()
