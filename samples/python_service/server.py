@@ -43,5 +43,6 @@ if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 18871
     server = ThreadedServer(ShopService, hostname="127.0.0.1", port=port,
                             protocol_config={"allow_public_attrs": False})
+    server._listen()  # listen before saying ready, so a client connecting at once is not refused
     print("ready", server.port, flush=True)
     server.start()

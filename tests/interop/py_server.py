@@ -41,5 +41,6 @@ class TestService(rpyc.Service):
 
 server = ThreadedServer(TestService, hostname="127.0.0.1", port=0,
                         protocol_config={"sync_request_timeout": 10})
+server._listen()  # listen before saying ready, so a client connecting at once is not refused
 print("ready", server.port, flush=True)
 server.start()

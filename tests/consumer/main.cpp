@@ -1,0 +1,17 @@
+// Serves a one-function service on a free loopback port and calls it: exit 0 if 2 + 3 == 5.
+#include <netref/netref.hpp>
+
+#include <cstdint>
+#include <iostream>
+
+int main() {
+  netref::Service svc;
+  svc.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
+  netref::ThreadedServer server(svc, {.host = "127.0.0.1", .port = 0});
+  server.start();
+  auto conn = netref::connect("127.0.0.1", server.port());
+  const auto sum = conn->root()->attr("add")->call(2, 3).as<std::int64_t>();
+  std::cout << "consumer: add(2, 3) = " << sum << "\n";
+  conn->close();
+  return sum == 5 ? 0 : 1;
+}
