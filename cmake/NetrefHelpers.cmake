@@ -14,7 +14,8 @@ function(netref_add_layer name)
 endfunction()
 
 function(netref_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+    -Wno-missing-field-initializers)  # designated initializers ({.port = 1}) leave the rest defaulted on purpose
   if(NETREF_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

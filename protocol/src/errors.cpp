@@ -68,38 +68,32 @@ ExceptionInfo describe_exception(std::exception_ptr error, std::string_view cont
     std::string cpp_type;
     try {
       std::rethrow_exception(error);
+    } catch (...) {
+      cpp_type = current_type_name();  // only valid inside a handler
+    }
+    try {
+      std::rethrow_exception(error);
     } catch (const RemoteError& e) {
       info = e.info();  // keeps its class; a Python error passed through stays a Python error
-      cpp_type = current_type_name();
     } catch (const std::invalid_argument& e) {
       info = builtin("ValueError", e.what());
-      cpp_type = current_type_name();
     } catch (const std::domain_error& e) {
       info = builtin("ValueError", e.what());
-      cpp_type = current_type_name();
     } catch (const std::out_of_range& e) {
       info = builtin("IndexError", e.what());
-      cpp_type = current_type_name();
     } catch (const std::length_error& e) {
       info = builtin("ValueError", e.what());
-      cpp_type = current_type_name();
     } catch (const std::overflow_error& e) {
       info = builtin("OverflowError", e.what());
-      cpp_type = current_type_name();
     } catch (const std::bad_alloc& e) {
       info = builtin("MemoryError", e.what());
-      cpp_type = current_type_name();
     } catch (const Timeout& e) {
       info = builtin("TimeoutError", e.what());
-      cpp_type = current_type_name();
     } catch (const ConnectionClosed& e) {
       info = builtin("ConnectionError", e.what());
-      cpp_type = current_type_name();
     } catch (const std::exception& e) {
       info = builtin("RuntimeError", e.what());
-      cpp_type = current_type_name();
     } catch (...) {
-      cpp_type = current_type_name();
       info = builtin("RuntimeError", "unknown C++ exception of type " + cpp_type);
     }
     if (info.stop_iteration) return info;

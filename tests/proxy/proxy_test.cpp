@@ -128,3 +128,39 @@ TEST_CASE("a server survives a client that sends garbage, and serves the next cl
   auto conn = connect("127.0.0.1", f.server->port());
   CHECK(conn->root()->attr("add")->call(2, 2).as<std::int64_t>() == 4);
 }
+
+TEST_CASE("on_connect and on_disconnect run once per connection") {
+  Service svc;
+  std::atomic<int> connected{0};
+  std::promise<std::string> disconnected;
+  svc.def("ping", [] { return 1; });
+  svc.on_connect([&](Connection&) { ++connected; });
+  svc.on_disconnect([&](Connection& c) { disconnected.set_value(c.name()); });
+  ServerConfig cfg;
+  cfg.port = 0;
+  ThreadedServer server(svc, cfg);
+  server.start();
+  auto conn = connect("127.0.0.1", server.port());
+  CHECK(conn->root()->attr("ping")->call().as<int>() == 1);
+  CHECK(connected == 1);
+  conn->close();
+  auto fut = disconnected.get_future();
+  REQUIRE(fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK_FALSE(fut.get().empty());
+}
+
+TEST_CASE("an on_connect hook that throws refuses the client and the server keeps serving") {
+  Service svc;
+  std::atomic<int> calls{0};
+  svc.def("ping", [] { return 1; });
+  svc.on_connect([&](Connection&) {
+    if (calls++ == 0) throw std::runtime_error("not you");
+  });
+  ServerConfig cfg;
+  cfg.port = 0;
+  ThreadedServer server(svc, cfg);
+  server.start();
+  CHECK_THROWS_AS(connect("127.0.0.1", server.port()), ConnectionClosed);
+  auto conn = connect("127.0.0.1", server.port());
+  CHECK(conn->root()->attr("ping")->call().as<int>() == 1);
+}
