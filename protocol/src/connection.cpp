@@ -101,7 +101,7 @@ Connection::~Connection() { close(); }
 
 std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::PendingCall>& call) {
   std::lock_guard lk(state_mutex);
-  if (is_closed) throw_closed();
+  if (is_closed) throw_closed_locked();
   std::uint32_t seq = next_seq++;
   while (pending.count(seq) != 0) seq = next_seq++;  // wrapped onto a call still in flight
   ++issued;
@@ -307,7 +307,7 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
   std::unique_lock lk(state_mutex);
   const auto seen = frames_processed;
   for (;;) {
-    if (is_closed) throw_closed();
+    if (is_closed) throw_closed_locked();
     if (frames_processed != seen) return true;
     if (!reader_busy) {
       reader_busy = true;
@@ -315,14 +315,14 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
       bool served = read_one(deadline);
       if (!served) {
         std::lock_guard relock(state_mutex);
-        if (is_closed) throw_closed();
+        if (is_closed) throw_closed_locked();
       }
       return served;
     }
     if (deadline == forever) {
       state_cv.wait(lk);
     } else if (state_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
-      if (is_closed) throw_closed();
+      if (is_closed) throw_closed_locked();
       return frames_processed != seen;
     }
   }
@@ -496,7 +496,7 @@ void Connection::Impl::fail(std::exception_ptr reason) noexcept {
   }
 }
 
-void Connection::Impl::throw_closed() const {
+void Connection::Impl::throw_closed_locked() const {
   std::string reason = "closed";
   if (close_error) {
     try {
@@ -508,6 +508,11 @@ void Connection::Impl::throw_closed() const {
     }
   }
   throw ConnectionClosed("connection " + config.name + " is closed: " + reason);
+}
+
+void Connection::Impl::throw_closed() const {
+  std::unique_lock lk(state_mutex);
+  throw_closed_locked();
 }
 
 bool Connection::closed() const noexcept { return impl_->closed_flag.load(std::memory_order_acquire); }

@@ -124,7 +124,8 @@ struct Connection::Impl {
   bool read_one(std::chrono::steady_clock::time_point deadline);
   void fail(std::exception_ptr reason) noexcept;
   void deliver(std::uint32_t seq, Value value, std::exception_ptr error);
-  [[noreturn]] void throw_closed() const;
+  [[noreturn]] void throw_closed() const;         // takes state_mutex
+  [[noreturn]] void throw_closed_locked() const;  // state_mutex held
 
   // boxing.cpp
   detail::Message decode_message(std::span<const std::uint8_t> frame);
