@@ -15,10 +15,14 @@
 
 #include "netref/service/convert.hpp"
 #include "netref/service/registry.hpp"
+#include "service/error_of.hpp"
 
 using namespace netref;
 
 namespace {
+
+using netref::test::attribute_error_of;
+using netref::test::type_error_of;
 
 const ConvertContext no_ctx{};
 
@@ -35,14 +39,6 @@ Value tup(Ts&&... xs) {
   return tuple_of(std::forward<Ts>(xs)...);
 }
 
-std::string type_error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const TypeError& e) {
-    return e.message();
-  }
-  return "<no TypeError>";
-}
 
 enum class Color : std::int32_t { red = 1, green = 2 };
 

@@ -9,10 +9,14 @@
 #include <vector>
 
 #include "netref/service/service.hpp"
+#include "service/error_of.hpp"
 
 using namespace netref;
 
 namespace {
+
+using netref::test::attribute_error_of;
+using netref::test::type_error_of;
 
 struct Counter {
   std::int64_t value = 0;
@@ -36,22 +40,6 @@ struct SequenceIterator {
   std::size_t next = 0;
 };
 
-std::string type_error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const TypeError& e) {
-    return e.message();
-  }
-  return "<no TypeError>";
-}
-std::string attribute_error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const AttributeError& e) {
-    return e.message();
-  }
-  return "<no AttributeError>";
-}
 
 Registry counter_types() {
   Registry types;

@@ -8,10 +8,14 @@
 #include <vector>
 
 #include "netref/service/service.hpp"
+#include "service/error_of.hpp"
 
 using namespace netref;
 
 namespace {
+
+using netref::test::attribute_error_of;
+using netref::test::type_error_of;
 
 struct Counter {
   std::int64_t value = 0;
@@ -26,14 +30,6 @@ struct Point {
   }
 };
 
-std::string type_error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const TypeError& e) {
-    return e.message();
-  }
-  return "<no TypeError>";
-}
 
 Service make_calc(const Registry& types) {
   Service calc(types);
