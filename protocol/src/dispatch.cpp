@@ -190,6 +190,14 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
     throw ProtocolError("a request body must be a (handler, args) pair, got " + body.debug_string(60));
   }
   const auto number = detail::expect_int(t->items[0], "the request handler");
+  if (number < 0 || number > 255) {  // would alias a real handler once narrowed to the enum
+    role.release();
+    send_exception(seq,
+                   std::make_exception_ptr(RemoteError("NotImplementedError",
+                                                       "unknown request handler " + std::to_string(number))),
+                   "an unknown handler");
+    return;
+  }
   const auto handler = static_cast<Handler>(number);
   const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
                             ? detail::handler_display_name(handler)

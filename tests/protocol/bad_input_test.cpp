@@ -49,11 +49,17 @@ struct RawPeer {
     }
     return {};
   }
-  /// Reads one reply frame from the server (plain, small).
+  /// Reads one uncompressed frame from the server and decodes its brine payload.
   Value read_reply() {
-    Channel ch(std::move(raw));
-    Value v = brine::decode(ch.recv());
-    return v;
+    std::uint8_t header[5];
+    raw->read_exact(header);
+    const std::size_t length = (std::size_t{header[0]} << 24) | (std::size_t{header[1]} << 16) |
+                               (std::size_t{header[2]} << 8) | header[3];
+    REQUIRE(header[4] == 0);
+    std::vector<std::uint8_t> payload(length + 1);
+    raw->read_exact(payload);
+    payload.pop_back();  // the '\n'
+    return brine::decode(payload);
   }
 };
 
@@ -169,4 +175,18 @@ TEST_CASE("a well-behaved client keeps working while another connection is close
     CHECK_FALSE(bad.closed_reason().empty());
   }
   CHECK(*good.client->root()->getattr("value").get_if<std::int64_t>() == 5);
+}
+
+TEST_CASE("a handler number outside a byte is unknown, not an alias of a real handler") {
+  RawPeer p;
+  // 271 narrowed to a byte would be 15 (DEL): it must get an "unknown handler" reply instead.
+  p.frame(message_v5(1, 5, Value(Tuple{{Value(271), boxed_args({})}})));
+  Value reply = p.read_reply();
+  auto* t = reply.get_if<Tuple>();
+  REQUIRE(t != nullptr);
+  REQUIRE(t->items.size() == 3);
+  CHECK(t->items[0] == Value(3));  // MSG_EXCEPTION
+  CHECK(t->items[1] == Value(5));
+  CHECK(exception_codec::decode(t->items[2]).message() == "unknown request handler 271");
+  CHECK_FALSE(p.server->closed());
 }
