@@ -442,6 +442,7 @@ void Connection::Impl::fail(std::exception_ptr reason) noexcept {
   std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> calls;
   std::unordered_map<std::uint64_t, detail::LentEntry> dropped;
   std::function<void(Connection&)> handler;
+  std::vector<std::pair<std::shared_ptr<detail::PendingCall>, std::vector<std::function<void(const AsyncResult&)>>>> woken;
   {
     std::lock_guard lk(state_mutex);
     if (is_closed) return;
@@ -451,23 +452,21 @@ void Connection::Impl::fail(std::exception_ptr reason) noexcept {
     calls.swap(pending);
     handler.swap(close_handler);
     remote_root.reset();
-  }
-  channel->close();  // wakes a reader blocked in another thread
-  std::exception_ptr closed_error;
-  try {
-    throw_closed();
-  } catch (...) {
-    closed_error = std::current_exception();
-  }
-  std::vector<std::pair<std::shared_ptr<detail::PendingCall>, std::vector<std::function<void(const AsyncResult&)>>>> woken;
-  {
-    std::lock_guard lk(state_mutex);
+    // Complete every waiter in the same step that marks the connection closed, so no waiter
+    // can see "closed" with its call still open.
+    std::exception_ptr closed_error;
+    try {
+      throw_closed_locked();
+    } catch (...) {
+      closed_error = std::current_exception();
+    }
     for (auto& [seq, call] : calls) {
       call->error = closed_error;
       call->done = true;
       woken.emplace_back(call, std::move(call->callbacks));
     }
   }
+  channel->close();  // wakes a reader blocked in another thread
   {
     std::lock_guard lk(tables_mutex);
     dropped.swap(lent);
