@@ -56,6 +56,13 @@ std::vector<Value> Object::next_items(std::size_t) {
   throw TypeError("'" + std::string(type_name()) + "' object is not an iterator");
 }
 
+Value kwargs_to_value(Kwargs kwargs) {
+  Tuple t;
+  t.items.reserve(kwargs.size());
+  for (auto& [name, value] : kwargs) t.items.push_back(tuple_of(std::move(name), std::move(value)));
+  return Value(std::move(t));
+}
+
 Value call_value(const Value& callee, Args args, Kwargs kwargs) {
   if (const auto* local = callee.get_if<ObjectPtr>(); local != nullptr && *local) {
     return (*local)->call(std::move(args), std::move(kwargs));

@@ -19,47 +19,44 @@ RemoteRef::~RemoteRef() {
   impl.queue_del(id_pack_, received_.load(std::memory_order_relaxed));
 }
 
+Value RemoteRef::self_value() const {
+  // Requests name their target by value; the handle itself is never mutated through it.
+  return Value(std::const_pointer_cast<RemoteRef>(shared_from_this()));
+}
+
 Value RemoteRef::getattr(std::string_view name) const {
-  return connection_->sync_request(Handler::getattr, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name)});
+  return connection_->sync_request(Handler::getattr, {self_value(), Value(name)});
 }
 
 void RemoteRef::setattr(std::string_view name, Value value) const {
   connection_->sync_request(Handler::setattr,
-                            {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name), std::move(value)});
+                            {self_value(), Value(name), std::move(value)});
 }
 
 void RemoteRef::delattr(std::string_view name) const {
-  connection_->sync_request(Handler::delattr, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name)});
+  connection_->sync_request(Handler::delattr, {self_value(), Value(name)});
 }
 
-namespace {
-Value kwargs_tuple(Kwargs&& kwargs) {
-  Tuple t;
-  t.items.reserve(kwargs.size());
-  for (auto& [k, v] : kwargs) t.items.push_back(tuple_of(std::move(k), std::move(v)));
-  return Value(std::move(t));
-}
-}  // namespace
 
 Value RemoteRef::call(Args args, Kwargs kwargs) const {
-  return connection_->sync_request(Handler::call, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())),
-                                                   Value(Tuple{std::move(args)}), kwargs_tuple(std::move(kwargs))});
+  return connection_->sync_request(Handler::call, {self_value(),
+                                                   Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
 }
 
 Value RemoteRef::callattr(std::string_view name, Args args, Kwargs kwargs) const {
   return connection_->sync_request(Handler::callattr,
-                                   {Value(std::const_pointer_cast<RemoteRef>(shared_from_this())), Value(name),
-                                    Value(Tuple{std::move(args)}), kwargs_tuple(std::move(kwargs))});
+                                   {self_value(), Value(name),
+                                    Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
 }
 
 std::string RemoteRef::repr() const {
-  Value v = connection_->sync_request(Handler::repr, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this()))});
+  Value v = connection_->sync_request(Handler::repr, {self_value()});
   if (auto* s = v.get_if<std::string>()) return *s;
   return v.debug_string();
 }
 
 std::string RemoteRef::str() const {
-  Value v = connection_->sync_request(Handler::str, {Value(std::const_pointer_cast<RemoteRef>(shared_from_this()))});
+  Value v = connection_->sync_request(Handler::str, {self_value()});
   if (auto* s = v.get_if<std::string>()) return *s;
   return v.debug_string();
 }

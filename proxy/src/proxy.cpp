@@ -13,13 +13,6 @@ Value names_tuple(const std::vector<std::string>& names, std::size_t count) {
   return Value(std::move(t));
 }
 
-Value kwargs_value(Kwargs&& kwargs) {
-  Tuple t;
-  t.items.reserve(kwargs.size());
-  for (auto& [k, v] : kwargs) t.items.push_back(tuple_of(std::move(k), std::move(v)));
-  return Value(std::move(t));
-}
-
 [[noreturn]] void no_attributes(const Value& v, const std::string& name) {
   throw AttributeError("'" + std::string(v.type_name()) + "' value has no attribute '" + name + "'");
 }
@@ -77,7 +70,7 @@ Value Proxy::invoke(Args args, Kwargs kwargs) const {
     if (path_.size() > 1 && conn->peer_is_netref()) {
       // One round trip for the whole chain.
       return conn->sync_request(Handler::callchain, {target_, names_tuple(path_, path_.size()),
-                                                     Value(Tuple{std::move(args)}), kwargs_value(std::move(kwargs))});
+                                                     Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
     }
     Value parent = walk(target_, path_, path_.size() - 1);
     if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
@@ -101,10 +94,10 @@ AsyncResult Proxy::invoke_async(Args args, Kwargs kwargs) const {
   if (remote == nullptr || !*remote) throw TypeError("async_call needs a netref, got " + std::string(parent.type_name()));
   auto& conn = (*remote)->connection();
   if (path_.empty()) {
-    return conn->async_request(Handler::call, {parent, Value(Tuple{std::move(args)}), kwargs_value(std::move(kwargs))});
+    return conn->async_request(Handler::call, {parent, Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
   }
   return conn->async_request(Handler::callattr, {parent, Value(path_.back()), Value(Tuple{std::move(args)}),
-                                                 kwargs_value(std::move(kwargs))});
+                                                 kwargs_to_value(std::move(kwargs))});
 }
 
 void Proxy::assign(Value value) const {

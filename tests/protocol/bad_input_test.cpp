@@ -190,3 +190,73 @@ TEST_CASE("a handler number outside a byte is unknown, not an alias of a real ha
   CHECK(exception_codec::decode(t->items[2]).message() == "unknown request handler 271");
   CHECK_FALSE(p.server->closed());
 }
+
+TEST_CASE("a DEL of more references than were lent closes the connection, and frees nothing early") {
+  RawPeer p;
+  // GETROOT lends the root once; then release it twice.
+  p.frame(message_v5(1, 0, Value(Tuple{{Value(3), boxed_args({})}})));
+  Value reply = p.read_reply();
+  auto* body = reply.get_if<Tuple>()->items[2].get_if<Tuple>();
+  REQUIRE(body != nullptr);
+  Value id_pack = body->items[1];  // (LABEL_REMOTE_REF, id_pack)
+  CHECK(p.server->stats().lent_objects == 1);
+  Value args = Value(Tuple{{Value(2), Value(Tuple{{Value(Tuple{{Value(3), id_pack}}), Value(Tuple{{Value(1), Value(2)}})}})}});
+  p.frame(message_v5(1, 1, Value(Tuple{{Value(15), args}})));
+  CHECK(p.closed_reason().find("release of 2 references") != std::string::npos);
+}
+
+TEST_CASE("malformed handler arguments get an error reply and the connection stays") {
+  netref::test::Pair p;
+  auto r = p.client->root();
+  Value self(r);
+  // call arguments that are not a tuple, keyword arguments that are not pairs, a name that is not a str
+  CHECK_THROWS_AS(p.client->sync_request(Handler::call, {self, Value(5)}), TypeError);
+  CHECK_THROWS_AS(p.client->sync_request(Handler::call, {self, Value(Tuple{{Value(1)}}), Value(Tuple{{Value(1)}})}), TypeError);
+  CHECK_THROWS_AS(p.client->sync_request(Handler::getattr, {self, Value(7)}), TypeError);
+  CHECK_THROWS_AS(p.client->sync_request(Handler::getattr, {self}), TypeError);  // too few arguments
+  CHECK_THROWS_AS(p.client->sync_request(Handler::buffiter, {self, Value(-1)}), ValueError);
+  CHECK_THROWS_AS(p.client->sync_request(Handler::getattr, {Value(3), Value("value")}), TypeError);  // not an object
+  CHECK_THROWS_WITH_AS(r->getattr(std::string(5000, 'a')), doctest::Contains("exceeds the limit of 4096"), AttributeError);
+  CHECK(*r->getattr("value").get_if<std::int64_t>() == 0);
+}
+
+TEST_CASE("a result larger than the frame limit is an error reply, not a dropped connection") {
+  ChannelConfig small;
+  small.max_frame_bytes = 1024;
+  auto [a, b] = make_memory_pair();
+  ConnectionConfig server_cfg;
+  server_cfg.detect_generation = true;
+  auto client = Connection::create(std::make_unique<Channel>(std::move(a)), nullptr);
+  auto server = Connection::create(std::make_unique<Channel>(std::move(b), small), std::make_shared<Thing>(), server_cfg);
+  std::thread serving([server] { server->serve_all(); });
+  auto r = client->root();
+  CHECK_THROWS_WITH_AS(r->callattr("big", {Value(2000)}), doctest::Contains("max_frame_bytes"), ValueError);
+  CHECK(r->callattr("big", {Value(10)}) == Value(std::string(10, 'x')));
+  client->close();
+  serving.join();
+}
+
+TEST_CASE("lending past max_lent_objects fails that request only") {
+  ConnectionConfig server_cfg;
+  server_cfg.max_lent_objects = 2;  // the root and one more
+  netref::test::Pair p(std::make_shared<Thing>(), {}, server_cfg);
+  auto r = p.client->root();
+  Value first = r->callattr("make", {Value(1)});
+  CHECK_THROWS_WITH_AS(r->callattr("make", {Value(2)}), doctest::Contains("max_lent_objects = 2"), RemoteError);
+  p.sync();
+  CHECK(p.server->stats().lent_objects == 2);
+  first = Value();
+  CHECK(r->callattr("make", {Value(3)}).kind() == Value::Kind::remote_ref);  // room again after the DEL
+}
+
+TEST_CASE("callbacks nested past max_callback_depth get a clear error") {
+  ConnectionConfig server_cfg;
+  server_cfg.max_callback_depth = 1;
+  netref::test::Pair p(std::make_shared<Thing>(), {}, server_cfg);
+  auto r = p.client->root();
+  auto inner = netref::test::callable([](Args&) { return Value(1); });
+  auto outer = netref::test::callable([r, inner](Args&) { return r->callattr("apply", {Value(inner)}); });
+  // depth 1: server runs apply(outer); outer calls back into the server: depth 2 is refused
+  CHECK_THROWS_WITH_AS(r->callattr("apply", {Value(outer)}), doctest::Contains("max_callback_depth"), RemoteError);
+  CHECK(*r->callattr("apply", {Value(inner)}).get_if<std::int64_t>() == 1);  // depth 1 still fine
+}

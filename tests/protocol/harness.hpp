@@ -56,6 +56,7 @@ class Thing : public Object {
       Args rest(std::make_move_iterator(args.begin() + 1), std::make_move_iterator(args.end()));
       return call_value(args.at(0), std::move(rest));
     }
+    if (name == "big") return Value(std::string(static_cast<std::size_t>(*args.at(0).get_if<std::int64_t>()), 'x'));
     if (name == "echo") return args.empty() ? Value() : std::move(args[0]);
     if (name == "block") {
       gate.wait();

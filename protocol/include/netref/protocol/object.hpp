@@ -62,6 +62,9 @@ class Object : public std::enable_shared_from_this<Object> {
   virtual std::vector<Value> next_items(std::size_t count);
 };
 
+/// The wire form of keyword arguments: a tuple of (name, value) pairs, as rpyc sends them.
+Value kwargs_to_value(Kwargs kwargs);
+
 /// Invokes a Value that holds something callable: a local Object (call) or a netref (a CALL
 /// request to its peer). Throws TypeError for anything else.
 Value call_value(const Value& callee, Args args, Kwargs kwargs = {});

@@ -51,6 +51,7 @@ class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
 
  private:
   friend class Connection;
+  Value self_value() const;
   std::shared_ptr<Connection> connection_;
   IdPack id_pack_;
   std::atomic<std::uint64_t> received_{1};
