@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstring>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -17,6 +18,30 @@ constexpr std::size_t kHeaderBytes = 5;
 constexpr std::uint8_t kFlagPlain = 0;
 constexpr std::uint8_t kFlagZlib = 1;
 constexpr std::uint8_t kTerminator = '\n';
+constexpr auto kForever = std::chrono::steady_clock::time_point::max();
+
+// Bytes read ahead per read: many small frames come in with one system call. A frame larger
+// than this that has not arrived yet is read straight into its destination instead.
+constexpr std::size_t kReadChunk = 64u << 10;
+
+std::uint32_t length_of(const std::uint8_t* header) {
+  return (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
+         (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
+}
+
+std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) {
+  if (deadline == kForever) return std::chrono::milliseconds(-1);
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(0));
+}
+
+void check_terminator(std::uint8_t last, std::uint32_t length) {
+  if (last == kTerminator) return;
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", last);
+  throw ProtocolError("frame of " + std::to_string(length) + " bytes ends with " + hex +
+                      " instead of '\\n'");
+}
 
 // Scratch buffers above this size are freed after use: one huge frame must not pin its
 // memory for the life of the connection. Below it they are kept, so steady traffic does
@@ -134,7 +159,9 @@ void inflate_payload(std::span<const std::uint8_t> compressed, std::size_t limit
 }  // namespace
 
 Channel::Channel(StreamPtr stream, ChannelConfig config)
-    : stream_(std::move(stream)), config_(config) {}
+    : stream_(std::move(stream)), config_(config) {
+  stream_->set_write_timeout(config_.write_timeout);
+}
 
 Channel::~Channel() = default;
 
@@ -173,43 +200,149 @@ void Channel::send(std::span<const std::uint8_t> payload) {
 }
 
 void Channel::recv(std::vector<std::uint8_t>& out) {
-  std::array<std::uint8_t, kHeaderBytes> header;
-  stream_->read_exact(header);
-  const std::uint32_t length = (std::uint32_t{header[0]} << 24) |
-                               (std::uint32_t{header[1]} << 16) |
-                               (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
-  const std::uint8_t flag = header[4];
+  if (buffered_bytes() == 0) fill_until(kForever);  // a frame may be long in coming
+  // From its first byte on, the frame has frame_timeout to arrive whole.
+  const auto deadline = config_.frame_timeout.count() < 0
+                            ? kForever
+                            : std::chrono::steady_clock::now() + config_.frame_timeout;
+  while (buffered_bytes() < kHeaderBytes) fill_until(deadline);
+  const std::uint32_t length = checked_length();
+  const std::size_t total = kHeaderBytes + std::size_t{length} + 1;
+  if (buffered_bytes() < total && total > kReadChunk) {
+    recv_large(length, deadline, out);
+    return;
+  }
+  while (buffered_bytes() < total) fill_until(deadline);
+  take_frame(length, out);
+}
+
+bool Channel::poll(std::chrono::milliseconds timeout) {
+  if (buffered() == Buffered::frame) return true;
+  return stream_->poll(timeout);
+}
+
+Buffered Channel::read_available() {
+  for (;;) {
+    if (buffered_bytes() >= kHeaderBytes) checked_length();  // a forged header fails now
+    if (buffered() == Buffered::frame) return Buffered::frame;
+    if (!fill_now()) return buffered();
+  }
+}
+
+Buffered Channel::buffered() const noexcept {
+  const std::size_t have = buffered_bytes();
+  if (have == 0) return Buffered::nothing;
+  if (have < kHeaderBytes) return Buffered::partial;
+  return have >= kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1
+             ? Buffered::frame
+             : Buffered::partial;
+}
+
+void Channel::fill_until(std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    if (fill_now()) return;
+    if (!stream_->poll(remaining(deadline))) {
+      throw Timeout("frame not complete after " + std::to_string(config_.frame_timeout.count()) +
+                    " ms: " + std::to_string(buffered_bytes()) + " bytes of it arrived (" +
+                    stream_->peer_name() + ")");
+    }
+  }
+}
+
+bool Channel::fill_now() {
+  // Room for the rest of the current frame when its header is in, else a read-ahead chunk.
+  std::size_t want = kReadChunk;
+  if (buffered_bytes() >= kHeaderBytes) {
+    const std::size_t total = kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1;
+    if (total > buffered_bytes()) want = std::max(want, total - buffered_bytes());
+  }
+  reserve_input(want);
+  const std::size_t n = stream_->read_available(
+      std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_));
+  input_tail_ += n;
+  return n > 0;
+}
+
+void Channel::reserve_input(std::size_t want) {
+  if (input_.size() - input_tail_ >= want) return;
+  if (input_head_ > 0) {
+    std::memmove(input_.data(), input_.data() + input_head_, buffered_bytes());
+    input_tail_ -= input_head_;
+    input_head_ = 0;
+  }
+  grow_to(input_, input_tail_ + want);
+}
+
+std::uint32_t Channel::checked_length() const {
+  const std::uint8_t* header = input_.data() + input_head_;
+  const std::uint32_t length = length_of(header);
   if (length > config_.max_frame_bytes) {
     throw ProtocolError("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
                         std::to_string(config_.max_frame_bytes) + " (max_frame_bytes)" +
-                        guess_foreign_protocol(header.data()));
+                        guess_foreign_protocol(header));
   }
-  if (flag != kFlagPlain && flag != kFlagZlib) {
-    throw ProtocolError("invalid compressed flag " + std::to_string(flag) + " in frame header");
+  if (header[4] != kFlagPlain && header[4] != kFlagZlib) {
+    throw ProtocolError("invalid compressed flag " + std::to_string(header[4]) + " in frame header");
   }
+  return length;
+}
 
-  // Payload and terminator arrive in one read.
-  std::vector<std::uint8_t>& raw = flag == kFlagPlain ? out : recv_scratch_;
-  if (flag == kFlagPlain) {
-    if (raw.capacity() < std::size_t{length} + 1) raw.reserve(std::size_t{length} + 1);
-    raw.resize(std::size_t{length} + 1);
+void Channel::take_frame(std::uint32_t length, std::vector<std::uint8_t>& out) {
+  const std::uint8_t* frame = input_.data() + input_head_;
+  // The frame leaves the buffer whatever its payload holds: framing stays aligned.
+  input_head_ += kHeaderBytes + std::size_t{length} + 1;
+  const bool drained = input_head_ == input_tail_;
+  if (drained) input_head_ = input_tail_ = 0;
+  check_terminator(frame[kHeaderBytes + length], length);
+  const std::span<const std::uint8_t> payload(frame + kHeaderBytes, length);
+  if (frame[4] == kFlagPlain) {
+    out.assign(payload.begin(), payload.end());
   } else {
-    grow_to(raw, std::size_t{length} + 1);
+    try {
+      inflate_payload(payload, config_.max_inflated_bytes, out);
+    } catch (...) {
+      if (drained) release_if_large(input_);
+      throw;
+    }
   }
+  if (drained) release_if_large(input_);
+}
+
+void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
+                         std::vector<std::uint8_t>& out) {
+  const bool plain = input_[input_head_ + 4] == kFlagPlain;
+  std::vector<std::uint8_t>& raw = plain ? out : recv_scratch_;
+  const std::size_t body = std::size_t{length} + 1;  // payload and terminator
+  if (plain) {
+    if (raw.capacity() < body) raw.reserve(body);
+    raw.resize(body);
+  } else {
+    grow_to(raw, body);
+  }
+  // What is buffered is this frame's beginning and nothing past it (it is not whole).
+  std::size_t done = buffered_bytes() - kHeaderBytes;
+  std::memcpy(raw.data(), input_.data() + input_head_ + kHeaderBytes, done);
+  input_head_ = input_tail_ = 0;
   try {
-    stream_->read_exact(std::span<std::uint8_t>(raw.data(), std::size_t{length} + 1));
-    if (raw[length] != kTerminator) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02x", raw[length]);
-      throw ProtocolError("frame of " + std::to_string(length) + " bytes ends with " + hex +
-                          " instead of '\\n'");
+    while (done < body) {
+      const std::size_t n =
+          stream_->read_available(std::span<std::uint8_t>(raw.data() + done, body - done));
+      done += n;
+      if (n == 0 && !stream_->poll(remaining(deadline))) {
+        throw Timeout("frame not complete after " +
+                      std::to_string(config_.frame_timeout.count()) + " ms: " +
+                      std::to_string(done + kHeaderBytes) + " of " +
+                      std::to_string(body + kHeaderBytes) + " bytes arrived (" +
+                      stream_->peer_name() + ")");
+      }
     }
-    if (flag == kFlagPlain) {
+    check_terminator(raw[length], length);
+    if (plain) {
       out.resize(length);
-      return;
+    } else {
+      inflate_payload(std::span<const std::uint8_t>(raw.data(), length),
+                      config_.max_inflated_bytes, out);
     }
-    inflate_payload(std::span<const std::uint8_t>(raw.data(), length),
-                    config_.max_inflated_bytes, out);
   } catch (...) {
     release_if_large(recv_scratch_);
     throw;

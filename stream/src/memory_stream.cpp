@@ -54,19 +54,14 @@ class MemoryStream final : public Stream {
 
   ~MemoryStream() override { close(); }
 
-  void read_exact(std::span<std::uint8_t> buffer) override {
-    std::size_t done = 0;
-    std::unique_lock lock(shared_->mutex);
-    while (done < buffer.size()) {
-      shared_->changed.wait(lock, [&] {
-        return shared_->closed[me_] || shared_->closed[peer_] || shared_->inbox[me_].size() > 0;
-      });
-      if (shared_->closed[me_]) throw ConnectionClosed("connection closed locally (memory)");
-      done += shared_->inbox[me_].pop(buffer.data() + done, buffer.size() - done);
-      if (done < buffer.size() && shared_->closed[peer_] && shared_->inbox[me_].size() == 0) {
-        throw ConnectionClosed("connection closed by peer (memory)");
-      }
+  std::size_t read_available(std::span<std::uint8_t> buffer) override {
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->closed[me_]) throw ConnectionClosed("connection closed locally (memory)");
+    const std::size_t n = shared_->inbox[me_].pop(buffer.data(), buffer.size());
+    if (n == 0 && !buffer.empty() && shared_->closed[peer_]) {
+      throw ConnectionClosed("connection closed by peer (memory)");
     }
+    return n;
   }
 
   void write_all(std::span<const std::span<const std::uint8_t>> pieces) override {

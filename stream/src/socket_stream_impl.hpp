@@ -4,6 +4,7 @@
 // Private to stream/src: Asio never leaks into public headers.
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
@@ -57,17 +58,18 @@ class SocketStream final : public Stream {
     socket_.close(ignored);
   }
 
-  void read_exact(std::span<std::uint8_t> buffer) override {
-    std::size_t done = 0;
-    while (done < buffer.size()) {
+  std::size_t read_available(std::span<std::uint8_t> buffer) override {
+    for (;;) {
       if (closed()) throw_closed_locally();
-      asio::error_code ec;
-      const std::size_t n =
-          socket_.read_some(asio::buffer(buffer.data() + done, buffer.size() - done), ec);
-      done += n;
-      if (!ec) continue;
-      if (ec == asio::error::interrupted || ec == asio::error::would_block) continue;
-      throw_failure("read", ec);
+      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n > 0) return static_cast<std::size_t>(n);
+      if (n == 0) {
+        if (buffer.empty()) return 0;
+        throw_failure("read", asio::error::eof);
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      throw_failure("read", asio::error_code(errno, asio::system_category()));
     }
   }
 
@@ -75,17 +77,24 @@ class SocketStream final : public Stream {
     if (closed()) throw_closed_locally();
     // A channel frame is 3 pieces: a fixed array keeps the hot path free of allocation.
     constexpr std::size_t kInline = 8;
+    std::array<iovec, kInline> inline_vectors;
+    std::vector<iovec> heap_vectors;
+    std::span<iovec> vectors;
     if (pieces.size() <= kInline) {
-      std::array<asio::const_buffer, kInline> buffers;
-      for (std::size_t i = 0; i < pieces.size(); ++i)
-        buffers[i] = asio::const_buffer(pieces[i].data(), pieces[i].size());
-      write_buffers(std::span<asio::const_buffer>(buffers.data(), pieces.size()));
+      vectors = std::span<iovec>(inline_vectors.data(), pieces.size());
     } else {
-      std::vector<asio::const_buffer> buffers;
-      buffers.reserve(pieces.size());
-      for (const auto& piece : pieces) buffers.emplace_back(piece.data(), piece.size());
-      write_buffers(buffers);
+      heap_vectors.resize(pieces.size());
+      vectors = heap_vectors;
     }
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      vectors[i].iov_base = const_cast<std::uint8_t*>(pieces[i].data());
+      vectors[i].iov_len = pieces[i].size();
+    }
+    write_vectors(vectors);
+  }
+
+  void set_write_timeout(std::chrono::milliseconds timeout) override {
+    write_timeout_ms_.store(timeout.count(), std::memory_order_relaxed);
   }
 
   bool poll(std::chrono::milliseconds timeout) override {
@@ -111,25 +120,50 @@ class SocketStream final : public Stream {
   int native_handle() const noexcept override { return fd_; }
 
  private:
-  // Writes every byte of buffers; advances through them itself so EINTR can resume.
-  void write_buffers(std::span<asio::const_buffer> buffers) {
+  // Writes every byte of vectors with sendmsg (MSG_NOSIGNAL: a dead peer gives EPIPE, never
+  // SIGPIPE), advancing through them itself; waits for room at most the write timeout.
+  void write_vectors(std::span<iovec> vectors) {
     std::size_t first = 0;
-    while (first < buffers.size() && buffers[first].size() == 0) ++first;
-    while (first < buffers.size()) {
+    auto skip_empty = [&] {
+      while (first < vectors.size() && vectors[first].iov_len == 0) ++first;
+    };
+    skip_empty();
+    while (first < vectors.size()) {
       if (closed()) throw_closed_locally();
-      asio::error_code ec;
-      // One sendmsg (with MSG_NOSIGNAL: a dead peer gives EPIPE, never SIGPIPE).
-      std::size_t n = socket_.write_some(buffers.subspan(first), ec);
-      while (n > 0 && first < buffers.size()) {
-        const std::size_t take = std::min(n, buffers[first].size());
-        buffers[first] += take;
-        n -= take;
-        if (buffers[first].size() == 0) ++first;
+      msghdr message{};
+      message.msg_iov = vectors.data() + first;
+      message.msg_iovlen = std::min<std::size_t>(vectors.size() - first, IOV_MAX);
+      const ssize_t sent = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          wait_for_room();
+          continue;
+        }
+        throw_failure("write", asio::error_code(errno, asio::system_category()));
       }
-      while (first < buffers.size() && buffers[first].size() == 0) ++first;
-      if (!ec) continue;
-      if (ec == asio::error::interrupted || ec == asio::error::would_block) continue;
-      throw_failure("write", ec);
+      std::size_t n = static_cast<std::size_t>(sent);
+      while (n > 0 && first < vectors.size()) {
+        const std::size_t take = std::min(n, vectors[first].iov_len);
+        vectors[first].iov_base = static_cast<std::uint8_t*>(vectors[first].iov_base) + take;
+        vectors[first].iov_len -= take;
+        n -= take;
+        if (vectors[first].iov_len == 0) ++first;
+      }
+      skip_empty();
+    }
+  }
+
+  // The peer's receive window is full: wait for it to read, up to the write timeout.
+  void wait_for_room() {
+    const std::chrono::milliseconds timeout(write_timeout_ms_.load(std::memory_order_relaxed));
+    const int revents = poll_fd(fd_, POLLOUT, timeout);
+    if (closed()) throw_closed_locally();
+    if (revents < 0) throw_failure("write", asio::error_code(errno, asio::system_category()));
+    if (revents == 0) {
+      close();  // part of a frame may be out: the stream cannot be used again
+      throw ConnectionClosed("write stalled for " + std::to_string(timeout.count()) +
+                             " ms: the peer is not reading (" + name_ + ")");
     }
   }
 
@@ -153,6 +187,7 @@ class SocketStream final : public Stream {
   const int fd_;
   const std::string name_;
   std::atomic<bool> closed_{false};
+  std::atomic<long long> write_timeout_ms_{-1};
 };
 
 }  // namespace netref::detail

@@ -71,9 +71,7 @@ TEST_CASE("an oversized length is rejected before reading or allocating the payl
     CHECK(message.find("frame of 4294967295 bytes exceeds the limit of 16777216") !=
           std::string::npos);
     CHECK(out.capacity() == 0);  // nothing was allocated for the claimed size
-    Bytes rest(4);
-    f.channel->stream().read_exact(rest);  // and nothing past the header was consumed
-    CHECK(rest == after);
+    CHECK(f.channel->buffered() == Buffered::partial);  // nor read towards it
   }
 }
 

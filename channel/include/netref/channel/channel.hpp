@@ -19,6 +19,19 @@ struct ChannelConfig {
   int compression_level = 1;                    ///< zlib level, RPyC uses 1
   std::size_t max_frame_bytes = 16u << 20;      ///< limit on the wire length field
   std::size_t max_inflated_bytes = 16u << 20;   ///< limit on a decompressed payload
+  /// Once a frame's first byte arrived, the rest must follow within this (anti-slowloris);
+  /// negative: no limit.
+  std::chrono::milliseconds frame_timeout = std::chrono::seconds(30);
+  /// How long a send may wait for a peer that stopped reading (the stream's write timeout);
+  /// negative: no limit.
+  std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+};
+
+/// What a channel holds of the next frame, for readers that must not block (reactors).
+enum class Buffered {
+  nothing,  ///< no byte of the next frame yet
+  partial,  ///< some bytes; the frame timeout runs
+  frame,    ///< a whole frame: recv() returns it without touching the stream
 };
 
 /// Frames over one stream. send() and recv() may run concurrently with each other (one
@@ -34,10 +47,12 @@ class Channel {
   /// configured and the payload exceeds the threshold. Throws ConnectionClosed.
   void send(std::span<const std::uint8_t> payload);
 
-  /// Receives one frame into out (its capacity is reused), inflating if flagged.
-  /// Throws ConnectionClosed on EOF; ProtocolError for a flag other than 0/1, a length over
-  /// max_frame_bytes (checked before allocating), a payload that is not a whole zlib stream,
-  /// that inflates past max_inflated_bytes, or a missing '\n' terminator.
+  /// Receives one frame into out (its capacity is reused), inflating if flagged. Waits as
+  /// long as it takes for the frame to start, then at most frame_timeout for the rest.
+  /// Throws ConnectionClosed on EOF; Timeout when the frame does not complete in time;
+  /// ProtocolError for a flag other than 0/1, a length over max_frame_bytes (checked before
+  /// allocating), a payload that is not a whole zlib stream, that inflates past
+  /// max_inflated_bytes, or a missing '\n' terminator.
   void recv(std::vector<std::uint8_t>& out);
 
   /// Convenience form of recv.
@@ -47,8 +62,18 @@ class Channel {
     return out;
   }
 
-  /// Stream::poll: true when a frame (or EOF) is ready to read within timeout.
-  bool poll(std::chrono::milliseconds timeout) { return stream_->poll(timeout); }
+  /// True when a frame (or EOF) is ready within timeout: a buffered whole frame answers at
+  /// once, without a system call.
+  bool poll(std::chrono::milliseconds timeout);
+
+  /// Reads what the stream has now without blocking (stopping once a whole frame is
+  /// buffered) and says what is buffered. The header is checked as soon as it is in, so a
+  /// forged length fails here. Throws as recv, except that it never times out: a reactor
+  /// calling it keeps its own clock for the frame timeout.
+  Buffered read_available();
+  /// What is buffered now, without reading.
+  Buffered buffered() const noexcept;
+
   /// Closes the stream; thread-safe, idempotent.
   void close() noexcept { stream_->close(); }
   bool closed() const noexcept { return stream_->closed(); }
@@ -57,10 +82,28 @@ class Channel {
   const ChannelConfig& config() const noexcept { return config_; }
 
  private:
+  std::size_t buffered_bytes() const noexcept { return input_tail_ - input_head_; }
+  // Reads at least one byte into the receive buffer, waiting until deadline.
+  void fill_until(std::chrono::steady_clock::time_point deadline);
+  // Reads what is there now into the receive buffer; false if nothing was.
+  bool fill_now();
+  // Makes room for want more bytes after the buffered ones.
+  void reserve_input(std::size_t want);
+  // Parses and checks the buffered header; the frame's payload length.
+  std::uint32_t checked_length() const;
+  // Copies or inflates the buffered whole frame into out and drops it from the buffer.
+  void take_frame(std::uint32_t length, std::vector<std::uint8_t>& out);
+  // Receives a frame too large for the buffer straight into out.
+  void recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
+                  std::vector<std::uint8_t>& out);
+
   StreamPtr stream_;
   ChannelConfig config_;
   std::vector<std::uint8_t> send_scratch_;  // compressed outgoing payload, reused by send()
-  std::vector<std::uint8_t> recv_scratch_;  // compressed incoming payload, reused by recv()
+  std::vector<std::uint8_t> recv_scratch_;  // a large compressed payload, read by recv_large
+  std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
+  std::size_t input_head_ = 0;
+  std::size_t input_tail_ = 0;
 };
 
 }  // namespace netref

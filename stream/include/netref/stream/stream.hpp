@@ -17,12 +17,18 @@ class Stream {
  public:
   virtual ~Stream() = default;
 
-  /// Reads exactly buffer.size() bytes. Throws ConnectionClosed on EOF, reset, or after
-  /// close(); the message says which.
-  virtual void read_exact(std::span<std::uint8_t> buffer) = 0;
+  /// Reads what has arrived, up to buffer.size() bytes, without blocking: 0 means nothing
+  /// yet (poll() waits for more). Throws ConnectionClosed on EOF, reset, or after close();
+  /// the message says which. Readers that must not block (a reactor) use this alone.
+  virtual std::size_t read_available(std::span<std::uint8_t> buffer) = 0;
+
+  /// Reads exactly buffer.size() bytes, waiting as long as it takes (poll, read_available).
+  void read_exact(std::span<std::uint8_t> buffer);
 
   /// Writes every byte of each piece, in order, as one gathered write where the transport
-  /// allows it. Throws ConnectionClosed when the peer is gone or after close().
+  /// allows it. Throws ConnectionClosed when the peer is gone or after close(), and when the
+  /// peer stopped reading for longer than the write-stall timeout (the stream is then closed:
+  /// part of a frame may have gone out).
   virtual void write_all(std::span<const std::span<const std::uint8_t>> pieces) = 0;
 
   /// Convenience: write_all of a single piece.
@@ -47,6 +53,14 @@ class Stream {
 
   /// The OS descriptor a reactor can wait on, or -1 when there is none (memory streams).
   virtual int native_handle() const noexcept { return -1; }
+
+  /// How long write_all may wait for the peer to make room (negative: forever, the default).
+  /// A peer that reads nothing must not hold a writer, and its thread, for ever (R7).
+  virtual void set_write_timeout(std::chrono::milliseconds timeout) { (void)timeout; }
+
+  /// The subject of the peer's verified certificate ("CN=alice,O=Example"); empty when the
+  /// transport has none (plain sockets, TLS without a client certificate).
+  virtual std::string peer_certificate_subject() const { return {}; }
 };
 
 using StreamPtr = std::unique_ptr<Stream>;
