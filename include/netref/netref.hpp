@@ -3,6 +3,7 @@
 #include "netref/stream/error.hpp"
 #include "netref/stream/memory_stream.hpp"
 #include "netref/stream/socket_stream.hpp"
+#include "netref/stream/tls.hpp"
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/protocol.hpp"
 #include "netref/service/service_all.hpp"

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "connection_impl.hpp"
+#include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
 
 namespace netref {
@@ -69,6 +70,13 @@ void ReaderRole::release(bool frame_served) noexcept {
     if (frame_served) ++impl_.frames_processed;
   }
   impl_.state_cv.notify_all();
+  if (notify_ && impl_.reader_released_handler) {
+    try {
+      impl_.reader_released_handler();
+    } catch (...) {
+      // a scheduler's failure must not become this reader's
+    }
+  }
 }
 
 const char* handler_display_name(Handler h) { return handler_name(h); }
@@ -89,6 +97,7 @@ std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel,
   auto* raw = impl.get();
   std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
   raw->self = conn.get();
+  detail::watch_liveness(conn);
   return conn;
 }
 
@@ -138,6 +147,7 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame) {
       if (closed_flag.load(std::memory_order_acquire)) throw_closed();
       channel->send(frame);
       frames_out.fetch_add(1, std::memory_order_relaxed);
+      bytes_out.fetch_add(frame.size(), std::memory_order_relaxed);
       if (dels_waiting.load(std::memory_order_acquire)) flush_dels_locked();
     }
     // A destructor may have queued a DEL while we held the lock: carry it now.
@@ -329,8 +339,8 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
 }
 
 // Called holding the reader role (reader_busy set by the caller), without state_mutex.
-bool Connection::Impl::read_one(Clock::time_point deadline) {
-  detail::ReaderRole role(*this);
+bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
+  detail::ReaderRole role(*this, notify);
   try {
     if (deadline != forever && !channel->poll(remaining(deadline))) {
       role.release(/*frame_served=*/false);
@@ -338,6 +348,7 @@ bool Connection::Impl::read_one(Clock::time_point deadline) {
     }
     channel->recv(recv_buffer);
     frames_in.fetch_add(1, std::memory_order_relaxed);
+    bytes_in.fetch_add(recv_buffer.size(), std::memory_order_relaxed);
     detail::Message msg = decode_message(recv_buffer);
     if (msg.type == MsgType::request) {
       handle_request(msg.seq, std::move(msg.body), role);
@@ -393,6 +404,46 @@ void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_pt
 
 bool Connection::serve(std::chrono::milliseconds timeout) { return impl_->serve_once(deadline_after(timeout)); }
 
+ServeStatus Connection::serve_available(std::size_t max_frames) {
+  for (std::size_t served = 0;;) {
+    {
+      std::lock_guard lk(impl_->state_mutex);
+      if (impl_->is_closed) return ServeStatus::closed;
+      if (impl_->reader_busy) return ServeStatus::busy;
+      impl_->reader_busy = true;
+    }
+    Buffered buffered;
+    {
+      detail::ReaderRole role(*impl_, /*notify=*/false);
+      try {
+        buffered = impl_->channel->read_available();
+      } catch (...) {
+        role.release(false);
+        impl_->fail(std::current_exception());
+        return ServeStatus::closed;
+      }
+      if (buffered != Buffered::frame || served == max_frames) {
+        role.release(/*frame_served=*/false);
+        if (buffered == Buffered::frame) return ServeStatus::more;
+        return buffered == Buffered::partial ? ServeStatus::partial : ServeStatus::idle;
+      }
+      role.release(false);  // read_one takes the role afresh (it may be taken meanwhile)
+    }
+    {
+      std::lock_guard lk(impl_->state_mutex);
+      if (impl_->is_closed) return ServeStatus::closed;
+      if (impl_->reader_busy) return ServeStatus::busy;
+      impl_->reader_busy = true;
+    }
+    impl_->read_one(forever, /*notify=*/false);
+    ++served;
+  }
+}
+
+void Connection::set_reader_released_handler(std::function<void()> handler) {
+  impl_->reader_released_handler = std::move(handler);
+}
+
 void Connection::serve_all() {
   try {
     while (!closed()) serve(std::chrono::milliseconds(-1));
@@ -436,6 +487,14 @@ void Connection::close() noexcept {
     // best effort
   }
   impl_->fail(std::make_exception_ptr(ConnectionClosed("connection closed locally")));
+}
+
+void Connection::abort(const std::string& reason) noexcept {
+  try {
+    impl_->fail(std::make_exception_ptr(ConnectionClosed(reason)));
+  } catch (...) {
+    impl_->fail(nullptr);
+  }
 }
 
 void Connection::Impl::fail(std::exception_ptr reason) noexcept {
@@ -538,6 +597,9 @@ const ConnectionConfig& Connection::config() const noexcept { return impl_->conf
 Generation Connection::generation() const noexcept { return impl_->generation.load(); }
 const std::string& Connection::name() const noexcept { return impl_->config.name; }
 Channel& Connection::channel() noexcept { return *impl_->channel; }
+std::uint64_t Connection::frames_received() const noexcept { return impl_->frames_in.load(std::memory_order_relaxed); }
+const std::string& Connection::peer_identity() const noexcept { return impl_->peer_identity; }
+void Connection::set_peer_identity(std::string identity) { impl_->peer_identity = std::move(identity); }
 
 ConnectionStats Connection::stats() const {
   ConnectionStats s;
@@ -554,6 +616,9 @@ ConnectionStats Connection::stats() const {
   s.frames_out = impl_->frames_out.load();
   s.late_replies = impl_->late_replies.load();
   s.requests_served = impl_->requests_served.load();
+  s.running_handlers = impl_->running_handlers.load();
+  s.bytes_in = impl_->bytes_in.load();
+  s.bytes_out = impl_->bytes_out.load();
   return s;
 }
 

@@ -48,7 +48,9 @@ struct ImportKeyHash {
 /// a request's handler runs (so others may read meanwhile) or when the frame is done.
 class ReaderRole {
  public:
-  explicit ReaderRole(Connection::Impl& impl) : impl_(impl) {}
+  /// notify: tell the reader-released handler on release (false for serve_available,
+  /// whose caller is the one that handler would call).
+  explicit ReaderRole(Connection::Impl& impl, bool notify = true) : impl_(impl), notify_(notify) {}
   ~ReaderRole() { release(); }
   ReaderRole(const ReaderRole&) = delete;
   ReaderRole& operator=(const ReaderRole&) = delete;
@@ -57,6 +59,7 @@ class ReaderRole {
 
  private:
   Connection::Impl& impl_;
+  bool notify_;
   bool held_ = true;
 };
 
@@ -107,9 +110,14 @@ struct Connection::Impl {
 
   std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
 
+  std::function<void()> reader_released_handler;  // set before serving; read-only after
+  std::string peer_identity;                       // set before serving; read-only after
+  std::atomic<std::size_t> running_handlers{0};
+
   std::atomic<bool> peer_netref{false};
   std::atomic<bool> closed_flag{false};  // mirrors is_closed for lock-free checks
   std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, late_replies{0}, requests_served{0};
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
 
   // connection.cpp
   std::uint32_t register_call(const std::shared_ptr<detail::PendingCall>& call);
@@ -121,7 +129,7 @@ struct Connection::Impl {
   bool wait_for(const std::shared_ptr<detail::PendingCall>& call,
                 std::chrono::steady_clock::time_point deadline);
   bool serve_once(std::chrono::steady_clock::time_point deadline);
-  bool read_one(std::chrono::steady_clock::time_point deadline);
+  bool read_one(std::chrono::steady_clock::time_point deadline, bool notify = true);
   void fail(std::exception_ptr reason) noexcept;
   void deliver(std::uint32_t seq, Value value, std::exception_ptr error);
   [[noreturn]] void throw_closed() const;         // takes state_mutex
@@ -142,6 +150,8 @@ struct Connection::Impl {
   // dispatch.cpp
   void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);
   Value run_handler(Handler handler, Args& args);
+  void intercept(Handler handler, const Object* target, std::string_view attribute);
+  ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps);
   std::vector<std::uint8_t> encode_reply(std::uint32_t seq, const Value& result);
   void send_reply(std::uint32_t seq, const Value& result);
   void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;

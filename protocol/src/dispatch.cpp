@@ -74,16 +74,25 @@ Value strings_tuple(const std::vector<std::string>& names) {
   return Value(std::move(t));
 }
 
-/// Walks getattr along names[0..n-1) from start; the last name is returned for the caller.
-ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps) {
+}  // namespace
+
+/// Walks getattr along names[0..steps) from start, each step shown to the interceptor as
+/// the GETATTR it replaces.
+ObjectPtr Connection::Impl::walk_chain(ObjectPtr start, const Args& names, std::size_t steps) {
   for (std::size_t i = 0; i < steps; ++i) {
-    Value next = start->getattr(attr_name(names[i]));
+    auto name = attr_name(names[i]);
+    intercept(Handler::getattr, start.get(), name);
+    Value next = start->getattr(name);
     start = target_of(next);
   }
   return start;
 }
 
-}  // namespace
+void Connection::Impl::intercept(Handler handler, const Object* target, std::string_view attribute) {
+  if (!config.interceptor) return;
+  const RequestInfo info{handler, target != nullptr ? target->type_name() : std::string_view(), attribute, *self};
+  config.interceptor(info);
+}
 
 Value Connection::Impl::run_handler(Handler handler, Args& args) {
   auto arg = [&](std::size_t i) -> Value& {
@@ -97,57 +106,89 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
 
   switch (handler) {
     case Handler::ping:
+      intercept(handler, nullptr, {});
       return std::move(arg(0));
     case Handler::getroot:
+      intercept(handler, local_root.get(), {});
       if (!local_root) throw AttributeError("this peer exposes no root object");
       return Value(local_root);
-    case Handler::getattr:
-      return target_of(arg(0))->getattr(attr_name(arg(1)));
-    case Handler::setattr:
-      target_of(arg(0))->setattr(attr_name(arg(1)), std::move(arg(2)));
+    case Handler::getattr: {
+      auto target = target_of(arg(0));
+      auto name = attr_name(arg(1));
+      intercept(handler, target.get(), name);
+      return target->getattr(name);
+    }
+    case Handler::setattr: {
+      auto target = target_of(arg(0));
+      auto name = attr_name(arg(1));
+      intercept(handler, target.get(), name);
+      target->setattr(name, std::move(arg(2)));
       return Value();
-    case Handler::delattr:
-      target_of(arg(0))->delattr(attr_name(arg(1)));
+    }
+    case Handler::delattr: {
+      auto target = target_of(arg(0));
+      auto name = attr_name(arg(1));
+      intercept(handler, target.get(), name);
+      target->delattr(name);
       return Value();
+    }
     case Handler::call: {
       auto target = target_of(arg(0));
+      intercept(handler, target.get(), {});
       Value kw = optional_arg(2);
       return target->call(tuple_items(arg(1), "call arguments"), kwargs_of(kw));
     }
     case Handler::callattr: {
       auto target = target_of(arg(0));
       auto name = attr_name(arg(1));
+      intercept(handler, target.get(), name);
       Value kw = optional_arg(3);
       return target->callattr(name, tuple_items(arg(2), "call arguments"), kwargs_of(kw));
     }
-    case Handler::repr:
-      return Value(target_of(arg(0))->repr());
-    case Handler::str:
-      return Value(target_of(arg(0))->str());
-    case Handler::hash:
-      return Value(target_of(arg(0))->hash());
+    case Handler::repr: {
+      auto target = target_of(arg(0));
+      intercept(handler, target.get(), {});
+      return Value(target->repr());
+    }
+    case Handler::str: {
+      auto target = target_of(arg(0));
+      intercept(handler, target.get(), {});
+      return Value(target->str());
+    }
+    case Handler::hash: {
+      auto target = target_of(arg(0));
+      intercept(handler, target.get(), {});
+      return Value(target->hash());
+    }
     case Handler::cmp: {
       auto target = target_of(arg(0));
       Value op = optional_arg(2);
       std::string name = op.is_none() ? std::string("__cmp__") : attr_name(op);
+      intercept(handler, target.get(), name);
       return target->compare(name, arg(1));
     }
-    case Handler::dir:
-      return strings_tuple(target_of(arg(0))->dir());
+    case Handler::dir: {
+      auto target = target_of(arg(0));
+      intercept(handler, target.get(), {});
+      return strings_tuple(target->dir());
+    }
     case Handler::inspect: {
       auto object = lookup_lent(arg(0));
+      intercept(handler, object.get(), {});
       Tuple methods;
       for (auto& [name, doc] : object->inspect()) methods.items.push_back(tuple_of(std::move(name), std::move(doc)));
       return Value(std::move(methods));
     }
     case Handler::buffiter: {
       auto target = target_of(arg(0));
+      intercept(handler, target.get(), {});
       const auto count = detail::expect_int(arg(1), "BUFFITER's count");
       if (count < 0) throw ValueError("BUFFITER's count must not be negative");
       return Value(Tuple{target->next_items(static_cast<std::size_t>(count))});
     }
     case Handler::ctxexit: {
       auto target = target_of(arg(0));
+      intercept(handler, target.get(), "__exit__");
       return target->callattr("__exit__", {optional_arg(1), Value(), Value()}, {});
     }
     case Handler::instancecheck:
@@ -165,15 +206,19 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
       Args names = tuple_items(arg(1), "a call chain");
       if (names.empty()) throw TypeError("a call chain needs at least one name");
       auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
+      auto name = attr_name(names.back());
+      intercept(Handler::callattr, target.get(), name);
       Value kw = optional_arg(3);
-      return target->callattr(attr_name(names.back()), tuple_items(arg(2), "call arguments"), kwargs_of(kw));
+      return target->callattr(name, tuple_items(arg(2), "call arguments"), kwargs_of(kw));
     }
     case Handler::getchain: {
       if (!config.enable_extensions) break;
       Args names = tuple_items(arg(1), "an attribute chain");
       if (names.empty()) throw TypeError("an attribute chain needs at least one name");
       auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
-      return target->getattr(attr_name(names.back()));
+      auto name = attr_name(names.back());
+      intercept(Handler::getattr, target.get(), name);
+      return target->getattr(name);
     }
     case Handler::close:
     case Handler::del:
@@ -266,13 +311,18 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
     return;
   }
   struct DepthGuard {
+    Connection::Impl& impl;
     Connection* previous;
-    explicit DepthGuard(Connection* c) : previous(detail::exchange_current_connection(c)) { ++serving_depth; }
+    DepthGuard(Connection::Impl& i, Connection* c) : impl(i), previous(detail::exchange_current_connection(c)) {
+      ++serving_depth;
+      impl.running_handlers.fetch_add(1, std::memory_order_relaxed);
+    }
     ~DepthGuard() {
+      impl.running_handlers.fetch_sub(1, std::memory_order_relaxed);
       --serving_depth;
       detail::exchange_current_connection(previous);
     }
-  } guard(self);
+  } guard(*this, self);
 
   std::vector<std::uint8_t> frame;
   try {

@@ -20,6 +20,7 @@ ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& confi
 }
 
 ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config) {
+  if (config.tls) return open_stream_connection(connect_tls(host, port, *config.tls, config.connect_timeout), config);
   return open_stream_connection(connect_tcp(host, port, config.connect_timeout), config);
 }
 

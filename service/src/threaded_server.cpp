@@ -1,62 +1,47 @@
-// ThreadedServer: an accept loop and a thread per connection, each running serve_all.
+// ThreadedServer and OneShotServer: an accept loop and a thread per connection (or the
+// caller's own thread), each running serve_all.
 #include <algorithm>
 #include <list>
 #include <mutex>
 #include <thread>
 
-#include "netref/service/server.hpp"
-#include "netref/service/service.hpp"
-#include "netref/stream/socket_stream.hpp"
+#include "server_base.hpp"
 
 namespace netref {
+namespace detail {
 
-namespace {
-
-ConnectionPtr make_server_connection(Service& service, StreamPtr stream, const ServerConfig& config) {
-  ConnectionConfig cfg = config.connection;
-  cfg.detect_generation = true;
-  auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
-  return Connection::create(std::move(channel), service.root_object(), std::move(cfg));
-}
-
-void run_connection(Service& service, const ConnectionPtr& conn) {
-  Service* svc = &service;
-  conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
-  try {
-    service.handle_connect(*conn);
-  } catch (...) {
-    conn->close();  // on_connect refused the client
-    return;
-  }
-  conn->serve_all();
-  conn->close();
-}
-
-}  // namespace
-
-void serve_connection(Service& service, StreamPtr stream, const ServerConfig& config) {
-  auto conn = make_server_connection(service, std::move(stream), config);
-  run_connection(service, conn);
-}
-
-struct ThreadedServer::Impl {
-  Service& service;
-  ServerConfig config;
-  std::unique_ptr<Listener> listener;
+struct ServerCore : ServerBase {
+  using ServerBase::ServerBase;
 
   struct Worker {
     std::thread thread;
-    ConnectionPtr conn;
+    ConnectionPtr conn;  // set once the connection is open
     bool finished = false;
   };
   mutable std::mutex mutex;
   std::list<Worker> workers;  // guarded by mutex
-  bool stopping = false;
+  bool stopping = false;      // guarded by mutex
   std::thread accept_thread;
 
-  Impl(Service& s, ServerConfig c) : service(s), config(std::move(c)) {
-    listener = config.unix_path.empty() ? listen_tcp(config.host, config.port, config.backlog)
-                                        : listen_unix(config.unix_path, config.backlog);
+  // Secures, authenticates and serves one accepted stream on the calling thread.
+  void serve_stream(StreamPtr stream, Worker* worker) {
+    ConnectionPtr conn;
+    try {
+      conn = open(secure(std::move(stream)));
+    } catch (...) {
+      return;  // logged and counted by secure()
+    }
+    if (!conn) return;
+    {
+      std::lock_guard lk(mutex);
+      if (stopping) {
+        conn->abort("the server is stopping");
+        return;
+      }
+      if (worker != nullptr) worker->conn = conn;
+    }
+    conn->serve_all();
+    conn->close();
   }
 
   // Joins the threads of connections that ended (called by the accept loop).
@@ -73,27 +58,24 @@ struct ThreadedServer::Impl {
     for (auto& w : done) w.thread.join();
   }
 
+  std::size_t open_count() const {
+    std::lock_guard lk(mutex);
+    return static_cast<std::size_t>(
+        std::count_if(workers.begin(), workers.end(), [](const Worker& w) { return !w.finished; }));
+  }
+
   void accept_loop() {
     for (;;) {
-      StreamPtr stream = listener->accept();
+      StreamPtr stream = listener().accept();
       if (!stream) return;  // closed by stop()
       reap();
-      ConnectionPtr conn;
-      try {
-        conn = make_server_connection(service, std::move(stream), config);
-      } catch (...) {
-        continue;
-      }
+      if (!admit(open_count(), *stream)) continue;  // closes the stream
       std::lock_guard lk(mutex);
-      if (stopping) {
-        conn->close();
-        return;
-      }
+      if (stopping) return;
       workers.emplace_back();
       auto worker = std::prev(workers.end());
-      worker->conn = conn;
-      worker->thread = std::thread([this, worker, conn] {
-        run_connection(service, conn);
+      worker->thread = std::thread([this, worker, s = std::move(stream)]() mutable {
+        serve_stream(std::move(s), &*worker);
         std::lock_guard done_lk(mutex);
         worker->finished = true;
         worker->conn.reset();
@@ -101,24 +83,31 @@ struct ThreadedServer::Impl {
     }
   }
 
-  void stop() {
-    std::list<Worker> all;
+  std::vector<ConnectionPtr> open_connections() const {
+    std::vector<ConnectionPtr> open;
+    std::lock_guard lk(mutex);
+    for (auto& w : workers) {
+      if (w.conn) open.push_back(w.conn);
+    }
+    return open;
+  }
+
+  void stop(std::chrono::milliseconds grace) {
     {
       std::lock_guard lk(mutex);
       if (stopping) return;
       stopping = true;
     }
-    listener->close();
+    listener().close();
     if (accept_thread.joinable() && accept_thread.get_id() != std::this_thread::get_id()) accept_thread.join();
-    std::vector<ConnectionPtr> open;
-    {
-      std::lock_guard lk(mutex);
-      for (auto& w : workers) {
-        if (w.conn) open.push_back(w.conn);
-      }
-    }
-    for (auto& c : open) c->close();
-    open.clear();
+    refuse_requests();
+    drain(grace, [this] {
+      std::size_t running = 0;
+      for (auto& c : open_connections()) running += c->stats().running_handlers;
+      return running;
+    });
+    for (auto& c : open_connections()) c->abort("the server stopped");
+    std::list<Worker> all;
     {
       std::lock_guard lk(mutex);
       all.splice(all.end(), workers);
@@ -127,29 +116,96 @@ struct ThreadedServer::Impl {
       if (w.thread.joinable()) w.thread.join();
     }
   }
+
+  ServerStats stats() const {
+    ServerStats s;
+    fill(s);
+    for (auto& c : open_connections()) {
+      const auto cs = c->stats();
+      ++s.open_connections;
+      s.running_handlers += cs.running_handlers;
+      s.lent_objects += cs.lent_objects;
+    }
+    return s;
+  }
 };
 
+}  // namespace detail
+
+void serve_connection(Service& service, StreamPtr stream, const ServerConfig& config) {
+  ConnectionConfig cfg = config.connection;
+  cfg.detect_generation = true;
+  auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
+  auto conn = Connection::create(std::move(channel), service.root_object(), std::move(cfg));
+  Service* svc = &service;
+  conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
+  try {
+    service.handle_connect(*conn);
+  } catch (...) {
+    conn->close();  // on_connect refused the client
+    return;
+  }
+  conn->serve_all();
+  conn->close();
+}
+
+// --- ThreadedServer
+
 ThreadedServer::ThreadedServer(Service& service, ServerConfig config)
-    : impl_(std::make_unique<Impl>(service, std::move(config))) {}
+    : core_(std::make_unique<detail::ServerCore>(service, std::move(config))) {}
 
 ThreadedServer::~ThreadedServer() { stop(); }
 
-void ThreadedServer::serve_forever() { impl_->accept_loop(); }
+void ThreadedServer::serve_forever() { core_->accept_loop(); }
 
 void ThreadedServer::start() {
-  std::lock_guard lk(impl_->mutex);
-  if (impl_->accept_thread.joinable() || impl_->stopping) return;
-  impl_->accept_thread = std::thread([this] { impl_->accept_loop(); });
+  std::lock_guard lk(core_->mutex);
+  if (core_->accept_thread.joinable() || core_->stopping) return;
+  core_->accept_thread = std::thread([this] { core_->accept_loop(); });
 }
 
-void ThreadedServer::stop() { impl_->stop(); }
+void ThreadedServer::stop(std::chrono::milliseconds grace) { core_->stop(grace); }
 
-std::uint16_t ThreadedServer::port() const noexcept { return impl_->listener->port(); }
+std::uint16_t ThreadedServer::port() const noexcept { return core_->listener().port(); }
 
-std::size_t ThreadedServer::connection_count() const {
-  std::lock_guard lk(impl_->mutex);
-  return static_cast<std::size_t>(
-      std::count_if(impl_->workers.begin(), impl_->workers.end(), [](const Impl::Worker& w) { return !w.finished; }));
+std::size_t ThreadedServer::connection_count() const { return core_->open_count(); }
+
+ServerStats ThreadedServer::stats() const { return core_->stats(); }
+
+// --- OneShotServer
+
+OneShotServer::OneShotServer(Service& service, ServerConfig config)
+    : core_(std::make_unique<detail::ServerCore>(service, std::move(config))) {}
+
+OneShotServer::~OneShotServer() { stop(); }
+
+void OneShotServer::serve() {
+  StreamPtr stream = core_->listener().accept();
+  core_->listener().close();  // one connection only
+  if (!stream) return;
+  core_->admit(0, *stream);
+  detail::ServerCore::Worker* record;
+  {
+    std::lock_guard lk(core_->mutex);
+    if (core_->stopping) return;
+    record = &core_->workers.emplace_back();  // no thread: this one serves
+  }
+  core_->serve_stream(std::move(stream), record);
 }
+
+void OneShotServer::stop() {
+  core_->listener().close();
+  std::vector<ConnectionPtr> open;
+  {
+    std::lock_guard lk(core_->mutex);
+    core_->stopping = true;
+    for (auto& w : core_->workers) {
+      if (w.conn) open.push_back(w.conn);
+    }
+  }
+  for (auto& c : open) c->abort("the server stopped");
+}
+
+std::uint16_t OneShotServer::port() const noexcept { return core_->listener().port(); }
 
 }  // namespace netref

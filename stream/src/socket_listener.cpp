@@ -102,6 +102,9 @@ class SocketListener final : public Listener {
 
   void close() noexcept override {
     if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+    // On Linux, shutdown of a listening socket stops listening at once (new connects are
+    // refused) while the descriptor stays valid for a thread still polling it.
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     const std::uint64_t one = 1;
     [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
   }

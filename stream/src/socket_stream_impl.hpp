@@ -65,11 +65,11 @@ class SocketStream final : public Stream {
       if (n > 0) return static_cast<std::size_t>(n);
       if (n == 0) {
         if (buffer.empty()) return 0;
-        throw_failure("read", asio::error::eof);
+        throw_failure("read", 0);  // EOF
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-      throw_failure("read", asio::error_code(errno, asio::system_category()));
+      throw_failure("read", errno);
     }
   }
 
@@ -140,7 +140,7 @@ class SocketStream final : public Stream {
           wait_for_room();
           continue;
         }
-        throw_failure("write", asio::error_code(errno, asio::system_category()));
+        throw_failure("write", errno);
       }
       std::size_t n = static_cast<std::size_t>(sent);
       while (n > 0 && first < vectors.size()) {
@@ -159,7 +159,7 @@ class SocketStream final : public Stream {
     const std::chrono::milliseconds timeout(write_timeout_ms_.load(std::memory_order_relaxed));
     const int revents = poll_fd(fd_, POLLOUT, timeout);
     if (closed()) throw_closed_locally();
-    if (revents < 0) throw_failure("write", asio::error_code(errno, asio::system_category()));
+    if (revents < 0) throw_failure("write", errno);
     if (revents == 0) {
       close();  // part of a frame may be out: the stream cannot be used again
       throw ConnectionClosed("write stalled for " + std::to_string(timeout.count()) +
@@ -171,16 +171,16 @@ class SocketStream final : public Stream {
     throw ConnectionClosed("connection closed locally (" + name_ + ")");
   }
 
-  [[noreturn]] void throw_failure(const char* what, const asio::error_code& ec) const {
+  // error is an errno value, 0 for EOF. Plain integers: this runs when descriptors may have
+  // run out, where even a sanitizer's check of an error_category call can fail.
+  [[noreturn]] void throw_failure(const char* what, int error) const {
     if (closed()) throw_closed_locally();
-    if (ec == asio::error::eof || ec == asio::error::broken_pipe ||
-        ec == asio::error::shut_down) {
+    if (error == 0 || error == EPIPE || error == ESHUTDOWN) {
       throw ConnectionClosed("connection closed by peer (" + name_ + ")");
     }
-    if (ec == asio::error::connection_reset) {
-      throw ConnectionClosed("connection reset by peer (" + name_ + ")");
-    }
-    throw ConnectionClosed(std::string(what) + " failed on " + name_ + ": " + lower_message(ec));
+    if (error == ECONNRESET) throw ConnectionClosed("connection reset by peer (" + name_ + ")");
+    throw ConnectionClosed(std::string(what) + " failed on " + name_ + ": " +
+                           lower_message(asio::error_code(error, asio::system_category())));
   }
 
   socket_type socket_;

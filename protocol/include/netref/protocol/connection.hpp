@@ -26,6 +26,30 @@
 
 namespace netref {
 
+class Connection;
+
+/// What an incoming request asks for, shown to a RequestInterceptor before it runs.
+struct RequestInfo {
+  Handler handler;              ///< GETATTR, CALLATTR, CALL, ... (each step of a call chain)
+  std::string_view type_name;   ///< the target object's type ("Counter"); empty without one
+  std::string_view attribute;   ///< the attribute named; empty for CALL, REPR, ...
+  const Connection& connection; ///< who asks (peer_identity(), name())
+};
+
+/// Sees every request before its handler runs, on the serving thread; throws to refuse it,
+/// and the peer receives that exception (say PermissionError: RemoteError("PermissionError",
+/// "...")). Bookkeeping messages (DEL, CLOSE) are not shown.
+using RequestInterceptor = std::function<void(const RequestInfo&)>;
+
+/// What serve_available() left behind.
+enum class ServeStatus {
+  idle,     ///< nothing more buffered: wait for the socket
+  partial,  ///< part of a frame is in: wait for the socket, the frame timeout runs
+  more,     ///< stopped at max_frames with a whole frame still buffered: call again
+  busy,     ///< another thread is reading this connection; it will serve what arrives
+  closed,   ///< the connection is closed
+};
+
 /// Settings of one connection; defaults follow RPyC and RELIABILITY.md.
 struct ConnectionConfig {
   /// The envelope a client speaks (servers detect it from the first message).
@@ -44,6 +68,20 @@ struct ConnectionConfig {
   bool enable_extensions = true;
   /// Name for logs and errors ("conn7"); empty: assigned.
   std::string name;
+  /// Sees each incoming request first and may refuse it (authorization).
+  RequestInterceptor interceptor;
+  /// Liveness: when nothing arrived for this long, send a PING; zero turns keepalive off
+  /// (the default: an rpyc peer that is not serving its connection cannot answer).
+  std::chrono::milliseconds keepalive_interval{0};
+  /// How long the PING may go unanswered (with nothing else arriving) before the peer
+  /// counts as gone: the connection closes and its calls fail with ConnectionClosed.
+  std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(10);
+  /// Close after this long with nothing received, nothing pending and no handler running;
+  /// zero (the default) never does.
+  std::chrono::milliseconds idle_timeout{0};
+  /// Close when the peer sends nothing for this long after the connection opened (a client
+  /// that connects and stays silent); zero turns it off. Servers set it.
+  std::chrono::milliseconds first_frame_timeout{0};
 };
 
 /// A snapshot of the connection's counters (for monitoring and leak tests).
@@ -55,6 +93,9 @@ struct ConnectionStats {
   std::uint64_t frames_out = 0;
   std::uint64_t late_replies = 0;     ///< replies for timed-out or fire-and-forget requests
   std::uint64_t requests_served = 0;
+  std::size_t running_handlers = 0;   ///< requests of the peer being served right now
+  std::uint64_t bytes_in = 0;         ///< message bytes received (inflated)
+  std::uint64_t bytes_out = 0;        ///< message bytes sent (before compression)
 };
 
 /// One protocol session. Create with Connection::create; always held by shared_ptr.
@@ -92,12 +133,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool poll() { return serve(std::chrono::milliseconds(0)); }
   /// Serves until the connection closes; returns normally when the peer hangs up.
   void serve_all();
+  /// For servers that multiplex many connections on a few threads: unless another thread
+  /// is reading, reads what the stream has without blocking and serves each whole frame
+  /// received (requests run on this thread), at most max_frames of them. Never waits for
+  /// the network. Says what is left.
+  ServeStatus serve_available(std::size_t max_frames = 16);
+  /// Called after a thread other than a serve_available caller gave up reading (a handler
+  /// that waited for a callback's reply, say): frames may wait in the buffer, so a reactor
+  /// must schedule the connection again. Set before serving starts.
+  void set_reader_released_handler(std::function<void()> handler);
   /// Echo round trip; throws Timeout, ConnectionClosed or ProtocolError on a wrong echo.
   void ping(std::chrono::milliseconds timeout = std::chrono::seconds(3));
   /// Tells the peer (best effort) and closes: pending requests fail with ConnectionClosed,
   /// lent objects are dropped, netrefs turn stale. Idempotent.
   void close() noexcept;
   bool closed() const noexcept;
+  /// Closes at once without telling the peer, for a reason the peer's calls will carry
+  /// ("idle for 60000 ms"). Never blocks on the network. Idempotent.
+  void abort(const std::string& reason) noexcept;
   /// Why the connection closed (nullptr while open).
   std::exception_ptr close_reason() const;
 
@@ -112,6 +165,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// How many times object is currently lent (0 if it is not).
   std::uint64_t lent_count(const Object& object) const;
   Channel& channel() noexcept;
+  /// Frames received so far (cheap: for liveness and idle checks).
+  std::uint64_t frames_received() const noexcept;
+
+  /// Who the peer is, as an authenticator or the TLS client certificate said ("CN=alice");
+  /// empty when unknown. Set by servers before serving starts.
+  const std::string& peer_identity() const noexcept;
+  void set_peer_identity(std::string identity);
 
   /// The connection whose request this thread is running right now (nullptr outside a
   /// handler). Lets a handler reach its caller (identity, callbacks).

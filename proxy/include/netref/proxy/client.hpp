@@ -32,8 +32,9 @@ class Client {
   ConnectionPtr conn_;
 };
 
-/// Connects to a netref or rpyc server over TCP. For a Python rpyc 5.x server set
-/// config.connection.generation = Generation::v5. Throws ConnectError naming the address.
+/// Connects to a netref or rpyc server over TCP, or over TLS when config.tls is set. For a
+/// Python rpyc 5.x server set config.connection.generation = Generation::v5. Throws
+/// ConnectError naming the address (and, for TLS, why the handshake failed).
 Client connect(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
 /// Connects over a Unix-domain socket.
 Client connect_unix(const std::string& path, const ClientConfig& config = {});

@@ -2,10 +2,12 @@
 /// Opening client connections (the protocol-level handle; proxy/'s netref::connect wraps it).
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/connection.hpp"
+#include "netref/stream/tls.hpp"
 
 namespace netref {
 
@@ -16,13 +18,17 @@ struct ClientConfig {
   ConnectionConfig connection;   ///< generation (v6 default; v5 for Debian's rpyc 5.3), limits
   ChannelConfig channel;
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  /// Connect over TLS with this client context (TlsContext::client): whom to trust and, for
+  /// mutual TLS, who we are. The server's chain and host name are verified unless the
+  /// context says insecure. connect_timeout covers the handshake too.
+  std::optional<TlsContext> tls;
   /// Offer netref's extensions at connect (one round trip; a plain rpyc peer declines).
   bool negotiate_extensions = true;
   /// What this side exposes to the server (callbacks by name); null: nothing.
   Service* service = nullptr;
 };
 
-/// Connects over TCP. Throws ConnectError naming the address.
+/// Connects over TCP (TLS when config.tls is set). Throws ConnectError naming the address.
 ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
 /// Connects over a Unix-domain socket.
 ConnectionPtr open_unix_connection(const std::string& path, const ClientConfig& config = {});

@@ -1,36 +1,90 @@
 #pragma once
-/// Servers: accept connections and run a serve_all loop for each.
+/// Servers: accept connections and serve them. Which one to pick:
+/// - ThreadPoolServer: one reactor thread waits on every connection and a fixed pool of
+///   workers serves the ones with a frame ready. Thousands of mostly idle clients on a
+///   bounded number of threads. The default choice for a service facing many clients.
+/// - ThreadedServer: a thread per connection (rpyc's ThreadedServer). Simplest; fine for a
+///   few dozen clients, and a handler may block as long as it likes without holding a
+///   shared worker.
+/// - OneShotServer: serves one connection on the calling thread, then returns.
+/// All of them never die of one bad client, take TLS and an authenticator, and stop
+/// gracefully: stop(grace) refuses new requests, lets running ones finish up to grace, then
+/// closes every connection.
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/connection.hpp"
+#include "netref/stream/tls.hpp"
 
 namespace netref {
 
 class Service;
 
-/// Where and how a server listens, and what each connection gets.
+/// Decides who may connect (rpyc's authenticator). Called once per accepted connection,
+/// after the TLS handshake and before any frame is read, with the connection's stream.
+/// Returns the peer's identity (Connection::peer_identity(), seen by interceptors and
+/// on_connect); throws to turn the client away (the server logs the message and closes).
+using Authenticator = std::function<std::string(Stream& stream)>;
+
+/// Where and how a server listens, what each connection gets, and the server's limits.
 struct ServerConfig {
   std::string host = "127.0.0.1";   ///< TCP address to bind (loopback by default)
   std::uint16_t port = 18861;        ///< 0 picks a free port; ask port()
   std::string unix_path;             ///< when set, listen on this Unix socket instead of TCP
   int backlog = 4096;
-  ChannelConfig channel;             ///< framing limits and compression per connection
-  ConnectionConfig connection;       ///< protocol limits per connection (generation is detected)
+  ChannelConfig channel;             ///< framing limits, frame and write-stall timeouts
+  /// Protocol limits per connection (the generation is detected). interceptor sees every
+  /// request; keepalive_interval and idle_timeout apply to every connection.
+  ConnectionConfig connection;
+
+  /// Serve TLS with this context (TlsContext::server); the peer's verified certificate
+  /// subject becomes its identity unless an authenticator says otherwise.
+  std::optional<TlsContext> tls;
+  /// Runs for each accepted connection before any frame is read; null lets everyone in.
+  Authenticator authenticator;
+
+  /// Connections open at once; one more is closed at accept, and the server logs why.
+  std::size_t max_connections = 4096;
+  /// The TLS handshake must end within this (a client that stalls it is closed).
+  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+  /// A client must send its first request within this of connecting (rpyc clients send
+  /// their first request when the program first uses the connection). Zero: no limit.
+  std::chrono::milliseconds first_frame_timeout = std::chrono::seconds(30);
+  /// ThreadPoolServer's workers; 0: twice the cores, at least 4.
+  std::size_t worker_threads = 0;
+  /// Where the server reports what it refused and why (a rejected handshake, a full
+  /// server); null: standard error.
+  std::function<void(std::string_view)> log;
 };
 
+/// What a server has done; a snapshot for monitoring and leak tests.
+struct ServerStats {
+  std::size_t open_connections = 0;
+  std::uint64_t accepted = 0;          ///< connections accepted in all
+  std::uint64_t refused = 0;           ///< closed at accept: max_connections reached
+  std::uint64_t handshake_failures = 0;  ///< TLS handshakes that failed or timed out
+  std::uint64_t rejected = 0;          ///< turned away by the authenticator or on_connect
+  std::size_t running_handlers = 0;    ///< requests being served right now
+  std::size_t lent_objects = 0;        ///< objects lent, over every open connection
+};
+
+namespace detail {
+struct ServerCore;
+}
+
 /// A thread per connection, like rpyc's ThreadedServer. The listening socket is bound by the
-/// constructor (so port() is known before serving). Never dies of one bad client: a
-/// connection's protocol error closes that connection only.
+/// constructor (so port() is known before serving).
 class ThreadedServer {
  public:
   /// service must outlive the server.
   ThreadedServer(Service& service, ServerConfig config = {});
-  /// Stops (closes every connection and joins every thread).
+  /// stop(0).
   ~ThreadedServer();
   ThreadedServer(const ThreadedServer&) = delete;
   ThreadedServer& operator=(const ThreadedServer&) = delete;
@@ -39,23 +93,76 @@ class ThreadedServer {
   void serve_forever();
   /// Runs serve_forever on a background thread and returns at once.
   void start();
-  /// Stops accepting, closes every open connection (their clients see ConnectionClosed) and
-  /// joins the threads. Idempotent; callable from any thread but a connection's own.
-  void stop();
+  /// Stops accepting at once, answers new requests with "the server is shutting down",
+  /// lets running requests finish for up to grace, then closes every connection (clients
+  /// see ConnectionClosed) and joins the threads: a handler that outlives grace is waited
+  /// for, its reply discarded. Idempotent; not from a handler of this server.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
   /// The bound TCP port (0 for a Unix socket).
   std::uint16_t port() const noexcept;
   /// Connections open right now.
   std::size_t connection_count() const;
+  ServerStats stats() const;
+
+ private:
+  std::unique_ptr<detail::ServerCore> core_;
+};
+
+/// One reactor thread waits on every connection; a fixed pool of workers serves those with a
+/// whole frame buffered, one frame at a time per connection (so a connection's requests run
+/// in order), and hands them back. Reads never block a worker: a slow or silent client
+/// costs a buffer, not a thread. A handler that calls back into its client waits on its
+/// worker only.
+class ThreadPoolServer {
+ public:
+  /// service must outlive the server.
+  ThreadPoolServer(Service& service, ServerConfig config = {});
+  /// stop(0).
+  ~ThreadPoolServer();
+  ThreadPoolServer(const ThreadPoolServer&) = delete;
+  ThreadPoolServer& operator=(const ThreadPoolServer&) = delete;
+
+  /// Serves until stop() is called from another thread.
+  void serve_forever();
+  /// Starts serving in the background and returns at once.
+  void start();
+  /// As ThreadedServer::stop.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
+
+  std::uint16_t port() const noexcept;
+  std::size_t connection_count() const;
+  ServerStats stats() const;
+  /// Threads the server runs (reactor, acceptor and workers): bounded, whatever the load.
+  std::size_t thread_count() const noexcept;
 
   struct Impl;
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared: connections that outlive the server may look it up
 };
 
-/// Serves one connection on the calling thread until it closes, then returns: rpyc's
-/// OneShotServer shape for tests and inetd-style use.
+/// Serves a single connection, then returns (rpyc's OneShotServer): for tests, inetd-style
+/// use, and handing one client a private server.
+class OneShotServer {
+ public:
+  OneShotServer(Service& service, ServerConfig config = {});
+  ~OneShotServer();
+  OneShotServer(const OneShotServer&) = delete;
+  OneShotServer& operator=(const OneShotServer&) = delete;
+
+  /// Accepts one connection and serves it on this thread until it closes. Returns at once
+  /// if stop() was called.
+  void serve();
+  /// Closes the listener and the connection, if any; serve() returns. Any thread.
+  void stop();
+  std::uint16_t port() const noexcept;
+
+ private:
+  std::unique_ptr<detail::ServerCore> core_;
+};
+
+/// Serves one connection on the calling thread until it closes, then returns.
 void serve_connection(Service& service, StreamPtr stream, const ServerConfig& config = {});
 
 }  // namespace netref

@@ -1,0 +1,116 @@
+// The parts every server shares: admission, TLS, authentication, the shutdown gate.
+#include "server_base.hpp"
+
+#include <cstdio>
+#include <thread>
+
+namespace netref::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<Listener> listen_on(const ServerConfig& config) {
+  return config.unix_path.empty() ? listen_tcp(config.host, config.port, config.backlog)
+                                  : listen_unix(config.unix_path, config.backlog);
+}
+
+}  // namespace
+
+ServerBase::ServerBase(Service& service, ServerConfig config)
+    : service_(service), config_(std::move(config)), listener_(listen_on(config_)) {
+  if (config_.tls && !config_.tls->is_server()) {
+    throw Error("ServerConfig::tls needs a server context (TlsContext::server)");
+  }
+  connection_config_ = config_.connection;
+  connection_config_.detect_generation = true;
+  connection_config_.first_frame_timeout = config_.first_frame_timeout;
+  // The gate runs before the user's interceptor: a stopping server refuses everything new.
+  connection_config_.interceptor = [refusing = refusing_, user = config_.connection.interceptor](const RequestInfo& info) {
+    if (refusing->load(std::memory_order_acquire)) {
+      throw RemoteError("ConnectionRefusedError", "the server is shutting down: no new requests");
+    }
+    if (user) user(info);
+  };
+}
+
+void ServerBase::log(std::string_view message) const noexcept {
+  try {
+    if (config_.log) {
+      config_.log(message);
+    } else {
+      std::fprintf(stderr, "netref server: %.*s\n", static_cast<int>(message.size()), message.data());
+    }
+  } catch (...) {
+    // a failing log must not take the server down
+  }
+}
+
+bool ServerBase::admit(std::size_t open_now, const Stream& stream) {
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  if (open_now < config_.max_connections) return true;
+  refused_.fetch_add(1, std::memory_order_relaxed);
+  log("refused " + stream.peer_name() + ": " + std::to_string(open_now) +
+      " connections open, the limit (max_connections)");
+  return false;
+}
+
+StreamPtr ServerBase::secure(StreamPtr accepted) {
+  if (!config_.tls) return accepted;
+  std::unique_ptr<TlsStream> tls;
+  try {
+    tls = accept_tls(std::move(accepted), *config_.tls);
+    tls->handshake(config_.handshake_timeout);
+    return tls;
+  } catch (const std::exception& e) {
+    count_handshake_failure();  // counted and logged before the client can see the close
+    log(e.what());
+    throw;
+  }
+}
+
+ConnectionPtr ServerBase::open(StreamPtr stream) {
+  std::string identity = stream->peer_certificate_subject();
+  const std::string peer = stream->peer_name();
+  if (config_.authenticator) {
+    try {
+      identity = config_.authenticator(*stream);
+    } catch (const std::exception& e) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      log("authenticator turned away " + peer + ": " + e.what());
+      stream->close();
+      return nullptr;
+    }
+  }
+  auto channel = std::make_unique<Channel>(std::move(stream), config_.channel);
+  auto conn = Connection::create(std::move(channel), service_.root_object(), connection_config_);
+  conn->set_peer_identity(std::move(identity));
+  Service* svc = &service_;
+  conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
+  try {
+    service_.handle_connect(*conn);
+  } catch (const std::exception& e) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    log("on_connect turned away " + peer + ": " + e.what());
+    conn->close();
+    return nullptr;
+  }
+  return conn;
+}
+
+void ServerBase::drain(std::chrono::milliseconds grace, const std::function<std::size_t()>& running) {
+  const auto deadline = Clock::now() + grace;
+  // Handlers are user code that cannot be interrupted; a short poll is the whole cost of
+  // a stop, and keeps the serving path free of any stop bookkeeping.
+  while (running() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void ServerBase::fill(ServerStats& stats) const {
+  stats.accepted = accepted_.load(std::memory_order_relaxed);
+  stats.refused = refused_.load(std::memory_order_relaxed);
+  stats.handshake_failures = handshake_failures_.load(std::memory_order_relaxed);
+  stats.rejected = rejected_.load(std::memory_order_relaxed);
+}
+
+}  // namespace netref::detail

@@ -1,0 +1,58 @@
+#pragma once
+// What every server shares: its config and listener, the gate that refuses new requests
+// while it stops, its counters, and opening a connection on an accepted stream (TLS,
+// authenticator, protocol, on_connect).
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "netref/service/server.hpp"
+#include "netref/service/service.hpp"
+#include "netref/stream/socket_stream.hpp"
+
+namespace netref::detail {
+
+class ServerBase {
+ public:
+  ServerBase(Service& service, ServerConfig config);
+
+  Service& service() noexcept { return service_; }
+  const ServerConfig& config() const noexcept { return config_; }
+  Listener& listener() noexcept { return *listener_; }
+
+  /// Reports a refusal or failure through config().log, or to standard error.
+  void log(std::string_view message) const noexcept;
+
+  /// From now on every new request is answered with "the server is shutting down".
+  void refuse_requests() noexcept { refusing_->store(true, std::memory_order_release); }
+
+  /// Counts an accepted stream; false (and logged, and counted) when the server is full.
+  bool admit(std::size_t open_now, const Stream& stream);
+
+  /// Blocking TLS handshake of an accepted stream (when the server has TLS), within the
+  /// handshake timeout. Throws (logged and counted) on failure.
+  StreamPtr secure(StreamPtr accepted);
+
+  /// Runs the authenticator (if any) and on_connect around a new connection on stream.
+  /// Returns null when the client was turned away (logged and counted).
+  ConnectionPtr open(StreamPtr stream);
+
+  /// Waits until running() reports no request in flight, or until grace has passed.
+  static void drain(std::chrono::milliseconds grace, const std::function<std::size_t()>& running);
+
+  /// Fills the counters the base keeps into stats.
+  void fill(ServerStats& stats) const;
+
+  void count_handshake_failure() noexcept { handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  Service& service_;
+  ServerConfig config_;
+  std::unique_ptr<Listener> listener_;
+  std::shared_ptr<std::atomic<bool>> refusing_ = std::make_shared<std::atomic<bool>>(false);
+  ConnectionConfig connection_config_;  // config_.connection with the gate in front
+  std::atomic<std::uint64_t> accepted_{0}, refused_{0}, handshake_failures_{0}, rejected_{0};
+};
+
+}  // namespace netref::detail

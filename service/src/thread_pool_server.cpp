@@ -1,0 +1,482 @@
+// ThreadPoolServer: an acceptor thread, one reactor thread (epoll) waiting on every
+// connection, and a fixed pool of workers that serve whatever has a frame ready.
+//
+// A session is either armed in epoll (one-shot: one readiness event hands it to a worker and
+// disarms it), queued or held by a worker, or parked while another thread reads its
+// connection (that reader's release schedules it again). Never two workers on one session,
+// so a connection's requests run one at a time, in order.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server_base.hpp"
+
+namespace netref {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kNever = Clock::time_point::max();
+
+// Frames one worker serves for a session before giving others a turn.
+constexpr std::size_t kFramesPerTurn = 16;
+
+std::size_t default_workers() {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<std::size_t>(4, 2 * cores);
+}
+
+std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+
+}  // namespace
+
+struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::Impl> {
+  struct Session {
+    enum class Stage { handshake, open, serving };
+    Stage stage = Stage::open;
+    int fd = -1;
+    std::unique_ptr<TlsStream> tls;  // during the handshake
+    StreamPtr stream;                // between handshake and open
+    ConnectionPtr conn;              // once serving
+    // Guarded by Impl::mutex.
+    bool queued = false;             // in the work queue or held by a worker
+    bool rerun = false;              // something happened while held: look again
+    bool retired = false;
+    Clock::time_point deadline = kNever;  // end of the handshake, or of a partial frame
+    std::uint64_t frames_at_partial = 0;
+    std::string abort_reason;        // set by the sweep: close for this reason
+  };
+  using SessionPtr = std::shared_ptr<Session>;
+  enum class Next { arm_read, arm_write, requeue, park, retire };
+
+  detail::ServerBase base;
+  const std::size_t worker_count;
+  const std::chrono::milliseconds tick;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+
+  mutable std::mutex mutex;
+  std::condition_variable work_ready;
+  std::condition_variable stopped;
+  std::unordered_map<const Session*, SessionPtr> sessions;  // guarded by mutex
+  std::deque<SessionPtr> work;                              // guarded by mutex
+  bool started = false, stopping = false, reactor_done = false, workers_done = false;
+  bool fully_stopped = false;
+
+  std::thread acceptor, reactor;
+  std::vector<std::thread> workers;
+
+  Impl(Service& service, ServerConfig config)
+      : base(service, std::move(config)),
+        worker_count(base.config().worker_threads != 0 ? base.config().worker_threads : default_workers()),
+        tick(sweep_tick(base.config())) {
+    epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd < 0 || wake_fd < 0) {
+      cleanup_fds();
+      throw Error("cannot start a ThreadPoolServer: " + std::string(std::strerror(errno)));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wake-up descriptor
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+  }
+
+  ~Impl() { cleanup_fds(); }
+
+  void cleanup_fds() noexcept {
+    if (epoll_fd >= 0) ::close(epoll_fd);
+    if (wake_fd >= 0) ::close(wake_fd);
+    epoll_fd = wake_fd = -1;
+  }
+
+  // The sweep for handshake and frame deadlines runs at a quarter of the shorter of them.
+  static std::chrono::milliseconds sweep_tick(const ServerConfig& c) {
+    std::chrono::milliseconds shortest(1000);
+    for (auto t : {c.handshake_timeout, c.channel.frame_timeout}) {
+      if (t.count() > 0) shortest = std::min(shortest, t);
+    }
+    return std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+  }
+
+  // --- threads
+
+  void start() {
+    std::lock_guard lk(mutex);
+    if (started || stopping) return;
+    started = true;
+    acceptor = std::thread([this] { accept_loop(); });
+    reactor = std::thread([this] { reactor_loop(); });
+    for (std::size_t i = 0; i < worker_count; ++i) workers.emplace_back([this] { worker_loop(); });
+  }
+
+  void accept_loop() {
+    for (;;) {
+      StreamPtr stream = base.listener().accept();
+      if (!stream) return;
+      std::size_t open_now;
+      {
+        std::lock_guard lk(mutex);
+        open_now = sessions.size();
+      }
+      if (!base.admit(open_now, *stream)) continue;
+      add_session(std::move(stream));
+    }
+  }
+
+  void add_session(StreamPtr stream) {
+    auto session = std::make_shared<Session>();
+    session->fd = stream->native_handle();
+    const auto& tls = base.config().tls;
+    if (tls) {
+      try {
+        session->tls = accept_tls(std::move(stream), *tls);
+      } catch (const std::exception& e) {
+        base.count_handshake_failure();
+        base.log(e.what());
+        return;
+      }
+      session->stage = Session::Stage::handshake;
+      if (base.config().handshake_timeout.count() > 0) {
+        session->deadline = Clock::now() + base.config().handshake_timeout;
+      }
+    } else {
+      session->stream = std::move(stream);
+    }
+    std::lock_guard lk(mutex);
+    if (stopping) return;
+    epoll_event ev{};
+    ev.events = (tls ? EPOLLIN : 0u) | EPOLLONESHOT;
+    ev.data.ptr = session.get();
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, session->fd, &ev) != 0) {
+      base.log("cannot watch a new connection: " + std::string(std::strerror(errno)));
+      return;
+    }
+    sessions.emplace(session.get(), session);
+    if (!tls) schedule_locked(session);  // authenticate and open it on a worker
+  }
+
+  void reactor_loop() {
+    std::vector<epoll_event> events(256);
+    auto next_sweep = Clock::now() + tick;
+    for (;;) {
+      const int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()),
+                                 static_cast<int>(tick.count()));
+      std::unique_lock lk(mutex);
+      if (reactor_done) return;
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.ptr == nullptr) {
+          std::uint64_t drained;
+          [[maybe_unused]] auto ignored = ::read(wake_fd, &drained, sizeof drained);
+          continue;
+        }
+        auto it = sessions.find(static_cast<const Session*>(events[i].data.ptr));
+        if (it != sessions.end()) schedule_locked(it->second);
+      }
+      const auto now = Clock::now();
+      if (now >= next_sweep) {
+        sweep_locked(now);
+        next_sweep = now + tick;
+      }
+    }
+  }
+
+  // Closes sessions whose handshake or partial frame ran out of time.
+  void sweep_locked(Clock::time_point now) {
+    for (auto& [key, s] : sessions) {
+      if (s->queued || s->deadline > now || !s->abort_reason.empty()) continue;
+      if (s->stage == Session::Stage::handshake) {
+        s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
+      } else {
+        s->abort_reason = "frame not complete after " + ms_text(base.config().channel.frame_timeout) +
+                          " (frame_timeout)";
+      }
+      schedule_locked(s);
+    }
+  }
+
+  void schedule_locked(const SessionPtr& s) {
+    if (s->retired) return;
+    if (s->queued) {
+      s->rerun = true;
+      return;
+    }
+    s->queued = true;
+    work.push_back(s);
+    work_ready.notify_one();
+  }
+
+  // A thread other than our worker stopped reading s's connection: frames may be buffered.
+  static void reader_released(const std::weak_ptr<Impl>& weak_impl, const std::weak_ptr<Session>& weak_session) {
+    auto impl = weak_impl.lock();
+    auto session = weak_session.lock();
+    if (!impl || !session) return;
+    std::lock_guard lk(impl->mutex);
+    impl->schedule_locked(session);
+  }
+
+  void worker_loop() {
+    for (;;) {
+      SessionPtr s;
+      {
+        std::unique_lock lk(mutex);
+        work_ready.wait(lk, [&] { return !work.empty() || workers_done; });
+        if (work.empty()) return;
+        s = std::move(work.front());
+        work.pop_front();
+      }
+      for (;;) {
+        const Next next = advance(*s);
+        std::lock_guard lk(mutex);
+        if (next != Next::retire && next != Next::requeue && s->rerun) {
+          s->rerun = false;
+          continue;
+        }
+        s->rerun = false;
+        apply_locked(s, next);
+        break;
+      }
+    }
+  }
+
+  void apply_locked(const SessionPtr& s, Next next) {
+    switch (next) {
+      case Next::arm_read:
+      case Next::arm_write: {
+        s->queued = false;
+        epoll_event ev{};
+        ev.events = (next == Next::arm_read ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT;
+        ev.data.ptr = s.get();
+        if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) != 0) retire_locked(s);
+        return;
+      }
+      case Next::requeue:
+        work.push_back(s);
+        work_ready.notify_one();
+        return;
+      case Next::park:
+        s->queued = false;  // the reading thread's release schedules it again
+        return;
+      case Next::retire:
+        retire_locked(s);
+        return;
+    }
+  }
+
+  void retire_locked(const SessionPtr& s) {
+    if (s->retired) return;
+    s->retired = true;
+    s->queued = false;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, nullptr);  // before the descriptor can close
+    sessions.erase(s.get());
+  }
+
+  // One step of a session's life, on a worker; says what the session waits for next.
+  Next advance(Session& s) {
+    std::string reason;
+    {
+      std::lock_guard lk(mutex);
+      reason = s.abort_reason;
+    }
+    if (!reason.empty()) {
+      if (s.conn) {
+        s.conn->abort(reason);
+      } else {
+        if (s.stage == Session::Stage::handshake) base.count_handshake_failure();
+        base.log((s.tls ? s.tls->peer_name() : std::string("a client")) + ": " + reason);
+      }
+      return Next::retire;
+    }
+    switch (s.stage) {
+      case Session::Stage::handshake: {
+        HandshakeStep step;
+        try {
+          step = s.tls->handshake_step();
+        } catch (const std::exception& e) {
+          base.count_handshake_failure();
+          base.log(e.what());
+          return Next::retire;
+        }
+        if (step == HandshakeStep::want_read) return Next::arm_read;
+        if (step == HandshakeStep::want_write) return Next::arm_write;
+        s.stream = std::move(s.tls);
+        s.stage = Session::Stage::open;
+        [[fallthrough]];
+      }
+      case Session::Stage::open: {
+        auto conn = base.open(std::move(s.stream));
+        if (!conn) return Next::retire;
+        conn->set_reader_released_handler(
+            [weak_impl = weak_from_this(), weak_session = std::weak_ptr<Session>(sessions_ptr(s))] {
+              reader_released(weak_impl, weak_session);
+            });
+        std::lock_guard lk(mutex);
+        s.conn = std::move(conn);
+        s.stage = Session::Stage::serving;
+        s.deadline = kNever;
+        if (stopping) {
+          s.conn->abort("the server stopped");
+          return Next::retire;
+        }
+        return Next::requeue;  // serve whatever came with the handshake
+      }
+      case Session::Stage::serving:
+        return serve(s);
+    }
+    return Next::retire;
+  }
+
+  SessionPtr sessions_ptr(const Session& s) {
+    std::lock_guard lk(mutex);
+    auto it = sessions.find(&s);
+    return it == sessions.end() ? nullptr : it->second;
+  }
+
+  Next serve(Session& s) {
+    const ServeStatus status = s.conn->serve_available(kFramesPerTurn);
+    std::lock_guard lk(mutex);
+    switch (status) {
+      case ServeStatus::idle:
+        s.deadline = kNever;
+        return Next::arm_read;
+      case ServeStatus::partial: {
+        // The frame timeout runs from the first byte of this frame.
+        const auto frames = s.conn->frames_received();
+        if (s.deadline == kNever || frames != s.frames_at_partial) {
+          s.frames_at_partial = frames;
+          const auto limit = base.config().channel.frame_timeout;
+          s.deadline = limit.count() > 0 ? Clock::now() + limit : kNever;
+        }
+        return Next::arm_read;
+      }
+      case ServeStatus::more:
+        s.deadline = kNever;
+        return Next::requeue;
+      case ServeStatus::busy:
+        return Next::park;
+      case ServeStatus::closed:
+        return Next::retire;
+    }
+    return Next::retire;
+  }
+
+  // --- stopping
+
+  std::vector<SessionPtr> all_sessions() const {
+    std::lock_guard lk(mutex);
+    std::vector<SessionPtr> all;
+    all.reserve(sessions.size());
+    for (auto& [key, s] : sessions) all.push_back(s);
+    return all;
+  }
+
+  void stop(std::chrono::milliseconds grace) {
+    {
+      std::lock_guard lk(mutex);
+      if (stopping) return;
+      stopping = true;
+    }
+    base.listener().close();
+    if (acceptor.joinable()) acceptor.join();
+    base.refuse_requests();
+    detail::ServerBase::drain(grace, [this] {
+      std::size_t running = 0;
+      for (auto& s : all_sessions()) {
+        if (s->conn) running += s->conn->stats().running_handlers;
+      }
+      return running;
+    });
+    {
+      std::lock_guard lk(mutex);
+      reactor_done = true;
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto ignored = ::write(wake_fd, &one, sizeof one);
+    if (reactor.joinable()) reactor.join();
+    // Close every connection: clients see ConnectionClosed now, whatever still runs.
+    for (auto& s : all_sessions()) close_session(*s);
+    {
+      std::lock_guard lk(mutex);
+      workers_done = true;
+    }
+    work_ready.notify_all();
+    for (auto& w : workers) {
+      if (w.joinable()) w.join();
+    }
+    workers.clear();
+    {
+      std::lock_guard lk(mutex);
+      for (auto& s : all_sessions_locked()) retire_locked(s);
+      work.clear();
+      fully_stopped = true;
+    }
+    stopped.notify_all();
+  }
+
+  std::vector<SessionPtr> all_sessions_locked() const {
+    std::vector<SessionPtr> all;
+    for (auto& [key, s] : sessions) all.push_back(s);
+    return all;
+  }
+
+  static void close_session(Session& s) {
+    // Only the stream is shut here (never blocks); a worker holding the session finds the
+    // connection closed, and the last owner frees it.
+    if (s.conn) {
+      s.conn->abort("the server stopped");
+    } else if (s.tls) {
+      s.tls->close();
+    } else if (s.stream) {
+      s.stream->close();
+    }
+  }
+
+  ServerStats stats() const {
+    ServerStats st;
+    base.fill(st);
+    for (auto& s : all_sessions()) {
+      ++st.open_connections;
+      if (!s->conn) continue;
+      const auto cs = s->conn->stats();
+      st.running_handlers += cs.running_handlers;
+      st.lent_objects += cs.lent_objects;
+    }
+    return st;
+  }
+};
+
+ThreadPoolServer::ThreadPoolServer(Service& service, ServerConfig config)
+    : impl_(std::make_shared<Impl>(service, std::move(config))) {}
+
+ThreadPoolServer::~ThreadPoolServer() { stop(); }
+
+void ThreadPoolServer::serve_forever() {
+  impl_->start();
+  std::unique_lock lk(impl_->mutex);
+  impl_->stopped.wait(lk, [&] { return impl_->fully_stopped; });
+}
+
+void ThreadPoolServer::start() { impl_->start(); }
+
+void ThreadPoolServer::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+
+std::uint16_t ThreadPoolServer::port() const noexcept { return impl_->base.listener().port(); }
+
+std::size_t ThreadPoolServer::connection_count() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->sessions.size();
+}
+
+ServerStats ThreadPoolServer::stats() const { return impl_->stats(); }
+
+std::size_t ThreadPoolServer::thread_count() const noexcept { return impl_->worker_count + 2; }
+
+}  // namespace netref

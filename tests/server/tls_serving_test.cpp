@@ -1,0 +1,145 @@
+// Servers over TLS (RELIABILITY.md J1-J7 at the server): mutual TLS with the client's
+// identity in on_connect, and each bad client failing clearly within a bound while a
+// well-behaved TLS client keeps getting answers.
+#include <doctest/doctest.h>
+
+#include <future>
+
+#include "server/lab.hpp"
+#include "tls/certs.hpp"
+
+using namespace netref;
+using namespace netref::test;
+
+namespace {
+
+ServerConfig tls_config(LogSink& log, bool require_client_certificate = true) {
+  auto cfg = loopback_config(&log);
+  TlsServerOptions tls;
+  tls.certificate = cert("server-a");
+  tls.private_key = key("server-a");
+  tls.client_ca = cert("ca-a");
+  tls.require_client_certificate = require_client_certificate;
+  cfg.tls = TlsContext::server(tls);
+  cfg.handshake_timeout = 300ms;
+  return cfg;
+}
+
+ClientConfig client_as(const std::string& who, const std::string& trusted_ca = "ca-a") {
+  TlsClientOptions tls;
+  tls.ca = cert(trusted_ca);
+  if (!who.empty()) {
+    tls.certificate = cert(who);
+    tls.private_key = key(who);
+  }
+  ClientConfig cfg;
+  cfg.tls = TlsContext::client(tls);
+  cfg.connect_timeout = 5s;
+  return cfg;
+}
+
+/// The message of the error a first call through a new client ends with, or "" if none.
+std::string failure_of_first_call(std::uint16_t port, const ClientConfig& cfg, const std::string& host = "localhost") {
+  try {
+    auto client = connect(host, port, cfg);
+    client->root()->attr("ping")->call();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("mutual TLS: the client's certificate subject is its identity in on_connect and in calls",
+                   Server, ThreadedServer, ThreadPoolServer) {
+  Lab lab;
+  LogSink log;
+  std::promise<std::string> seen;
+  lab.service.on_connect([&](Connection& c) { seen.set_value(c.peer_identity()); });
+  Server server(lab.service, tls_config(log));
+  server.start();
+  const std::uint16_t port = server.port();
+  auto client = connect("localhost", port, client_as("client-alice"));
+  const auto identity = client->root()->attr("whoami")->call().as<std::string>();
+  CHECK(identity.find("CN=alice") != std::string::npos);
+  CHECK(seen.get_future().get() == identity);
+  CHECK(client->root()->attr("add")->call(40, 2).as<std::int64_t>() == 42);
+}
+
+TEST_CASE_TEMPLATE("bad TLS clients fail clearly and fast while a good one keeps its answers", Server,
+                   ThreadedServer, ThreadPoolServer) {
+  Lab lab;
+  LogSink log;
+  Server server(lab.service, tls_config(log));
+  server.start();
+  const std::uint16_t port = server.port();
+  Canary canary(port, client_as("client-alice"), "localhost");
+  REQUIRE(canary.wait_calls(2));
+
+  SUBCASE("a client that trusts another CA refuses the server") {
+    CHECK(failure_of_first_call(port, client_as("client-alice", "ca-b")).find("certificate verify failed") !=
+          std::string::npos);
+  }
+  SUBCASE("a client without a certificate is turned away, and the server says why") {
+    CHECK_FALSE(failure_of_first_call(port, client_as("")).empty());
+    const auto end = Clock::now() + 5s;
+    while (!log.contains("certificate") && Clock::now() < end) std::this_thread::sleep_for(10ms);
+    CHECK(log.contains("certificate"));
+  }
+  SUBCASE("a client certificate from another CA is turned away") {
+    CHECK_FALSE(failure_of_first_call(port, client_as("client-b")).empty());
+  }
+  SUBCASE("an expired client certificate is turned away") {
+    CHECK_FALSE(failure_of_first_call(port, client_as("client-expired")).empty());
+  }
+  SUBCASE("plaintext RPC on the TLS port is closed within a second") {
+    auto plain = connect_tcp("127.0.0.1", port);
+    const std::uint8_t frame[] = {0, 0, 0, 3, 0, 'a', 'b', 'c', '\n'};
+    plain->write_all(frame);
+    const auto start = Clock::now();
+    CHECK(closed_by_peer_within(*plain, 5s));
+    CHECK(Clock::now() - start < 1s);
+  }
+  SUBCASE("a handshake that stalls is dropped at the handshake timeout") {
+    auto stalled = connect_tcp("127.0.0.1", port);
+    const std::uint8_t hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03};
+    stalled->write_all(hello_start);
+    const auto start = Clock::now();
+    CHECK(closed_by_peer_within(*stalled, 5s));
+    CHECK(Clock::now() - start >= 200ms);
+    CHECK(server.stats().handshake_failures >= 1);
+  }
+  CHECK(canary.wait_calls(3));
+  CHECK(canary.failure().empty());
+}
+
+TEST_CASE("a server certificate that is expired, not yet valid or for another name is refused by the client") {
+  Lab lab;
+  LogSink log;
+  for (const auto& [server_cert, expected] :
+       {std::pair<std::string, std::string>{"server-expired", "expired"}, {"server-future", "not yet valid"},
+        {"server-otherhost", "verify failed"}}) {
+    CAPTURE(server_cert);
+    auto cfg = loopback_config(&log);
+    TlsServerOptions tls;
+    tls.certificate = cert(server_cert);
+    tls.private_key = key(server_cert);
+    cfg.tls = TlsContext::server(tls);
+    ThreadPoolServer server(lab.service, cfg);
+    server.start();
+    CHECK(failure_of_first_call(server.port(), client_as("")).find(expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("a TLS client at a plaintext server fails within its connect timeout") {
+  Lab lab;
+  ThreadPoolServer server(lab.service, loopback_config());
+  server.start();
+  auto cfg = client_as("client-alice");
+  cfg.connect_timeout = 1s;
+  const auto start = Clock::now();
+  CHECK_THROWS_AS(connect("localhost", server.port(), cfg), ConnectError);
+  CHECK(Clock::now() - start < 3s);
+  CHECK(connect("127.0.0.1", server.port())->root()->attr("ping")->call().as<std::string>() == "pong");
+}
