@@ -341,6 +341,7 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
 // Called holding the reader role (reader_busy set by the caller), without state_mutex.
 bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
   detail::ReaderRole role(*this, notify);
+  enum class Stage { frame, message, bookkeeping } stage = Stage::frame;
   try {
     if (deadline != forever && !channel->poll(remaining(deadline))) {
       role.release(/*frame_served=*/false);
@@ -349,17 +350,28 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
     channel->recv(recv_buffer);
     frames_in.fetch_add(1, std::memory_order_relaxed);
     bytes_in.fetch_add(recv_buffer.size(), std::memory_order_relaxed);
+    stage = Stage::message;
     detail::Message msg = decode_message(recv_buffer);
+    stage = Stage::bookkeeping;
     if (msg.type == MsgType::request) {
       handle_request(msg.seq, std::move(msg.body), role);
       return true;
     }
     if (msg.type == MsgType::reply) {
+      stage = Stage::message;
       Value value = unbox(std::move(msg.body));
+      stage = Stage::bookkeeping;
       deliver(msg.seq, std::move(value), nullptr);
     } else {
       deliver(msg.seq, Value(), make_remote_exception(exception_codec::decode(msg.body)));
     }
+    return true;
+  } catch (const ProtocolError&) {
+    static constexpr const char* kCategory[] = {"frame", "message", "reference"};
+    fail(std::current_exception(), kCategory[static_cast<int>(stage)]);
+    return true;
+  } catch (const Timeout&) {
+    fail(std::current_exception(), "frame_timeout");
     return true;
   } catch (...) {
     fail(std::current_exception());
@@ -417,6 +429,10 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
       detail::ReaderRole role(*impl_, /*notify=*/false);
       try {
         buffered = impl_->channel->read_available();
+      } catch (const ProtocolError&) {
+        role.release(false);
+        impl_->fail(std::current_exception(), "frame");
+        return ServeStatus::closed;
       } catch (...) {
         role.release(false);
         impl_->fail(std::current_exception());
@@ -486,18 +502,37 @@ void Connection::close() noexcept {
   } catch (...) {
     // best effort
   }
-  impl_->fail(std::make_exception_ptr(ConnectionClosed("connection closed locally")));
+  impl_->fail(std::make_exception_ptr(ConnectionClosed("connection closed locally")), "local");
 }
 
-void Connection::abort(const std::string& reason) noexcept {
+void Connection::abort(const std::string& reason, const char* category) noexcept {
   try {
-    impl_->fail(std::make_exception_ptr(ConnectionClosed(reason)));
+    impl_->fail(std::make_exception_ptr(ConnectionClosed(reason)), category);
   } catch (...) {
-    impl_->fail(nullptr);
+    impl_->fail(nullptr, category);
   }
 }
 
-void Connection::Impl::fail(std::exception_ptr reason) noexcept {
+namespace {
+// The close category of a failure that did not say one: from the error's type.
+const char* category_of(const std::exception_ptr& reason) noexcept {
+  if (!reason) return "aborted";
+  try {
+    std::rethrow_exception(reason);
+  } catch (const ProtocolError&) {
+    return "protocol";
+  } catch (const Timeout&) {
+    return "timeout";
+  } catch (const ConnectionClosed& e) {
+    // The stream's own wording: a stalled writer is a peer that stopped reading.
+    return std::string_view(e.what()).starts_with("write stalled") ? "write_stall" : "peer";
+  } catch (...) {
+    return "error";
+  }
+}
+}  // namespace
+
+void Connection::Impl::fail(std::exception_ptr reason, const char* category) noexcept {
   std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> calls;
   std::unordered_map<std::uint64_t, detail::LentEntry> dropped;
   std::function<void(Connection&)> handler;
@@ -507,6 +542,7 @@ void Connection::Impl::fail(std::exception_ptr reason) noexcept {
     if (is_closed) return;
     is_closed = true;
     closed_flag.store(true, std::memory_order_release);
+    close_category = category != nullptr ? category : category_of(reason);
     close_error = reason;
     calls.swap(pending);
     handler.swap(close_handler);
@@ -574,6 +610,11 @@ void Connection::Impl::throw_closed() const {
 }
 
 bool Connection::closed() const noexcept { return impl_->closed_flag.load(std::memory_order_acquire); }
+
+std::string Connection::close_category() const {
+  std::lock_guard lk(impl_->state_mutex);
+  return impl_->close_category;
+}
 
 std::exception_ptr Connection::close_reason() const {
   std::lock_guard lk(impl_->state_mutex);

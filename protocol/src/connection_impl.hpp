@@ -92,6 +92,7 @@ struct Connection::Impl {
   std::uint64_t frames_processed = 0;  // bumps on every frame (serve() waits on it)
   bool is_closed = false;
   std::exception_ptr close_error;
+  std::string close_category;        // Connection::close_category()
   std::function<void(Connection&)> close_handler;
   std::weak_ptr<RemoteRef> remote_root;
 
@@ -130,7 +131,8 @@ struct Connection::Impl {
                 std::chrono::steady_clock::time_point deadline);
   bool serve_once(std::chrono::steady_clock::time_point deadline);
   bool read_one(std::chrono::steady_clock::time_point deadline, bool notify = true);
-  void fail(std::exception_ptr reason) noexcept;
+  /// The one failure path. category: see Connection::close_category(); null: from the error.
+  void fail(std::exception_ptr reason, const char* category = nullptr) noexcept;
   void deliver(std::uint32_t seq, Value value, std::exception_ptr error);
   [[noreturn]] void throw_closed() const;         // takes state_mutex
   [[noreturn]] void throw_closed_locked() const;  // state_mutex held

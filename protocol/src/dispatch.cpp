@@ -250,7 +250,7 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
 
   // Reference bookkeeping runs in wire order, under the reader role.
   if (handler == Handler::close) {
-    fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")));
+    fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")), "peer");
     return;
   }
   if (handler == Handler::del) {

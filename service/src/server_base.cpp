@@ -84,8 +84,13 @@ ConnectionPtr ServerBase::open(StreamPtr stream) {
   auto channel = std::make_unique<Channel>(std::move(stream), config_.channel);
   auto conn = Connection::create(std::move(channel), service_.root_object(), connection_config_);
   conn->set_peer_identity(std::move(identity));
-  Service* svc = &service_;
-  conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
+  conn->set_close_handler([this](Connection& c) {
+    {
+      std::lock_guard lk(closes_mutex_);
+      ++closes_[c.close_category()];
+    }
+    service_.handle_disconnect(c);
+  });
   try {
     service_.handle_connect(*conn);
   } catch (const std::exception& e) {
@@ -111,6 +116,8 @@ void ServerBase::fill(ServerStats& stats) const {
   stats.refused = refused_.load(std::memory_order_relaxed);
   stats.handshake_failures = handshake_failures_.load(std::memory_order_relaxed);
   stats.rejected = rejected_.load(std::memory_order_relaxed);
+  std::lock_guard lk(closes_mutex_);
+  stats.closed = closes_;
 }
 
 }  // namespace netref::detail

@@ -3,7 +3,9 @@
 // while it stops, its counters, and opening a connection on an accepted stream (TLS,
 // authenticator, protocol, on_connect).
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -53,6 +55,8 @@ class ServerBase {
   std::shared_ptr<std::atomic<bool>> refusing_ = std::make_shared<std::atomic<bool>>(false);
   ConnectionConfig connection_config_;  // config_.connection with the gate in front
   std::atomic<std::uint64_t> accepted_{0}, refused_{0}, handshake_failures_{0}, rejected_{0};
+  mutable std::mutex closes_mutex_;
+  std::map<std::string, std::uint64_t> closes_;  // by Connection::close_category()
 };
 
 }  // namespace netref::detail

@@ -288,7 +288,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     }
     if (!reason.empty()) {
       if (s.conn) {
-        s.conn->abort(reason);
+        s.conn->abort(reason, "frame_timeout");
       } else {
         if (s.stage == Session::Stage::handshake) base.count_handshake_failure();
         base.log((s.tls ? s.tls->peer_name() : std::string("a client")) + ": " + reason);
@@ -323,7 +323,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         s.stage = Session::Stage::serving;
         s.deadline = kNever;
         if (stopping) {
-          s.conn->abort("the server stopped");
+          s.conn->abort("the server stopped", "server_stop");
           return Next::retire;
         }
         return Next::requeue;  // serve whatever came with the handshake
@@ -431,7 +431,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     // Only the stream is shut here (never blocks); a worker holding the session finds the
     // connection closed, and the last owner frees it.
     if (s.conn) {
-      s.conn->abort("the server stopped");
+      s.conn->abort("the server stopped", "server_stop");
     } else if (s.tls) {
       s.tls->close();
     } else if (s.stream) {

@@ -35,7 +35,7 @@ struct ServerCore : ServerBase {
     {
       std::lock_guard lk(mutex);
       if (stopping) {
-        conn->abort("the server is stopping");
+        conn->abort("the server is stopping", "server_stop");
         return;
       }
       if (worker != nullptr) worker->conn = conn;
@@ -106,7 +106,7 @@ struct ServerCore : ServerBase {
       for (auto& c : open_connections()) running += c->stats().running_handlers;
       return running;
     });
-    for (auto& c : open_connections()) c->abort("the server stopped");
+    for (auto& c : open_connections()) c->abort("the server stopped", "server_stop");
     std::list<Worker> all;
     {
       std::lock_guard lk(mutex);
@@ -203,7 +203,7 @@ void OneShotServer::stop() {
       if (w.conn) open.push_back(w.conn);
     }
   }
-  for (auto& c : open) c->abort("the server stopped");
+  for (auto& c : open) c->abort("the server stopped", "server_stop");
 }
 
 std::uint16_t OneShotServer::port() const noexcept { return core_->listener().port(); }

@@ -250,3 +250,30 @@ TEST_CASE_TEMPLATE("a server's keepalive closes a client that never answers", Se
   CHECK(live->connection().stats().requests_served >= pings_answered + 3);  // it answered pings
   CHECK_FALSE(live->closed());
 }
+
+TEST_CASE_TEMPLATE("a server counts why its connections closed", Server, ThreadedServer, ThreadPoolServer) {
+  Lab lab;
+  auto cfg = loopback_config();
+  cfg.channel.frame_timeout = 200ms;
+  Server server(lab.service, cfg);
+  server.start();
+  const std::uint16_t port = server.port();
+  auto oversized = connect_tcp("127.0.0.1", port);
+  oversized->write_all(frame_header(0xFFFFFFF0u));  // past max_frame_bytes
+  auto trickle = connect_tcp("127.0.0.1", port);
+  trickle->write_all(frame_header(10));              // and then nothing
+  connect("127.0.0.1", port).close();                // a polite client
+  CHECK(closed_by_peer_within(*oversized, 5s));
+  CHECK(closed_by_peer_within(*trickle, 5s));
+  const auto count = [&](const std::string& category) {
+    auto closed = server.stats().closed;
+    return closed.count(category) != 0 ? closed[category] : 0;
+  };
+  const auto end = Clock::now() + 5s;  // the count lands just after the socket closes
+  while ((count("frame") < 1 || count("frame_timeout") < 1 || count("peer") < 1) && Clock::now() < end) {
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(count("frame") == 1);
+  CHECK(count("frame_timeout") == 1);
+  CHECK(count("peer") == 1);
+}

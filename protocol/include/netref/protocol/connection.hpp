@@ -148,11 +148,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// lent objects are dropped, netrefs turn stale. Idempotent.
   void close() noexcept;
   bool closed() const noexcept;
-  /// Closes at once without telling the peer, for a reason the peer's calls will carry
-  /// ("idle for 60000 ms"). Never blocks on the network. Idempotent.
-  void abort(const std::string& reason) noexcept;
+  /// Closes at once without telling the peer, for a reason our pending calls will carry
+  /// ("idle for 60000 ms"), filed under category (see close_category). Never blocks on the
+  /// network. Idempotent.
+  void abort(const std::string& reason, const char* category = "aborted") noexcept;
   /// Why the connection closed (nullptr while open).
   std::exception_ptr close_reason() const;
+  /// Why it closed, as a short word for counting ("" while open): "local" (close()), "peer"
+  /// (EOF, reset, CLOSE), "frame" (broken framing, oversized frame, bad zlib), "message"
+  /// (undecodable message), "reference" (a reply to a seq never sent, a DEL of an unknown
+  /// object), "frame_timeout", "write_stall", "keepalive", "idle", "first_frame",
+  /// "server_stop", "aborted", or "protocol"/"timeout"/"error" for anything else.
+  std::string close_category() const;
 
   /// Called once, from whichever thread closes the connection, after the tables are emptied.
   /// Set before serving starts.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,10 @@ struct ServerStats {
   std::uint64_t rejected = 0;          ///< turned away by the authenticator or on_connect
   std::size_t running_handlers = 0;    ///< requests being served right now
   std::size_t lent_objects = 0;        ///< objects lent, over every open connection
+  /// Connections closed so far, by Connection::close_category(): "peer", "frame",
+  /// "message", "reference", "frame_timeout", "write_stall", "idle", "server_stop", ...
+  /// Protocol errors by reason are the "frame", "message" and "reference" entries.
+  std::map<std::string, std::uint64_t> closed;
 };
 
 namespace detail {
