@@ -1,7 +1,9 @@
 // The counter service of DESIGN.md §1: plain functions, an exposed type lent as a netref, and
-// a function that calls back into its client. Usage: counter_server [port]   (default 18861)
+// a function that calls back into its client, served by a thread pool until SIGINT or SIGTERM
+// (then a graceful stop). Usage: counter_server [port]   (default 18861)
 #include <netref/netref.hpp>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -24,7 +26,18 @@ int main(int argc, char** argv) {
   calc.def("make_counter", [](std::int64_t start) { return std::make_shared<Counter>(Counter{start}); });
   calc.def("apply", [](netref::Proxy fn, std::int64_t x) { return fn->call(x); });  // calls back
 
-  netref::ThreadedServer server(calc, {.host = "127.0.0.1", .port = port});
+  // Ctrl-C or SIGTERM stops the server gracefully: running calls get 5 s to finish.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before the server's threads start
+
+  netref::ThreadPoolServer server(calc, {.host = "127.0.0.1", .port = port});
+  server.start();
   std::cout << "counter server listening on 127.0.0.1:" << server.port() << std::endl;
-  server.serve_forever();
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  server.stop(std::chrono::seconds(5));
+  std::cout << "counter server stopped" << std::endl;
 }
