@@ -1,10 +1,13 @@
-// ThreadPoolServer: an acceptor thread, one reactor thread (epoll) waiting on every
-// connection, and a fixed pool of workers that serve whatever has a frame ready.
+// ThreadPoolServer: an acceptor thread and a fixed pool of workers that take turns waiting
+// on one epoll set holding every connection (leader/followers: the worker that sees a
+// connection ready serves it itself, so a request costs no hand-off between threads).
 //
-// A session is either armed in epoll (one-shot: one readiness event hands it to a worker and
-// disarms it), queued or held by a worker, or parked while another thread reads its
+// A session is either armed in epoll (one-shot: one readiness event hands it to one worker
+// and disarms it), queued or held by a worker, or parked while another thread reads its
 // connection (that reader's release schedules it again). Never two workers on one session,
-// so a connection's requests run one at a time, in order.
+// so a connection's requests run one at a time, in order. Work that does not come from
+// epoll (a session to look at again) goes through a queue, and an eventfd in the epoll set
+// wakes a worker for it.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -64,14 +67,14 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   int wake_fd = -1;
 
   mutable std::mutex mutex;
-  std::condition_variable work_ready;
   std::condition_variable stopped;
   std::unordered_map<const Session*, SessionPtr> sessions;  // guarded by mutex
   std::deque<SessionPtr> work;                              // guarded by mutex
-  bool started = false, stopping = false, reactor_done = false, workers_done = false;
+  bool started = false, stopping = false, workers_done = false;
   bool fully_stopped = false;
+  Clock::time_point next_sweep;  // guarded by mutex
 
-  std::thread acceptor, reactor;
+  std::thread acceptor;
   std::vector<std::thread> workers;
 
   Impl(Service& service, ServerConfig config)
@@ -113,8 +116,8 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     std::lock_guard lk(mutex);
     if (started || stopping) return;
     started = true;
+    next_sweep = Clock::now() + tick;
     acceptor = std::thread([this] { accept_loop(); });
-    reactor = std::thread([this] { reactor_loop(); });
     for (std::size_t i = 0; i < worker_count; ++i) workers.emplace_back([this] { worker_loop(); });
   }
 
@@ -164,31 +167,6 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     if (!tls) schedule_locked(session);  // authenticate and open it on a worker
   }
 
-  void reactor_loop() {
-    std::vector<epoll_event> events(256);
-    auto next_sweep = Clock::now() + tick;
-    for (;;) {
-      const int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()),
-                                 static_cast<int>(tick.count()));
-      std::unique_lock lk(mutex);
-      if (reactor_done) return;
-      for (int i = 0; i < n; ++i) {
-        if (events[i].data.ptr == nullptr) {
-          std::uint64_t drained;
-          [[maybe_unused]] auto ignored = ::read(wake_fd, &drained, sizeof drained);
-          continue;
-        }
-        auto it = sessions.find(static_cast<const Session*>(events[i].data.ptr));
-        if (it != sessions.end()) schedule_locked(it->second);
-      }
-      const auto now = Clock::now();
-      if (now >= next_sweep) {
-        sweep_locked(now);
-        next_sweep = now + tick;
-      }
-    }
-  }
-
   // Closes sessions whose handshake or partial frame ran out of time.
   void sweep_locked(Clock::time_point now) {
     for (auto& [key, s] : sessions) {
@@ -210,8 +188,17 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       return;
     }
     s->queued = true;
+    push_work_locked(s);
+  }
+
+  // Queues s and wakes a worker through the eventfd (one write per empty-to-busy change).
+  void push_work_locked(const SessionPtr& s) {
+    const bool was_empty = work.empty();
     work.push_back(s);
-    work_ready.notify_one();
+    if (was_empty) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] auto ignored = ::write(wake_fd, &one, sizeof one);
+    }
   }
 
   // A thread other than our worker stopped reading s's connection: frames may be buffered.
@@ -223,27 +210,69 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     impl->schedule_locked(session);
   }
 
+  // Takes queued work first; otherwise waits in epoll for a ready connection, which this
+  // worker then serves itself.
   void worker_loop() {
     for (;;) {
-      SessionPtr s;
+      SessionPtr s = next_session();
+      if (!s) return;
+      run(s);
+    }
+  }
+
+  SessionPtr next_session() {
+    for (;;) {
       {
-        std::unique_lock lk(mutex);
-        work_ready.wait(lk, [&] { return !work.empty() || workers_done; });
-        if (work.empty()) return;
-        s = std::move(work.front());
-        work.pop_front();
-      }
-      for (;;) {
-        const Next next = advance(*s);
         std::lock_guard lk(mutex);
-        if (next != Next::retire && next != Next::requeue && s->rerun) {
-          s->rerun = false;
-          continue;
+        if (workers_done) return nullptr;
+        if (!work.empty()) {
+          auto s = std::move(work.front());
+          work.pop_front();
+          if (work.empty()) drain_wake_locked();
+          return s;
         }
-        s->rerun = false;
-        apply_locked(s, next);
-        break;
       }
+      epoll_event event;
+      const int n = ::epoll_wait(epoll_fd, &event, 1, static_cast<int>(tick.count()));
+      std::lock_guard lk(mutex);
+      if (workers_done) return nullptr;
+      const auto now = Clock::now();
+      if (now >= next_sweep) {
+        next_sweep = now + tick;
+        sweep_locked(now);
+      }
+      if (n != 1 || event.data.ptr == nullptr) continue;  // timeout, or work was queued
+      auto it = sessions.find(static_cast<const Session*>(event.data.ptr));
+      if (it == sessions.end()) continue;
+      auto s = it->second;
+      if (s->retired) continue;
+      if (s->queued) {
+        s->rerun = true;  // its holder looks again before arming it
+        continue;
+      }
+      s->queued = true;
+      return s;
+    }
+  }
+
+  // The eventfd stays readable (waking workers) while work waits; empty queue: quiet it.
+  void drain_wake_locked() {
+    std::uint64_t drained;
+    [[maybe_unused]] auto ignored = ::read(wake_fd, &drained, sizeof drained);
+  }
+
+  // Advances s until it waits for something, then arms, requeues, parks or retires it.
+  void run(const SessionPtr& s) {
+    for (;;) {
+      const Next next = advance(*s);
+      std::lock_guard lk(mutex);
+      if (next != Next::retire && next != Next::requeue && s->rerun) {
+        s->rerun = false;
+        continue;
+      }
+      s->rerun = false;
+      apply_locked(s, next);
+      return;
     }
   }
 
@@ -259,8 +288,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         return;
       }
       case Next::requeue:
-        work.push_back(s);
-        work_ready.notify_one();
+        push_work_locked(s);
         return;
       case Next::park:
         s->queued = false;  // the reading thread's release schedules it again
@@ -394,20 +422,15 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       }
       return running;
     });
-    {
-      std::lock_guard lk(mutex);
-      reactor_done = true;
-    }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto ignored = ::write(wake_fd, &one, sizeof one);
-    if (reactor.joinable()) reactor.join();
     // Close every connection: clients see ConnectionClosed now, whatever still runs.
     for (auto& s : all_sessions()) close_session(*s);
     {
       std::lock_guard lk(mutex);
       workers_done = true;
     }
-    work_ready.notify_all();
+    // Left unread, the eventfd wakes every worker in epoll_wait, each to find workers_done.
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto ignored = ::write(wake_fd, &one, sizeof one);
     for (auto& w : workers) {
       if (w.joinable()) w.join();
     }
@@ -477,6 +500,6 @@ std::size_t ThreadPoolServer::connection_count() const {
 
 ServerStats ThreadPoolServer::stats() const { return impl_->stats(); }
 
-std::size_t ThreadPoolServer::thread_count() const noexcept { return impl_->worker_count + 2; }
+std::size_t ThreadPoolServer::thread_count() const noexcept { return impl_->worker_count + 1; }
 
 }  // namespace netref

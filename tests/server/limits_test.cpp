@@ -93,7 +93,11 @@ TEST_CASE_TEMPLATE("a client that stops reading its replies is closed at the wri
   auto echo = greedy->root()->attr("echo");
   const std::string big(256 << 10, 'x');
   std::vector<AsyncCall> calls;
-  for (int i = 0; i < 64; ++i) calls.push_back(echo->async_call(big));  // nobody serves greedy's side
+  try {
+    for (int i = 0; i < 64; ++i) calls.push_back(echo->async_call(big));  // nobody serves greedy's side
+  } catch (const ConnectionClosed&) {
+    // the server gave up on us while we were still sending: the outcome under test
+  }
   const auto end = Clock::now() + 10s;
   while (server.connection_count() > 1 && Clock::now() < end) std::this_thread::sleep_for(10ms);
   CHECK(server.connection_count() == 1);  // only the canary is left
@@ -151,7 +155,7 @@ TEST_CASE("the thread pool holds hundreds of idle clients on a fixed number of t
   for (int i = 1; i < 300; ++i) clients.push_back(connect("127.0.0.1", server.port()));
   CHECK(server.connection_count() == 300);
   CHECK(thread_count() == before);  // no thread per connection
-  CHECK(server.thread_count() == 5);
+  CHECK(server.thread_count() == 4);  // the acceptor and 3 workers
   for (int i = 0; i < 300; i += 37) CHECK(clients[i]->root()->attr("add")->call(i, 1).as<std::int64_t>() == i + 1);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 /// Servers: accept connections and serve them. Which one to pick:
-/// - ThreadPoolServer: one reactor thread waits on every connection and a fixed pool of
-///   workers serves the ones with a frame ready. Thousands of mostly idle clients on a
+/// - ThreadPoolServer: a fixed pool of workers takes turns waiting on every connection at
+///   once (epoll) and serves the ones with a frame ready. Thousands of mostly idle clients on a
 ///   bounded number of threads. The default choice for a service facing many clients.
 /// - ThreadedServer: a thread per connection (rpyc's ThreadedServer). Simplest; fine for a
 ///   few dozen clients, and a handler may block as long as it likes without holding a
@@ -114,9 +114,9 @@ class ThreadedServer {
   std::unique_ptr<detail::ServerCore> core_;
 };
 
-/// One reactor thread waits on every connection; a fixed pool of workers serves those with a
-/// whole frame buffered, one frame at a time per connection (so a connection's requests run
-/// in order), and hands them back. Reads never block a worker: a slow or silent client
+/// A fixed pool of workers takes turns waiting on every connection at once (one epoll set);
+/// the worker that sees a connection ready serves it itself, one frame at a time per
+/// connection (so a connection's requests run in order), and hands it back. Reads never block a worker: a slow or silent client
 /// costs a buffer, not a thread. A handler that calls back into its client waits on its
 /// worker only.
 class ThreadPoolServer {
@@ -138,7 +138,7 @@ class ThreadPoolServer {
   std::uint16_t port() const noexcept;
   std::size_t connection_count() const;
   ServerStats stats() const;
-  /// Threads the server runs (reactor, acceptor and workers): bounded, whatever the load.
+  /// Threads the server runs (the acceptor and the workers): bounded, whatever the load.
   std::size_t thread_count() const noexcept;
 
   struct Impl;
