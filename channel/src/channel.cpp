@@ -250,11 +250,23 @@ void Channel::fill_until(std::chrono::steady_clock::time_point deadline) {
 }
 
 bool Channel::fill_now() {
-  // Room for the rest of the current frame when its header is in, else a read-ahead chunk.
-  std::size_t want = kReadChunk;
+  if (buffered_bytes() == 0) {
+    // Read ahead into this thread's scratch and keep only what came: an idle connection
+    // holds no read-ahead buffer (a server with 10,000 of them would hold 640 MiB).
+    thread_local std::array<std::uint8_t, kReadChunk> scratch;
+    const std::size_t n = stream_->read_available(scratch);
+    if (n == 0) return false;
+    input_head_ = 0;
+    input_tail_ = n;
+    if (input_.size() < n) grow_to(input_, n);
+    std::memcpy(input_.data(), scratch.data(), n);
+    return true;
+  }
+  // Part of a frame is in: room for its rest once the header says how much.
+  std::size_t want = kHeaderBytes;
   if (buffered_bytes() >= kHeaderBytes) {
     const std::size_t total = kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1;
-    if (total > buffered_bytes()) want = std::max(want, total - buffered_bytes());
+    want = total > buffered_bytes() ? total - buffered_bytes() : kHeaderBytes;
   }
   reserve_input(want);
   const std::size_t n = stream_->read_available(

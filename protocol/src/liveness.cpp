@@ -88,7 +88,8 @@ class Monitor {
       w.frames_seen = frames;
       w.last_heard = now;
       w.ping_outstanding = false;
-      return true;
+      // Watched only for its first frame: that came, so stop looking.
+      return enabled(w.keepalive_interval) || enabled(w.idle_timeout);
     }
     const auto silent = now - w.last_heard;
     if (frames == 0 && enabled(w.first_frame_timeout) && silent >= w.first_frame_timeout) {

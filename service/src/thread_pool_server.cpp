@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "server_base.hpp"
@@ -69,6 +70,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   mutable std::mutex mutex;
   std::condition_variable stopped;
   std::unordered_map<const Session*, SessionPtr> sessions;  // guarded by mutex
+  std::unordered_set<Session*> timed;  // sessions with a deadline: all the sweep looks at
   std::deque<SessionPtr> work;                              // guarded by mutex
   bool started = false, stopping = false, workers_done = false;
   bool fully_stopped = false;
@@ -148,9 +150,6 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         return;
       }
       session->stage = Session::Stage::handshake;
-      if (base.config().handshake_timeout.count() > 0) {
-        session->deadline = Clock::now() + base.config().handshake_timeout;
-      }
     } else {
       session->stream = std::move(stream);
     }
@@ -164,13 +163,30 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       return;
     }
     sessions.emplace(session.get(), session);
+    if (tls && base.config().handshake_timeout.count() > 0) {
+      set_deadline_locked(*session, Clock::now() + base.config().handshake_timeout);
+    }
     if (!tls) schedule_locked(session);  // authenticate and open it on a worker
   }
 
-  // Closes sessions whose handshake or partial frame ran out of time.
+  void set_deadline_locked(Session& s, Clock::time_point deadline) {
+    s.deadline = deadline;
+    if (deadline == kNever) {
+      timed.erase(&s);
+    } else {
+      timed.insert(&s);
+    }
+  }
+
+  // Closes sessions whose handshake or partial frame ran out of time. Only sessions with a
+  // deadline are looked at: idle connections cost the sweep nothing.
   void sweep_locked(Clock::time_point now) {
-    for (auto& [key, s] : sessions) {
-      if (s->queued || s->deadline > now || !s->abort_reason.empty()) continue;
+    std::vector<SessionPtr> expired;
+    for (Session* timed_session : timed) {
+      if (timed_session->deadline <= now) expired.push_back(sessions.at(timed_session));
+    }
+    for (auto& s : expired) {
+      if (s->queued || !s->abort_reason.empty()) continue;
       if (s->stage == Session::Stage::handshake) {
         s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
       } else {
@@ -303,6 +319,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     if (s->retired) return;
     s->retired = true;
     s->queued = false;
+    timed.erase(s.get());
     ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, nullptr);  // before the descriptor can close
     sessions.erase(s.get());
   }
@@ -349,7 +366,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         std::lock_guard lk(mutex);
         s.conn = std::move(conn);
         s.stage = Session::Stage::serving;
-        s.deadline = kNever;
+        set_deadline_locked(s, kNever);
         if (stopping) {
           s.conn->abort("the server stopped", "server_stop");
           return Next::retire;
@@ -373,7 +390,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     std::lock_guard lk(mutex);
     switch (status) {
       case ServeStatus::idle:
-        s.deadline = kNever;
+        set_deadline_locked(s, kNever);
         return Next::arm_read;
       case ServeStatus::partial: {
         // The frame timeout runs from the first byte of this frame.
@@ -381,12 +398,12 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         if (s.deadline == kNever || frames != s.frames_at_partial) {
           s.frames_at_partial = frames;
           const auto limit = base.config().channel.frame_timeout;
-          s.deadline = limit.count() > 0 ? Clock::now() + limit : kNever;
+          set_deadline_locked(s, limit.count() > 0 ? Clock::now() + limit : kNever);
         }
         return Next::arm_read;
       }
       case ServeStatus::more:
-        s.deadline = kNever;
+        set_deadline_locked(s, kNever);
         return Next::requeue;
       case ServeStatus::busy:
         return Next::park;
