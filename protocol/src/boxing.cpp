@@ -9,6 +9,14 @@
 
 namespace netref {
 namespace detail {
+namespace {
+/// Appends a boxing label pair's head: 0x11 (a 2-tuple) and the label's immediate int.
+/// Two push_backs: a braced insert goes through vector's general range insert.
+void label(std::vector<std::uint8_t>& out, std::uint8_t immediate_label) {
+  out.push_back(0x11);
+  out.push_back(immediate_label);
+}
+}  // namespace
 
 void encode_tuple_header(std::size_t n, std::vector<std::uint8_t>& out) {
   if (n == 0) {
@@ -29,7 +37,7 @@ void encode_tuple_header(std::size_t n, std::vector<std::uint8_t>& out) {
 namespace {
 void encode_u64(std::uint64_t v, std::vector<std::uint8_t>& out) {
   if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    brine::encode(Value(static_cast<std::int64_t>(v)), out);
+    brine::encode_int(static_cast<std::int64_t>(v), out);
   } else {
     brine::encode(Value(BigInt{std::to_string(v)}), out);
   }
@@ -38,7 +46,7 @@ void encode_u64(std::uint64_t v, std::vector<std::uint8_t>& out) {
 
 void encode_id_pack(const IdPack& id, std::vector<std::uint8_t>& out) {
   out.push_back(0x12);  // 3-tuple
-  brine::encode(Value(std::string_view(id.type_name)), out);
+  brine::encode_str(id.type_name, out);
   encode_u64(id.type_id, out);
   encode_u64(id.object_id, out);
 }
@@ -71,10 +79,18 @@ std::uint64_t expect_u64(const Value& v, const char* what) {
   throw ProtocolError(std::string(what) + " must be an int, got " + std::string(v.type_name()));
 }
 
-IdPack parse_id_pack(const Value& v) {
+namespace {
+/// An id_pack read in place: the type name points into the Value (no copy).
+struct IdPackView {
+  std::string_view type_name;
+  std::uint64_t type_id = 0;
+  std::uint64_t object_id = 0;
+};
+
+IdPackView parse_id_pack_view(const Value& v) {
   auto* t = v.get_if<Tuple>();
   if (t == nullptr || t->items.size() != 3) throw ProtocolError("an id_pack must be a 3-tuple");
-  IdPack id;
+  IdPackView id;
   if (auto* s = t->items[0].get_if<std::string>()) {
     id.type_name = *s;
   } else if (auto* b = t->items[0].get_if<Bytes>()) {
@@ -86,21 +102,49 @@ IdPack parse_id_pack(const Value& v) {
   id.object_id = expect_u64(t->items[2], "an id_pack's object id");
   return id;
 }
+}  // namespace
+
+IdPack parse_id_pack(const Value& v) {
+  const IdPackView view = parse_id_pack_view(v);
+  return IdPack{std::string(view.type_name), view.type_id, view.object_id};
+}
 
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
 // Envelope
 
+namespace {
+/// Decodes a message envelope, a brine tuple of exactly N items spanning data, straight into
+/// items: what brine::decode would return, without allocating the tuple. False when data is
+/// not a well-formed envelope; the caller then runs brine::decode, so the error a peer gets
+/// for a malformed message stays exactly what it was.
+template <std::size_t N>
+bool decode_envelope(std::span<const std::uint8_t> data, const brine::Limits& limits, Value (&items)[N]) {
+  // tup1..tup4 are 0x10..0x13; each item takes at least a byte; max_depth must admit the
+  // tuple itself, whose items brine::decode sees one level down.
+  if (data.size() < 1 + N || data[0] != 0x10 + N - 1 || limits.max_depth == 0) return false;
+  brine::Limits inner = limits;
+  inner.max_depth = limits.max_depth - 1;
+  std::size_t offset = 1;
+  try {
+    for (auto& item : items) item = brine::decode_prefix(data, offset, inner);
+  } catch (const ProtocolError&) {
+    return false;
+  }
+  return offset == data.size();
+}
+}  // namespace
+
 void Connection::Impl::begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const {
   if (generation.load(std::memory_order_relaxed) == Generation::v5) {
     out.push_back(0x12);  // (msg, seq, body)
-    brine::encode(Value(static_cast<std::int64_t>(type)), out);
+    brine::encode_int(static_cast<std::int64_t>(type), out);
   } else {
     out.push_back(static_cast<std::uint8_t>(type));  // msg byte, then (seq, body)
     out.push_back(0x11);
   }
-  brine::encode(Value(static_cast<std::int64_t>(seq)), out);
+  brine::encode_int(static_cast<std::int64_t>(seq), out);
 }
 
 detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> frame) {
@@ -116,23 +160,36 @@ detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> f
   std::int64_t type = 0;
   std::int64_t seq = 0;
   if (generation.load(std::memory_order_relaxed) == Generation::v5) {
-    Value v = brine::decode(frame, limits);
-    auto* t = v.get_if<Tuple>();
-    if (t == nullptr || t->items.size() != 3) {
-      throw ProtocolError("a message must be a (msg, seq, body) tuple, got " + v.debug_string(60));
+    Value items[3];
+    if (decode_envelope(frame, limits, items)) {
+      type = detail::expect_int(items[0], "the message type");
+      seq = detail::expect_int(items[1], "the seq");
+      msg.body = std::move(items[2]);
+    } else {
+      Value v = brine::decode(frame, limits);
+      auto* t = v.get_if<Tuple>();
+      if (t == nullptr || t->items.size() != 3) {
+        throw ProtocolError("a message must be a (msg, seq, body) tuple, got " + v.debug_string(60));
+      }
+      type = detail::expect_int(t->items[0], "the message type");
+      seq = detail::expect_int(t->items[1], "the seq");
+      msg.body = std::move(t->items[2]);
     }
-    type = detail::expect_int(t->items[0], "the message type");
-    seq = detail::expect_int(t->items[1], "the seq");
-    msg.body = std::move(t->items[2]);
   } else {
     type = frame[0];
-    Value v = brine::decode(frame.subspan(1), limits);
-    auto* t = v.get_if<Tuple>();
-    if (t == nullptr || t->items.size() != 2) {
-      throw ProtocolError("a message must be a msg byte and a (seq, body) tuple, got " + v.debug_string(60));
+    Value items[2];
+    if (decode_envelope(frame.subspan(1), limits, items)) {
+      seq = detail::expect_int(items[0], "the seq");
+      msg.body = std::move(items[1]);
+    } else {
+      Value v = brine::decode(frame.subspan(1), limits);
+      auto* t = v.get_if<Tuple>();
+      if (t == nullptr || t->items.size() != 2) {
+        throw ProtocolError("a message must be a msg byte and a (seq, body) tuple, got " + v.debug_string(60));
+      }
+      seq = detail::expect_int(t->items[0], "the seq");
+      msg.body = std::move(t->items[1]);
     }
-    seq = detail::expect_int(t->items[0], "the seq");
-    msg.body = std::move(t->items[1]);
   }
   if (type < 1 || type > 3) throw ProtocolError("unknown message type " + std::to_string(type));
   if (seq < 0 || seq > std::numeric_limits<std::uint32_t>::max()) {
@@ -170,11 +227,11 @@ void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& 
     }
   }
   lent_now.push_back(object.get());
-  out.insert(out.end(), {0x11, 0x54});  // (LABEL_REMOTE_REF, id_pack)
+  detail::label(out, 0x54);  // (LABEL_REMOTE_REF, id_pack)
   out.push_back(0x12);
-  brine::encode(Value(object->type_name()), out);
-  brine::encode(Value(static_cast<std::int64_t>(object->type_id() & 0x7fffffffffffffffull)), out);
-  brine::encode(Value(static_cast<std::int64_t>(id)), out);
+  brine::encode_str(object->type_name(), out);
+  brine::encode_int(static_cast<std::int64_t>(object->type_id() & 0x7fffffffffffffffull), out);
+  brine::encode_int(static_cast<std::int64_t>(id), out);
 }
 
 void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now) {
@@ -187,7 +244,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
       if (!ref) {
         out.insert(out.end(), {0x11, 0x51, 0x00});
       } else if (ref->connection().get() == self) {
-        out.insert(out.end(), {0x11, 0x53});  // (LABEL_LOCAL_REF, id_pack): the peer's own object
+        detail::label(out, 0x53);  // (LABEL_LOCAL_REF, id_pack): the peer's own object
         detail::encode_id_pack(ref->id_pack(), out);
       } else {
         // A netref of another connection: lend a forwarder (RPyC lends the netref itself).
@@ -198,7 +255,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
     case Value::Kind::tuple: {
       if (brine::dumpable(v)) break;
       const auto& items = v.get_if<Tuple>()->items;
-      out.insert(out.end(), {0x11, 0x52});  // (LABEL_TUPLE, (boxed, ...))
+      detail::label(out, 0x52);  // (LABEL_TUPLE, (boxed, ...))
       detail::encode_tuple_header(items.size(), out);
       for (const auto& item : items) box(item, out, lent_now);
       return;
@@ -212,7 +269,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
     default:
       break;
   }
-  out.insert(out.end(), {0x11, 0x51});  // (LABEL_VALUE, v)
+  detail::label(out, 0x51);  // (LABEL_VALUE, v)
   brine::encode(v, out);
 }
 
@@ -226,12 +283,12 @@ void Connection::Impl::box_args(const Args& args, std::vector<std::uint8_t>& out
     }
   }
   if (plain) {
-    out.insert(out.end(), {0x11, 0x51});
+    detail::label(out, 0x51);
     detail::encode_tuple_header(args.size(), out);
     for (const auto& a : args) brine::encode(a, out);
     return;
   }
-  out.insert(out.end(), {0x11, 0x52});
+  detail::label(out, 0x52);
   detail::encode_tuple_header(args.size(), out);
   for (const auto& a : args) box(a, out, lent_now);
 }
@@ -269,10 +326,9 @@ Value Connection::Impl::unbox(Value&& boxed) {
     case Label::tuple: {
       auto* inner = t->items[1].get_if<Tuple>();
       if (inner == nullptr) throw ProtocolError("LABEL_TUPLE must hold a tuple");
-      Tuple out;
-      out.items.reserve(inner->items.size());
-      for (auto& item : inner->items) out.items.push_back(unbox(std::move(item)));
-      return Value(std::move(out));
+      // In place: the boxed tuple is ours to consume, so its items become the result.
+      for (auto& item : inner->items) item = unbox(std::move(item));
+      return std::move(t->items[1]);
     }
     case Label::local_ref:
       return Value(lookup_lent(t->items[1]));
@@ -283,7 +339,7 @@ Value Connection::Impl::unbox(Value&& boxed) {
 }
 
 ObjectPtr Connection::Impl::lookup_lent(const Value& id_pack) {
-  const IdPack id = detail::parse_id_pack(id_pack);
+  const auto id = detail::parse_id_pack_view(id_pack);
   std::lock_guard lk(tables_mutex);
   auto entry = lent.find(id.object_id);
   // Same answer for a forged id, another connection's id, and a released one: no oracle.
@@ -308,7 +364,7 @@ RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
 }
 
 void Connection::Impl::release_lent(const Value& id_pack, std::uint64_t count) {
-  const IdPack id = detail::parse_id_pack(id_pack);
+  const auto id = detail::parse_id_pack_view(id_pack);
   ObjectPtr dropped;
   std::lock_guard lk(tables_mutex);
   auto entry = lent.find(id.object_id);

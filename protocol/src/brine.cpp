@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -144,12 +145,7 @@ class Encoder {
         return f64(c.imag());
       }
       case Value::Kind::bytes: return bytes(v.get_if<Bytes>()->data);
-      case Value::Kind::string: {
-        const auto& s = *v.get_if<std::string>();
-        if (!is_valid_utf8(s)) fail_encode_utf8();
-        byte(tag::unicode);
-        return bytes(s);
-      }
+      case Value::Kind::string: return str(*v.get_if<std::string>());
       case Value::Kind::tuple: return tuple(v.get_if<Tuple>()->items, depth);
       case Value::Kind::frozenset:
         byte(tag::fset);
@@ -167,13 +163,36 @@ class Encoder {
     }
   }
 
+  void str(std::string_view s) {
+    if (!is_valid_utf8(s)) fail_encode_utf8();
+    byte(tag::unicode);
+    bytes(s);
+  }
+
+  void integer(std::int64_t i) {
+    if (i >= imm_min && i <= imm_max) return byte(static_cast<std::uint8_t>(i + imm_bias));
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, i);
+    auto n = static_cast<std::size_t>(r.ptr - buf);
+    byte(tag::int_l1);
+    byte(static_cast<std::uint8_t>(n));
+    raw(buf, n);
+  }
+
  private:
   void byte(std::uint8_t b) { out_.push_back(b); }
 
   void raw(const void* p, std::size_t n) {
     auto b = static_cast<const std::uint8_t*>(p);
+    if (n >= kLargeBlob && out_.capacity() - out_.size() < n) {
+      // A range insert grows to exactly what it needs, so the next byte of the message would
+      // move the blob again (and hold twice its size): leave room for the message's tail.
+      out_.reserve(out_.size() + n + kTailRoom);
+    }
     out_.insert(out_.end(), b, b + n);
   }
+  static constexpr std::size_t kLargeBlob = 4096;
+  static constexpr std::size_t kTailRoom = 1024;
 
   void u32(std::uint32_t n) {
     std::uint8_t b[4] = {static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
@@ -191,16 +210,6 @@ class Encoder {
   static std::uint32_t checked_length(std::size_t n, const char* what) {
     if (n > 0xFFFFFFFFu) fail_encode_length(n, what);
     return static_cast<std::uint32_t>(n);
-  }
-
-  void integer(std::int64_t i) {
-    if (i >= imm_min && i <= imm_max) return byte(static_cast<std::uint8_t>(i + imm_bias));
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, i);
-    auto n = static_cast<std::size_t>(r.ptr - buf);
-    byte(tag::int_l1);
-    byte(static_cast<std::uint8_t>(n));
-    raw(buf, n);
   }
 
   // Written as Python's str(int) would: canonical digits, or as an int64 when it fits.
@@ -415,12 +424,21 @@ class Decoder {
     std::string_view body = text;
     bool negative = !body.empty() && body.front() == '-';
     if (negative) body.remove_prefix(1);
-    if (body.empty() || body.find_first_not_of("0123456789") != std::string_view::npos) {
-      fail_at("an int", at, "is not decimal text");
+    if (body.empty()) fail_at("an int", at, "is not decimal text");
+    // One pass checks the digits and accumulates the magnitude while it fits 64 bits.
+    std::uint64_t magnitude = 0;
+    bool fits = true;
+    for (char c : body) {
+      const auto digit = static_cast<unsigned>(c - '0');
+      if (digit > 9) fail_at("an int", at, "is not decimal text");
+      const bool overflow = __builtin_mul_overflow(magnitude, 10u, &magnitude) |
+                            __builtin_add_overflow(magnitude, digit, &magnitude);
+      fits = fits && !overflow;
     }
-    std::int64_t small = 0;
-    auto r = std::from_chars(text.data(), text.data() + text.size(), small);
-    if (r.ec == std::errc{} && r.ptr == text.data() + text.size()) return Value(small);
+    constexpr auto max_positive = static_cast<std::uint64_t>(INT64_MAX);
+    if (fits && magnitude <= max_positive + (negative ? 1 : 0)) {
+      return Value(negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude));
+    }
     // Does not fit int64 (so not all zeros): canonical digits without leading zeros.
     body.remove_prefix(body.find_first_not_of('0'));
     BigInt big;
@@ -498,6 +516,10 @@ std::vector<std::uint8_t> encode(const Value& v) {
   Encoder(out).value(v, 0);
   return out;
 }
+
+void encode_int(std::int64_t i, std::vector<std::uint8_t>& out) { Encoder(out).integer(i); }
+
+void encode_str(std::string_view s, std::vector<std::uint8_t>& out) { Encoder(out).str(s); }
 
 Value decode_prefix(std::span<const std::uint8_t> data, std::size_t& offset, const Limits& limits) {
   if (offset > data.size()) {

@@ -1,4 +1,5 @@
-// RemoteRef: a netref's requests, and its release when the last handle goes.
+// RemoteRef: a netref's requests, and its release when the last handle goes. Arguments are
+// built with values_of, never a braced list, which would copy the call's arguments deeply.
 #include "netref/protocol/remote_ref.hpp"
 
 #include "connection_impl.hpp"
@@ -25,38 +26,36 @@ Value RemoteRef::self_value() const {
 }
 
 Value RemoteRef::getattr(std::string_view name) const {
-  return connection_->sync_request(Handler::getattr, {self_value(), Value(name)});
+  return connection_->sync_request(Handler::getattr, values_of(self_value(), Value(name)));
 }
 
 void RemoteRef::setattr(std::string_view name, Value value) const {
-  connection_->sync_request(Handler::setattr,
-                            {self_value(), Value(name), std::move(value)});
+  connection_->sync_request(Handler::setattr, values_of(self_value(), Value(name), std::move(value)));
 }
 
 void RemoteRef::delattr(std::string_view name) const {
-  connection_->sync_request(Handler::delattr, {self_value(), Value(name)});
+  connection_->sync_request(Handler::delattr, values_of(self_value(), Value(name)));
 }
 
 
 Value RemoteRef::call(Args args, Kwargs kwargs) const {
-  return connection_->sync_request(Handler::call, {self_value(),
-                                                   Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
+  return connection_->sync_request(
+      Handler::call, values_of(self_value(), Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))));
 }
 
 Value RemoteRef::callattr(std::string_view name, Args args, Kwargs kwargs) const {
-  return connection_->sync_request(Handler::callattr,
-                                   {self_value(), Value(name),
-                                    Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
+  return connection_->sync_request(Handler::callattr, values_of(self_value(), Value(name), Value(Tuple{std::move(args)}),
+                                                               kwargs_to_value(std::move(kwargs))));
 }
 
 std::string RemoteRef::repr() const {
-  Value v = connection_->sync_request(Handler::repr, {self_value()});
+  Value v = connection_->sync_request(Handler::repr, values_of(self_value()));
   if (auto* s = v.get_if<std::string>()) return *s;
   return v.debug_string();
 }
 
 std::string RemoteRef::str() const {
-  Value v = connection_->sync_request(Handler::str, {self_value()});
+  Value v = connection_->sync_request(Handler::str, values_of(self_value()));
   if (auto* s = v.get_if<std::string>()) return *s;
   return v.debug_string();
 }

@@ -57,7 +57,7 @@ Value Proxy::resolve() const {
   if (auto* remote = target_.get_if<RemoteRefPtr>(); remote != nullptr && *remote && path_.size() > 1) {
     auto& conn = (*remote)->connection();
     if (conn->peer_is_netref()) {
-      return conn->sync_request(Handler::getchain, {target_, names_tuple(path_, path_.size())});
+      return conn->sync_request(Handler::getchain, values_of(target_, names_tuple(path_, path_.size())));
     }
   }
   return walk(target_, path_, path_.size());
@@ -69,8 +69,9 @@ Value Proxy::invoke(Args args, Kwargs kwargs) const {
     auto& conn = (*remote)->connection();
     if (path_.size() > 1 && conn->peer_is_netref()) {
       // One round trip for the whole chain.
-      return conn->sync_request(Handler::callchain, {target_, names_tuple(path_, path_.size()),
-                                                     Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
+      return conn->sync_request(Handler::callchain,
+                                values_of(target_, names_tuple(path_, path_.size()), Value(Tuple{std::move(args)}),
+                                          kwargs_to_value(std::move(kwargs))));
     }
     Value parent = walk(target_, path_, path_.size() - 1);
     if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
@@ -94,10 +95,11 @@ AsyncResult Proxy::invoke_async(Args args, Kwargs kwargs) const {
   if (remote == nullptr || !*remote) throw TypeError("async_call needs a netref, got " + std::string(parent.type_name()));
   auto& conn = (*remote)->connection();
   if (path_.empty()) {
-    return conn->async_request(Handler::call, {parent, Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))});
+    return conn->async_request(Handler::call, values_of(parent, Value(Tuple{std::move(args)}),
+                                                        kwargs_to_value(std::move(kwargs))));
   }
-  return conn->async_request(Handler::callattr, {parent, Value(path_.back()), Value(Tuple{std::move(args)}),
-                                                 kwargs_to_value(std::move(kwargs))});
+  return conn->async_request(Handler::callattr, values_of(parent, Value(path_.back()),
+                                                          Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))));
 }
 
 void Proxy::assign(Value value) const {

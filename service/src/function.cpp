@@ -122,6 +122,7 @@ Value call_records(const std::vector<FunctionRecord>& records, void* self, const
   // Only the failure path below allocates.
   std::vector<std::string> reasons;
   for (const auto& record : records) {
+    frame.consume = &record == &records.back();
     if (record.invoke(record, frame)) return std::move(frame.result);
     reasons.push_back(std::move(frame.mismatch));
     frame.mismatch.clear();

@@ -43,7 +43,7 @@ std::string join_signatures(const Member& m) {
 
 bool run_record(const FunctionRecord& record, void* self, const ConvertContext& ctx, Args& args,
                 Kwargs& kwargs, Value& result, std::string& mismatch) {
-  CallFrame frame{self, args, kwargs, ctx, Value(), std::string()};
+  CallFrame frame{self, args, kwargs, ctx, Value(), std::string(), /*consume=*/true};
   if (!record.invoke(record, frame)) {
     mismatch = std::move(frame.mismatch);
     return false;

@@ -1,6 +1,7 @@
 // A peer that sends garbage costs only its own connection, and gets a clear reason.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "harness.hpp"
@@ -128,6 +129,34 @@ TEST_CASE("nesting deeper than the limit closes the connection") {
   payload.push_back(0x00);
   p.frame(payload);
   CHECK(p.closed_reason().find("depth") != std::string::npos);
+}
+
+TEST_CASE("a message nested exactly to the depth limit is served, and one level more closes the connection") {
+  // The envelope, the (handler, args) body, the boxed pair and the args tuple are 4 levels;
+  // a tuple at depth d needs d + 1 <= max_depth, so 12 nested 1-tuples fit a limit of 16.
+  auto nested = [](int levels) {
+    Value v;
+    for (int i = 0; i < levels; ++i) v = Value(Tuple{{std::move(v)}});
+    return v;
+  };
+  ConnectionConfig cfg;
+  cfg.max_depth = 16;
+  RawPeer p(cfg);
+  p.frame(message_v5(1, 0, Value(Tuple{{Value(1), boxed_args({nested(12)})}})));  // PING echoes it
+  CHECK(p.read_reply() == Value(Tuple{{Value(2), Value(0), Value(Tuple{{Value(1), nested(12)}})}}));
+  CHECK_FALSE(p.server->closed());
+  p.frame(message_v5(1, 1, Value(Tuple{{Value(1), boxed_args({nested(13)})}})));
+  for (int i = 0; i < 500 && !p.server->closed(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(p.server->closed());  // (a server that answered instead would leave closed_reason waiting)
+  CHECK(p.closed_reason().find("deeper than 16 levels") != std::string::npos);
+}
+
+TEST_CASE("bytes after a message's envelope close the connection, naming them") {
+  RawPeer p;
+  auto payload = message_v5(1, 0, Value(Tuple{{Value(1), boxed_args({Value("x")})}}));
+  payload.push_back(0x00);
+  p.frame(payload);
+  CHECK(p.closed_reason().find("1 trailing bytes") != std::string::npos);
 }
 
 TEST_CASE("an unknown message type closes the connection") {

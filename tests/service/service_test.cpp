@@ -125,6 +125,24 @@ TEST_CASE("overloads are tried in order and the first whose arguments convert wi
         "describe(list[int]) -> str [argument 1: expected list[int], got float]");
 }
 
+TEST_CASE("an overload that took a str or bytes argument and then failed leaves it whole for the next") {
+  // The last candidate may take (move) its string arguments; earlier ones must copy them.
+  Service svc;
+  svc.def("tag", [](std::string s, Bytes b, std::int64_t n) { return s + b.data + std::to_string(n); });
+  svc.def("tag", [](std::string s, Bytes b, std::string t) { return s + b.data + t; });
+  svc.def("tag", [](std::string s, Bytes b, double d) { return s + b.data + std::to_string(static_cast<int>(d)); });
+  ObjectPtr root = svc.root_object();
+  const std::string long_text(100, 'x');  // past any small-string buffer: a move empties it
+  CHECK(root->callattr("tag", {Value(long_text), Value(Bytes{long_text}), Value("!")}, {}) ==
+        Value(long_text + long_text + "!"));
+  CHECK(root->callattr("tag", {Value(long_text), Value(Bytes{long_text}), Value(2.0)}, {}) ==
+        Value(long_text + long_text + "2"));
+  // A default is never taken: the second call sees it as the first did.
+  svc.def("greet", [](std::string name) { return name; }, arg("name") = long_text);
+  CHECK(root->callattr("greet", {}, {}) == Value(long_text));
+  CHECK(root->callattr("greet", {}, {}) == Value(long_text));
+}
+
 TEST_CASE("keyword arguments match netref::arg names, and defaults fill the rest") {
   Registry types;
   Service calc = make_calc(types);

@@ -26,6 +26,12 @@ void encode(const Value& v, std::vector<std::uint8_t>& out);
 /// Encodes to a fresh buffer.
 std::vector<std::uint8_t> encode(const Value& v);
 
+/// encode(Value(i), out) without building the Value (hot paths: seqs, handlers, ids).
+void encode_int(std::int64_t i, std::vector<std::uint8_t>& out);
+/// encode(Value(std::string(s)), out) without building the Value (type names): throws
+/// ProtocolError for invalid UTF-8, leaving out as it was.
+void encode_str(std::string_view s, std::vector<std::uint8_t>& out);
+
 /// Decodes exactly one value that must span all of data. Throws ProtocolError naming the
 /// problem and offset: unknown tag, truncation, trailing bytes, a count larger than the
 /// bytes left (checked before reserving), nesting past limits.max_depth, invalid UTF-8 in a

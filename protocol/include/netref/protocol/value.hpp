@@ -120,6 +120,16 @@ inline bool operator==(const Tuple& a, const Tuple& b) { return a.items == b.ite
 inline bool operator==(const FrozenSet& a, const FrozenSet& b) { return a.items == b.items; }
 inline bool operator==(const Slice& a, const Slice& b) { return a.parts == b.parts; }
 
+/// Builds a vector of values (a request's Args) by moving each one in. A braced list
+/// `{a, b}` copies every element instead (deeply, for tuples): use this on hot paths.
+template <class... Ts>
+std::vector<Value> values_of(Ts&&... values) {
+  std::vector<Value> out;
+  out.reserve(sizeof...(Ts));
+  (out.emplace_back(std::forward<Ts>(values)), ...);
+  return out;
+}
+
 /// Builds a Tuple from values: tuple_of(1, "a", None{}).
 template <class... Ts>
 Value tuple_of(Ts&&... values) {

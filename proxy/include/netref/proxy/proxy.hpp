@@ -79,12 +79,20 @@ class Proxy {
   /// Converts the (fetched) value to T: `.as<std::int64_t>()`, `.as<std::vector<double>>()`,
   /// `.as<MyStruct>()`. Throws TypeError when it does not convert.
   template <class T>
-  T as() const {
+  T as() const& {
+    if (path_.empty()) return Converter<T>::from_value(target_, ConvertContext{});  // no copy first
+    return Converter<T>::from_value(resolve(), ConvertContext{});
+  }
+  /// The same on a temporary (`p->call(x).as<T>()`): strings and bytes are taken, not copied.
+  template <class T>
+  T as() && {
+    if (path_.empty()) return Converter<T>::from_value(std::move(target_), ConvertContext{});
     return Converter<T>::from_value(resolve(), ConvertContext{});
   }
 
   /// The fetched value itself.
-  Value value() const { return resolve(); }
+  Value value() const& { return resolve(); }
+  Value value() && { return path_.empty() ? std::move(target_) : resolve(); }
   /// True if the (fetched) value is a reference to the peer's object.
   bool is_netref() const { return path_.empty() ? target_.kind() == Value::Kind::remote_ref : true; }
   /// The netref behind this proxy (nullptr for plain values).

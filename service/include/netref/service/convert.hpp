@@ -521,6 +521,11 @@ struct Converter<std::string> {
     if (const auto* s = v.get_if<std::string>()) return *s;
     detail::throw_mismatch("str", v);
   }
+  /// Takes the string out of a Value the caller no longer needs (no copy).
+  static std::string from_value(Value&& v, const ConvertContext&) {
+    if (auto* s = v.get_if<std::string>()) return std::move(*s);
+    detail::throw_mismatch("str", v);
+  }
   static Value to_value(const std::string& s, const ConvertContext&) { return Value(s); }
   static Value to_value(std::string&& s, const ConvertContext&) { return Value(std::move(s)); }
   static std::string type_name() { return "str"; }
@@ -564,6 +569,11 @@ struct Converter<Bytes> {
     if (const auto* b = v.get_if<Bytes>()) return *b;
     detail::throw_mismatch("bytes", v);
   }
+  /// Takes the bytes out of a Value the caller no longer needs (no copy).
+  static Bytes from_value(Value&& v, const ConvertContext&) {
+    if (auto* b = v.get_if<Bytes>()) return std::move(*b);
+    detail::throw_mismatch("bytes", v);
+  }
   static Value to_value(const Bytes& b, const ConvertContext&) { return Value(b); }
   static Value to_value(Bytes&& b, const ConvertContext&) { return Value(std::move(b)); }
   static std::string type_name() { return "bytes"; }
@@ -589,6 +599,7 @@ struct Converter<std::vector<std::uint8_t, Alloc>> {
 template <>
 struct Converter<Value> {
   static Value from_value(const Value& v, const ConvertContext&) { return v; }
+  static Value from_value(Value&& v, const ConvertContext&) { return std::move(v); }
   static Value to_value(const Value& v, const ConvertContext&) { return v; }
   static Value to_value(Value&& v, const ConvertContext&) { return std::move(v); }
   static std::string type_name() { return "object"; }

@@ -63,6 +63,9 @@ struct CallFrame {
   const ConvertContext& ctx;
   Value result;                ///< set when a record matched and ran
   std::string mismatch;        ///< why the record just tried did not match
+  /// The record being tried is the last candidate: it may take (move) the contents of args
+  /// and kwargs while converting them, since no other overload will read them again.
+  bool consume = false;
 };
 
 /// One bound callable. Immutable once made; shared by every call on every thread.
@@ -148,6 +151,9 @@ struct ArgCaster {
   using D = std::remove_cvref_t<P>;
   std::optional<D> value;
   void load(const Value& v, const ConvertContext& ctx) { value.emplace(Converter<D>::from_value(v, ctx)); }
+  /// load from a Value nobody reads afterwards: a converter with a from_value(Value&&)
+  /// (strings, bytes) takes its contents instead of copying them.
+  void take(Value& v, const ConvertContext& ctx) { value.emplace(Converter<D>::from_value(std::move(v), ctx)); }
   P get() {
     if constexpr (std::is_lvalue_reference_v<P>) return *value;
     else return std::move(*value);
@@ -240,12 +246,27 @@ decltype(auto) self_from(CallFrame& frame) {
   }
 }
 
+/// Converts one argument; owned: the Value is the call's own (not a default) and no later
+/// overload needs it, so the caster may take its contents.
+template <class Caster>
+void load_argument(Caster& caster, const Value& v, bool owned, const ConvertContext& ctx) {
+  if constexpr (requires(Value& x) { caster.take(x, ctx); }) {
+    // The slots point into the CallFrame's args and kwargs, which are not const.
+    if (owned) return caster.take(const_cast<Value&>(v), ctx);
+  }
+  caster.load(v, ctx);
+}
+
 template <class Casters, std::size_t... I>
 bool load_arguments(const FunctionRecord& record, CallFrame& frame, Casters& casters,
                     const Value* const* slots, std::index_sequence<I...>) {
+  [[maybe_unused]] auto owned = [&](std::size_t i) {
+    const auto& fallback = record.params[i].default_value;
+    return frame.consume && !(fallback && slots[i] == &*fallback);
+  };
   std::size_t index = 0;
   try {
-    ((index = I, std::get<I>(casters).load(*slots[I], frame.ctx)), ...);
+    ((index = I, load_argument(std::get<I>(casters), *slots[I], owned(I), frame.ctx)), ...);
   } catch (const TypeError& e) {
     note_argument_mismatch(record, frame, index, e);
     return false;

@@ -1,0 +1,80 @@
+// The raw TCP baseline server (see raw_wire.hpp): a thread per connection, like netref's
+// ThreadedServer, answering add and echo. Binds 127.0.0.1 on a free port, prints
+// "port <n>", and serves until SIGTERM or SIGINT.
+// Usage: raw_bench_server
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "raw_wire.hpp"
+
+namespace {
+
+void serve(int fd) {
+  try {
+    bench::raw::Conn conn(fd);
+    std::vector<std::uint8_t> body;
+    for (;;) {
+      const int op = conn.recv(body);
+      if (op < 0) return;
+      if (op == bench::raw::kAdd && body.size() == 16) {
+        std::int64_t a, b;
+        std::memcpy(&a, body.data(), 8);
+        std::memcpy(&b, body.data() + 8, 8);
+        const std::int64_t sum = a + b;
+        conn.send(bench::raw::kAdd, &sum, sizeof sum);
+      } else if (op == bench::raw::kEcho) {
+        conn.send(bench::raw::kEcho, body.data(), body.size());
+      } else {
+        return;  // a bad message ends this client only
+      }
+    }
+  } catch (const std::exception&) {
+    // the client went away
+  }
+}
+
+}  // namespace
+
+int main() {
+  // Every thread inherits the blocked signals; main waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) bench::raw::fail("socket");
+  int one = 1;
+  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t addr_size = sizeof addr;
+  if (::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) bench::raw::fail("bind");
+  if (::listen(listener, 4096) != 0) bench::raw::fail("listen");
+  if (::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &addr_size) != 0) bench::raw::fail("getsockname");
+  std::printf("port %u\n", static_cast<unsigned>(ntohs(addr.sin_port)));
+  std::fflush(stdout);
+
+  std::thread([listener] {
+    for (;;) {
+      const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;
+      }
+      bench::raw::set_nodelay(fd);
+      std::thread(serve, fd).detach();
+    }
+  }).detach();
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  return 0;  // the detached threads end with the process
+}

@@ -1,0 +1,100 @@
+// The netref service the benchmark calls. Three listeners on free loopback ports, one
+// service behind them all:
+//   default   ThreadedServer, channel compression on (RPyC's default): W1-W5 and W7
+//   plain     ThreadedServer, compression off: W3 without compression
+//   pool      the server of W6 (64 concurrent clients)
+// Prints "ports <default> <plain> <pool> <pool server class>" and serves until SIGTERM or
+// SIGINT. Usage: netref_bench_server
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include <netref/netref.hpp>
+
+namespace {
+
+// W6's server: one reactor waits on every socket, a fixed pool serves the ready ones.
+using PoolServer = netref::ThreadPoolServer;
+constexpr const char* kPoolServerName = "ThreadPoolServer";
+
+struct Counter {
+  std::int64_t value = 0;
+  std::int64_t add(std::int64_t n) { return value += n; }
+};
+
+// W5's chain: root.a.b.c.d(x).
+struct ChainC {
+  std::int64_t d(std::int64_t x) const { return x + 1; }
+};
+struct ChainB {
+  std::shared_ptr<ChainC> c = std::make_shared<ChainC>();
+};
+struct ChainA {
+  std::shared_ptr<ChainB> b = std::make_shared<ChainB>();
+};
+
+// VmRSS of this process in KiB, from /proc/self/status.
+std::int64_t rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main() {
+  // Every server thread inherits the blocked signals; main waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  netref::Registry types;
+  types.expose<Counter>("Counter").def("add", &Counter::add).def_readwrite("value", &Counter::value);
+  types.expose<ChainC>("ChainC").def("d", &ChainC::d);
+  types.expose<ChainB>("ChainB").def_readonly("c", &ChainB::c);
+  types.expose<ChainA>("ChainA").def_readonly("b", &ChainA::b);
+
+  netref::Service bench(types, "netref.BenchService");
+  bench.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
+  bench.def("echo", [](netref::Bytes data) { return data; });
+  bench.def("make_counter", [](std::int64_t start) { return std::make_shared<Counter>(Counter{start}); });
+  // (objects lent on the caller's connection, server VmRSS in KiB)
+  bench.def("stats", [] {
+    const auto* conn = netref::Connection::current();
+    const auto lent = conn != nullptr ? static_cast<std::int64_t>(conn->stats().lent_objects) : -1;
+    return std::make_tuple(lent, rss_kib());
+  });
+  bench.attr("a", std::make_shared<ChainA>());
+
+  netref::ServerConfig compressed{.host = "127.0.0.1", .port = 0};
+  netref::ServerConfig plain = compressed;
+  plain.channel.compress = false;
+
+  netref::ThreadedServer default_server(bench, compressed);
+  netref::ThreadedServer plain_server(bench, plain);
+  PoolServer pool_server(bench, compressed);
+  default_server.start();
+  plain_server.start();
+  pool_server.start();
+  std::printf("ports %u %u %u %s\n", unsigned{default_server.port()}, unsigned{plain_server.port()},
+              unsigned{pool_server.port()}, kPoolServerName);
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  pool_server.stop();
+  plain_server.stop();
+  default_server.stop();
+  return 0;
+}
