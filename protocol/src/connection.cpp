@@ -125,8 +125,8 @@ void Connection::Impl::forget_call(std::uint32_t seq) {
 }
 
 void Connection::Impl::send_request(Handler handler, const Args& args, std::uint32_t seq) {
-  std::vector<std::uint8_t> frame;
-  frame.reserve(64);
+  detail::FrameBuffer buffer;
+  auto& frame = buffer.bytes;
   std::vector<const Object*> lent_now;
   try {
     begin_message(frame, MsgType::request, seq);

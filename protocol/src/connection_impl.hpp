@@ -63,6 +63,33 @@ class ReaderRole {
   bool held_ = true;
 };
 
+/// A message being encoded, in this thread's reusable buffer: steady traffic, large messages
+/// included, allocates nothing per message (a fresh 1 MiB vector per echo costs page faults
+/// every time). A nested use on the same thread (a handler's own call) gets a fresh vector.
+class FrameBuffer {
+ public:
+  FrameBuffer() {
+    bytes.swap(spare());
+    bytes.clear();
+  }
+  ~FrameBuffer() {
+    if (bytes.capacity() > kKept) return;  // one huge message must not pin its memory
+    bytes.clear();
+    spare().swap(bytes);
+  }
+  FrameBuffer(const FrameBuffer&) = delete;
+  FrameBuffer& operator=(const FrameBuffer&) = delete;
+
+  std::vector<std::uint8_t> bytes;
+
+ private:
+  static constexpr std::size_t kKept = 4u << 20;
+  static std::vector<std::uint8_t>& spare() {
+    thread_local std::vector<std::uint8_t> buffer;
+    return buffer;
+  }
+};
+
 /// A decoded message envelope.
 struct Message {
   MsgType type;
@@ -154,7 +181,8 @@ struct Connection::Impl {
   Value run_handler(Handler handler, Args& args);
   void intercept(Handler handler, const Object* target, std::string_view attribute);
   ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps);
-  std::vector<std::uint8_t> encode_reply(std::uint32_t seq, const Value& result);
+  /// Encodes the reply into out (cleared first).
+  void encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& out);
   void send_reply(std::uint32_t seq, const Value& result);
   void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;
 };

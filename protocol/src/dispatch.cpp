@@ -270,7 +270,9 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
     }
     release_lent(ref->items[1], count);
     role.release();
-    send_frame(encode_reply(seq, Value()));  // rpyc peers keep a callback per seq until answered
+    detail::FrameBuffer reply;
+    encode_reply(seq, Value(), reply.bytes);
+    send_frame(reply.bytes);  // rpyc peers keep a callback per seq until answered
     return;
   }
   if (handler == Handler::del_batch && config.enable_extensions) {
@@ -324,23 +326,29 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
     }
   } guard(*this, self);
 
-  std::vector<std::uint8_t> frame;
+  Value result;
   try {
-    Value result = run_handler(handler, args);
+    result = run_handler(handler, args);
     args.clear();
-    frame = encode_reply(seq, result);
+  } catch (...) {
+    requests_served.fetch_add(1, std::memory_order_relaxed);
+    send_exception(seq, std::current_exception(), context);
+    return;
+  }
+  detail::FrameBuffer frame;  // taken after the handler: its own calls used the buffer
+  try {
+    encode_reply(seq, result, frame.bytes);
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
     send_exception(seq, std::current_exception(), context);
     return;
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);
-  send_frame(frame);
+  send_frame(frame.bytes);
 }
 
-std::vector<std::uint8_t> Connection::Impl::encode_reply(std::uint32_t seq, const Value& result) {
-  std::vector<std::uint8_t> frame;
-  frame.reserve(32);
+void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& frame) {
+  frame.clear();
   std::vector<const Object*> lent_now;
   try {
     begin_message(frame, MsgType::reply, seq);
@@ -353,10 +361,13 @@ std::vector<std::uint8_t> Connection::Impl::encode_reply(std::uint32_t seq, cons
     rollback_lends(lent_now);
     throw;
   }
-  return frame;
 }
 
-void Connection::Impl::send_reply(std::uint32_t seq, const Value& result) { send_frame(encode_reply(seq, result)); }
+void Connection::Impl::send_reply(std::uint32_t seq, const Value& result) {
+  detail::FrameBuffer frame;
+  encode_reply(seq, result, frame.bytes);
+  send_frame(frame.bytes);
+}
 
 void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {
   std::vector<std::uint8_t> frame;
