@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what netref builds, tests and runs with: Debian 12 packages only.
+# Installs what netref builds, tests and runs with: Debian 12 packages only. Besides the
+# compiler and libraries: openssl (the tests make their certificates with its CLI), clang-14
+# and its runtime (the libFuzzer targets), valgrind and gnuplot (the full benchmark run).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  g++ cmake make libasio-dev libcereal-dev zlib1g-dev libssl-dev doctest-dev \
-  python3 python3-rpyc >/dev/null
+  g++ cmake make libasio-dev libcereal-dev zlib1g-dev libssl-dev openssl doctest-dev \
+  python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox >/dev/null

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds netref and runs the whole test suite: unit, integration, Python rpyc interop and the
-# find_package consumer in a release build, then the suite again under ASan+UBSan (leak checks
-# on) and under TSan, each in its own build tree. Any failure or sanitizer report fails the run.
-# Usage: scripts/test.sh [--quick]   (--quick: the release build only)
+# Builds netref and runs the whole test suite: unit, integration, fault injection, Python rpyc
+# interop and the find_package consumer in a release build, plus a smoke run of the benchmark
+# programs (no speed is judged); then the suite again under ASan+UBSan (leak checks on) and
+# under TSan, each in its own build tree; then the libFuzzer targets (clang-14): corpus replay
+# and a bounded run of each. Any failure or sanitizer report fails the run.
+# Usage: scripts/test.sh [--quick]   (--quick: the release build and its tests only)
+# NETREF_FUZZ_SECONDS: seconds per fuzz target (default 45).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=false
@@ -20,8 +23,10 @@ run_tree() {  # run_tree <dir> <cmake args...>
   (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 300)
 }
 
-run_tree "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_tree "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETREF_BUILD_BENCH=ON
 if [ "$quick" = true ]; then exit 0; fi
+echo "== benchmark smoke run"
+bash "$root/scripts/bench.sh" --quick "$root/build"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -29,4 +34,8 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 sanitized=(-DCMAKE_BUILD_TYPE=Debug -DNETREF_BUILD_SAMPLES=OFF -DNETREF_BUILD_BENCH=OFF -DNETREF_INSTALL=OFF)
 run_tree "$root/build-asan" "${sanitized[@]}" -DNETREF_SANITIZE=address,undefined
 run_tree "$root/build-tsan" "${sanitized[@]}" -DNETREF_SANITIZE=thread
+if [ -f "$root/scripts/fuzz.sh" ]; then
+  echo "== fuzz: replay the corpora, then ${NETREF_FUZZ_SECONDS:-45} s per target"
+  bash "$root/scripts/fuzz.sh" "${NETREF_FUZZ_SECONDS:-45}"
+fi
 echo "all test trees passed"
