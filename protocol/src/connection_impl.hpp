@@ -122,6 +122,7 @@ struct Connection::Impl {
   std::string close_category;        // Connection::close_category()
   std::function<void(Connection&)> close_handler;
   std::weak_ptr<RemoteRef> remote_root;
+  std::vector<std::uint32_t> serving_seqs;  // the peer's requests being served (nested: few)
 
   // --- tables of references. Guarded by tables_mutex.
   mutable std::mutex tables_mutex;

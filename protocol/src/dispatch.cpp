@@ -1,4 +1,5 @@
 // The request handlers: what a peer may ask of the objects we lend.
+#include <algorithm>
 #include <string>
 
 #include "connection_impl.hpp"
@@ -288,6 +289,25 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
     }
     return;  // one-way: no reply
   }
+
+  // A seq still being served must not be reused: both replies would carry it, and the
+  // peer would take the first for the other's answer (RELIABILITY.md R5: close).
+  {
+    std::lock_guard lk(state_mutex);
+    if (std::find(serving_seqs.begin(), serving_seqs.end(), seq) != serving_seqs.end()) {
+      throw ProtocolError("duplicate seq " + std::to_string(seq) + ": a request with this seq is still running");
+    }
+    serving_seqs.push_back(seq);
+  }
+  struct SeqGuard {
+    Connection::Impl& impl;
+    std::uint32_t seq;
+    ~SeqGuard() {
+      std::lock_guard lk(impl.state_mutex);
+      auto& seqs = impl.serving_seqs;
+      if (auto it = std::find(seqs.begin(), seqs.end(), seq); it != seqs.end()) seqs.erase(it);
+    }
+  } seq_guard{*this, seq};
 
   Args args;
   try {

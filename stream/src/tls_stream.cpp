@@ -32,6 +32,11 @@
 #include "socket_stream_impl.hpp"
 #include "tls_stream_impl.hpp"
 
+// OpenSSL starts before main whenever TLS is linked in, so its exit-time cleanup is
+// registered first and runs last: after any static that joins a thread which touched
+// OpenSSL's per-thread error state (the liveness thread closes TLS connections).
+[[maybe_unused]] static const int openssl_started_early = OPENSSL_init_ssl(0, nullptr);
+
 namespace netref {
 namespace detail {
 namespace {

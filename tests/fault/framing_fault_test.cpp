@@ -1,0 +1,308 @@
+// RELIABILITY.md A (framing) and B (compression flag and zlib), against a real server on
+// loopback: every bad frame costs only its own connection, with the reason recorded, while
+// a canary keeps getting fast answers.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "fault/fault.hpp"
+#include "fault/faultproxy.hpp"
+
+using namespace netref;
+using namespace netref::test;
+using wire::ByteVec;
+
+namespace {
+
+/// A PING request echoing value: the smallest request that runs (no root needed).
+ByteVec ping(std::uint32_t seq, Value value) { return wire::request(seq, Handler::ping, {wire::boxed(std::move(value))}); }
+
+/// GETROOT over a raw peer; the root's id.
+IdPack root_of(RawPeer& peer, std::uint32_t seq = 0) {
+  peer.send_frame(wire::request(seq, Handler::getroot, {}));
+  auto m = peer.read_reply_to(seq);
+  REQUIRE(m.type == MsgType::reply);
+  return m.lent_id();
+}
+
+/// payload as a netref Channel compresses it (zlib stream), at level.
+ByteVec zlib_of(const ByteVec& payload, int level = 6) {
+  auto [a, b] = make_memory_pair();
+  ChannelConfig cfg;
+  cfg.compress = true;
+  cfg.compression_threshold = 0;
+  cfg.compression_level = level;
+  Channel sender(std::move(a), cfg);
+  sender.send(payload);
+  std::uint8_t head[5];
+  b->read_exact(head);
+  REQUIRE(head[4] == 1);
+  ByteVec body((std::size_t{head[0]} << 24) | (std::size_t{head[1]} << 16) | (std::size_t{head[2]} << 8) | head[3]);
+  b->read_exact(body);
+  std::uint8_t end[1];
+  b->read_exact(end);
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("A1 A2: a frame cut short by FIN, in its header or its payload, closes that connection and runs nothing") {
+  Served<> s;
+  // append(7) would leave a trace in the Lab's log if any part of it ran.
+  // cut > 0: send that many bytes of the frame; cut <= 0: all but -cut + 1 of them (0: every
+  // byte but the terminator, so the payload is whole and only the '\n' is missing).
+  const auto probe = [&](std::ptrdiff_t cut) {
+    CAPTURE(cut);
+    auto peer = RawPeer::tcp(s.port());
+    const IdPack root = root_of(peer);
+    const ByteVec whole = wire::frame(
+        wire::request(1, Handler::callattr, {wire::local_ref(root), wire::boxed("append"), wire::boxed(tuple_of(7))}));
+    const std::ptrdiff_t sent = cut > 0 ? cut : static_cast<std::ptrdiff_t>(whole.size()) - 1 + cut;
+    REQUIRE(sent < static_cast<std::ptrdiff_t>(whole.size()));
+    peer.send(ByteVec(whole.begin(), whole.begin() + sent));
+    peer.shutdown_write();
+    CHECK(peer.closed_within(std::chrono::seconds(1)));
+  };
+  const std::vector<std::ptrdiff_t> cuts = {1, 2, 3, 4, 5, 6, 10, -5, 0};
+  for (auto cut : cuts) probe(cut);
+  CHECK(s.watch.wait_closed(cuts.size()));
+  {
+    std::lock_guard lk(s.lab.mutex);
+    CHECK(s.lab.log.empty());
+  }
+  CHECK(s.server->stats().running_handlers == 0);
+  CHECK(eventually([&] { return s.server->stats().open_connections == 1; }));  // the canary
+  s.check_canary();
+}
+
+TEST_CASE("A4: a frame of length 0 closes the connection as a protocol error") {
+  Served<> s;
+  auto peer = RawPeer::tcp(s.port());
+  peer.send(wire::frame({}));
+  CHECK(peer.closed_within(std::chrono::seconds(1)));
+  CHECK(s.watch.wait_reason("empty message"));
+  s.check_canary();
+}
+
+TEST_CASE("A5: a frame of exactly max_frame_bytes is served, one byte more closes before the payload arrives") {
+  constexpr std::size_t limit = 64 * 1024;
+  Served<> s([](ServerConfig& c) {
+    c.channel.max_frame_bytes = limit;
+    c.channel.compress = false;
+  });
+  // A PING whose payload is exactly the limit.
+  std::size_t text = limit - 32;
+  ByteVec payload = ping(0, std::string(text, 'x'));
+  while (payload.size() != limit) {
+    text += limit - payload.size();
+    payload = ping(0, std::string(text, 'x'));
+  }
+  auto peer = RawPeer::tcp(s.port());
+  peer.send_frame(payload);
+  auto m = peer.read_message();
+  CHECK(m.type == MsgType::reply);
+  CHECK(m.boxed_item() == Value(std::string(text, 'x')));
+
+  auto over = RawPeer::tcp(s.port());
+  over.send(wire::header(static_cast<std::uint32_t>(limit + 1)));  // and none of the payload
+  CHECK(over.closed_within(std::chrono::seconds(1)));
+  CHECK(s.watch.wait_reason("exceeds"));
+  s.check_canary();
+}
+
+TEST_CASE("A6: lengths 0xFFFFFFFF and 0x80000000 close at once without allocating them") {
+  Served<> s;
+  const long hwm_before = status_kib("VmHWM");
+  for (std::uint32_t length : {0xFFFFFFFFu, 0x80000000u}) {
+    CAPTURE(length);
+    auto peer = RawPeer::tcp(s.port());
+    const auto start = Clock::now();
+    peer.send(wire::header(length));
+    CHECK(peer.closed_within(std::chrono::seconds(1)));
+    CHECK(Clock::now() - start < std::chrono::seconds(1));
+  }
+  CHECK(s.watch.wait_closed(2));
+  for (const auto& r : s.watch.reasons()) CHECK(r.find("exceeds the limit") != std::string::npos);
+  CHECK(status_kib("VmHWM") - hwm_before < 64 * 1024);  // far below the 2 GiB asked for
+  s.check_canary();
+}
+
+TEST_CASE("A7: a TLS ClientHello or an HTTP request on the plaintext port is closed as not an RPC frame") {
+  Served<> s;
+  const ByteVec hello = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+  const std::string get = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  for (const ByteVec& bytes : {hello, ByteVec(get.begin(), get.end())}) {
+    auto peer = RawPeer::tcp(s.port());
+    peer.send(bytes);
+    CHECK(peer.closed_within(std::chrono::seconds(1)));
+  }
+  CHECK(s.watch.wait_reason("a TLS handshake?"));
+  CHECK(s.watch.wait_reason("HTTP?"));
+  s.check_canary();
+}
+
+TEST_CASE("A8: frames delivered one byte per send, both ways, through the fault proxy still work") {
+  Served<> s;
+  FaultPlan split;
+  split.split = true;
+  split.split_gap = std::chrono::microseconds(100);
+  FaultProxy proxy(s.port(), split, split);
+  auto client = connect("127.0.0.1", proxy.port());
+  auto root = client->root();
+  CHECK(root->attr("add")->call(20, 22).as<std::int64_t>() == 42);
+  auto counter = root->attr("make_counter")->call(10);
+  CHECK(counter->attr("add")->call(5).as<std::int64_t>() == 15);
+  const std::string text(5000, 'q');  // compressed frames too
+  CHECK(root->attr("echo")->call(text).as<std::string>() == text);
+  CHECK(proxy.accepted() == 1);
+  CHECK(proxy.forwarded(Direction::upstream) > 100);
+  CHECK(proxy.forwarded(Direction::downstream) > 100);
+  s.check_canary();
+}
+
+TEST_CASE("A8: a corrupted flag byte or length through the fault proxy closes the connection and fails the call") {
+  Served<> s;
+  FaultProxy proxy(s.port());
+  for (std::uint64_t offset : {0u, 4u}) {  // the next frame's length MSB, then its flag
+    CAPTURE(offset);
+    auto client = connect("127.0.0.1", proxy.port());
+    auto root = client->root();
+    CHECK(root->attr("add")->call(1, 2).as<std::int64_t>() == 3);
+    proxy.flip_in(Direction::upstream, offset);
+    CHECK_THROWS_AS(root->attr("add")->call(1, 2), ConnectionClosed);
+  }
+  CHECK(s.watch.wait_reason("exceeds"));
+  CHECK(s.watch.wait_reason("flag"));
+  s.check_canary();
+}
+
+TEST_CASE("A9: 1000 requests pipelined in one write are all answered, each under its own seq") {
+  Served<> s;
+  auto peer = RawPeer::tcp(s.port());
+  ByteVec batch;
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    auto f = wire::frame(ping(i, Value(static_cast<std::int64_t>(i) * 3)));
+    batch.insert(batch.end(), f.begin(), f.end());
+  }
+  peer.send(batch);
+  std::vector<bool> seen(1000, false);
+  for (int i = 0; i < 1000; ++i) {
+    auto m = peer.read_message();
+    REQUIRE(m.type == MsgType::reply);
+    REQUIRE(m.seq < 1000);
+    CHECK_FALSE(seen[m.seq]);
+    seen[m.seq] = true;
+    CHECK(m.boxed_item() == Value(static_cast<std::int64_t>(m.seq) * 3));
+  }
+  s.check_canary();
+}
+
+TEST_CASE("A10: a flood of minimal frames is served at its own pace while the canary stays fast") {
+  Served<> s;
+  auto peer = RawPeer::tcp(s.port());
+  const int rounds = scaled(20);
+  std::uint32_t seq = 0;
+  for (int r = 0; r < rounds; ++r) {
+    ByteVec batch;
+    for (int i = 0; i < 1000; ++i) {
+      auto f = wire::frame(ping(seq++, Value(1)));
+      batch.insert(batch.end(), f.begin(), f.end());
+    }
+    peer.send(batch);
+    for (int i = 0; i < 1000; ++i) REQUIRE(peer.read_message().type == MsgType::reply);
+  }
+  CHECK(seq == static_cast<std::uint32_t>(rounds * 1000));
+  s.check_canary();
+}
+
+TEST_CASE("B1: every flag byte from 2 to 255 closes the connection, naming the flag") {
+  Served<> s;
+  const ByteVec payload = ping(0, Value(1));
+  for (int flag = 2; flag <= 255; ++flag) {
+    CAPTURE(flag);
+    auto peer = RawPeer::tcp(s.port());
+    peer.send_frame(payload, static_cast<std::uint8_t>(flag));
+    REQUIRE(peer.closed_within(std::chrono::seconds(1)));
+  }
+  CHECK(s.watch.wait_closed(254));
+  for (const auto& r : s.watch.reasons()) CHECK(r.find("flag") != std::string::npos);
+  s.check_canary();
+}
+
+TEST_CASE("B2 B7: flag 1 on data that is not zlib, and flag 0 on zlib data, close the connection") {
+  Served<> s;
+  std::mt19937 rng(12345);
+  for (int i = 0; i < 8; ++i) {
+    ByteVec junk(static_cast<std::size_t>(1 + i * 37));
+    for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+    auto peer = RawPeer::tcp(s.port());
+    peer.send_frame(junk, 1);
+    CHECK(peer.closed_within(std::chrono::seconds(1)));
+  }
+  auto plain = RawPeer::tcp(s.port());
+  plain.send_frame(zlib_of(ping(0, Value(1))), 0);
+  CHECK(plain.closed_within(std::chrono::seconds(1)));
+  CHECK(s.watch.wait_closed(9));
+  s.check_canary();
+}
+
+TEST_CASE("B3: a zlib bomb stops at max_inflated_bytes and closes the connection fast") {
+  Served<> s([](ServerConfig& c) { c.channel.max_inflated_bytes = 64 * 1024; });
+  const ByteVec bomb = zlib_of(ByteVec(4u << 20, 0), 9);  // 4 MiB of zeros in a few KiB
+  REQUIRE(bomb.size() < 16 * 1024);
+  auto peer = RawPeer::tcp(s.port());
+  const auto start = Clock::now();
+  peer.send_frame(bomb, 1);
+  CHECK(peer.closed_within(std::chrono::seconds(1)));
+  CHECK(Clock::now() - start < std::chrono::seconds(1));
+  CHECK(s.watch.wait_reason("max_inflated_bytes"));
+  s.check_canary();
+}
+
+TEST_CASE("B5: trailing bytes, a truncated stream, a dictionary, a gzip header and two streams are each rejected") {
+  Served<> s;
+  const ByteVec good = zlib_of(ping(0, Value(1)));
+  ByteVec trailing = good;
+  trailing.insert(trailing.end(), {'j', 'u', 'n', 'k'});
+  const ByteVec truncated(good.begin(), good.end() - 4);
+  ByteVec dictionary = {0x78, 0x20, 0x01, 0x02, 0x03, 0x04};  // FDICT set, then a dictionary id
+  dictionary.insert(dictionary.end(), good.begin() + 2, good.end());
+  ByteVec gzip = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03};
+  gzip.insert(gzip.end(), good.begin() + 2, good.end());
+  ByteVec twice = good;
+  twice.insert(twice.end(), good.begin(), good.end());
+  struct Case {
+    const char* name;
+    ByteVec payload;
+    const char* reason;
+  };
+  const Case cases[] = {{"trailing", trailing, "trailing bytes"}, {"truncated", truncated, "compressed frame"},
+                        {"dictionary", dictionary, "dictionary"},  {"gzip", gzip, "compressed frame"},
+                        {"two streams", twice, "trailing bytes"}};
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto peer = RawPeer::tcp(s.port());
+    peer.send_frame(c.payload, 1);
+    CHECK(peer.closed_within(std::chrono::seconds(1)));
+    CHECK(s.watch.wait_reason(c.reason));
+  }
+  // The untouched stream is served: the cases above failed for what was done to them.
+  auto peer = RawPeer::tcp(s.port());
+  peer.send_frame(good, 1);
+  CHECK(peer.read_message().boxed_item() == Value(1));
+  s.check_canary();
+}
+
+TEST_CASE("B6: flag 1 with an empty inflated payload is an empty message, and a tiny one is served") {
+  Served<> s;
+  auto empty = RawPeer::tcp(s.port());
+  empty.send_frame({0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01}, 1);  // zlib.compress(b"")
+  CHECK(empty.closed_within(std::chrono::seconds(1)));
+  CHECK(s.watch.wait_reason("empty message"));
+  auto tiny = RawPeer::tcp(s.port());
+  tiny.send_frame(zlib_of(ping(4, Value("x"))), 1);
+  auto m = tiny.read_message();
+  CHECK(m.seq == 4);
+  CHECK(m.boxed_item() == Value("x"));
+  s.check_canary();
+}
