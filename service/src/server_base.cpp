@@ -84,12 +84,12 @@ ConnectionPtr ServerBase::open(StreamPtr stream) {
   auto channel = std::make_unique<Channel>(std::move(stream), config_.channel);
   auto conn = Connection::create(std::move(channel), service_.root_object(), connection_config_);
   conn->set_peer_identity(std::move(identity));
-  conn->set_close_handler([this](Connection& c) {
+  conn->set_close_handler([closes = closes_, svc = &service_](Connection& c) {
     {
-      std::lock_guard lk(closes_mutex_);
-      ++closes_[c.close_category()];
+      std::lock_guard lk(closes->mutex);
+      ++closes->by_category[c.close_category()];
     }
-    service_.handle_disconnect(c);
+    svc->handle_disconnect(c);  // the service outlives the server (documented)
   });
   try {
     service_.handle_connect(*conn);
@@ -116,8 +116,8 @@ void ServerBase::fill(ServerStats& stats) const {
   stats.refused = refused_.load(std::memory_order_relaxed);
   stats.handshake_failures = handshake_failures_.load(std::memory_order_relaxed);
   stats.rejected = rejected_.load(std::memory_order_relaxed);
-  std::lock_guard lk(closes_mutex_);
-  stats.closed = closes_;
+  std::lock_guard lk(closes_->mutex);
+  stats.closed = closes_->by_category;
 }
 
 }  // namespace netref::detail

@@ -55,8 +55,14 @@ class ServerBase {
   std::shared_ptr<std::atomic<bool>> refusing_ = std::make_shared<std::atomic<bool>>(false);
   ConnectionConfig connection_config_;  // config_.connection with the gate in front
   std::atomic<std::uint64_t> accepted_{0}, refused_{0}, handshake_failures_{0}, rejected_{0};
-  mutable std::mutex closes_mutex_;
-  std::map<std::string, std::uint64_t> closes_;  // by Connection::close_category()
+  // Closes by Connection::close_category(). Shared with every connection's close handler:
+  // a handler may still be running on another thread (the liveness monitor's) after the
+  // server that counted on it is gone.
+  struct CloseCounts {
+    std::mutex mutex;
+    std::map<std::string, std::uint64_t> by_category;
+  };
+  std::shared_ptr<CloseCounts> closes_ = std::make_shared<CloseCounts>();
 };
 
 }  // namespace netref::detail
