@@ -431,9 +431,10 @@ class Decoder {
     for (char c : body) {
       const auto digit = static_cast<unsigned>(c - '0');
       if (digit > 9) fail_at("an int", at, "is not decimal text");
-      const bool overflow = __builtin_mul_overflow(magnitude, 10u, &magnitude) |
-                            __builtin_add_overflow(magnitude, digit, &magnitude);
-      fits = fits && !overflow;
+      // Both steps run whatever the first says: the magnitude must stay in step.
+      const bool mul_overflow = __builtin_mul_overflow(magnitude, 10u, &magnitude);
+      const bool add_overflow = __builtin_add_overflow(magnitude, digit, &magnitude);
+      fits = fits && !mul_overflow && !add_overflow;
     }
     constexpr auto max_positive = static_cast<std::uint64_t>(INT64_MAX);
     if (fits && magnitude <= max_positive + (negative ? 1 : 0)) {
