@@ -443,13 +443,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
         if (buffered == Buffered::frame) return ServeStatus::more;
         return buffered == Buffered::partial ? ServeStatus::partial : ServeStatus::idle;
       }
-      role.release(false);  // read_one takes the role afresh (it may be taken meanwhile)
-    }
-    {
-      std::lock_guard lk(impl_->state_mutex);
-      if (impl_->is_closed) return ServeStatus::closed;
-      if (impl_->reader_busy) return ServeStatus::busy;
-      impl_->reader_busy = true;
+      role.pass_on();  // to read_one, which serves the buffered frame
     }
     impl_->read_one(forever, /*notify=*/false);
     ++served;

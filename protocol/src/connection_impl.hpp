@@ -56,6 +56,9 @@ class ReaderRole {
   ReaderRole& operator=(const ReaderRole&) = delete;
   /// Gives the role back; frame_served wakes serve() callers waiting for a frame.
   void release(bool frame_served = true) noexcept;
+  /// Keeps the role for the next ReaderRole this thread makes (read_one), without giving it
+  /// back in between: no lock and no wake-up for a hand-over to ourselves.
+  void pass_on() noexcept { held_ = false; }
 
  private:
   Connection::Impl& impl_;

@@ -56,7 +56,8 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     bool retired = false;
     Clock::time_point deadline = kNever;  // end of the handshake, or of a partial frame
     std::uint64_t frames_at_partial = 0;
-    std::string abort_reason;        // set by the sweep: close for this reason
+    std::string abort_reason;        // close on a worker, for this reason...
+    const char* abort_category = "aborted";  // ...filed under this close category
   };
   using SessionPtr = std::shared_ptr<Session>;
   enum class Next { arm_read, arm_write, requeue, park, retire };
@@ -170,6 +171,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   }
 
   void set_deadline_locked(Session& s, Clock::time_point deadline) {
+    if (s.deadline == deadline) return;  // the common case: idle before, idle after
     s.deadline = deadline;
     if (deadline == kNever) {
       timed.erase(&s);
@@ -190,6 +192,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       if (s->stage == Session::Stage::handshake) {
         s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
       } else {
+        s->abort_category = "frame_timeout";
         s->abort_reason = "frame not complete after " + ms_text(base.config().channel.frame_timeout) +
                           " (frame_timeout)";
       }
@@ -300,7 +303,13 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         epoll_event ev{};
         ev.events = (next == Next::arm_read ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT;
         ev.data.ptr = s.get();
-        if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) != 0) retire_locked(s);
+        if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) != 0) {
+          // Cannot wait on it any more: close it on a worker (never under this lock, where
+          // the connection's close handler would run user code).
+          s->abort_reason = std::string("cannot watch the connection: ") + std::strerror(errno);
+          s->queued = true;
+          push_work_locked(s);
+        }
         return;
       }
       case Next::requeue:
@@ -327,13 +336,15 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   // One step of a session's life, on a worker; says what the session waits for next.
   Next advance(Session& s) {
     std::string reason;
+    const char* category;
     {
       std::lock_guard lk(mutex);
       reason = s.abort_reason;
+      category = s.abort_category;
     }
     if (!reason.empty()) {
       if (s.conn) {
-        s.conn->abort(reason, "frame_timeout");
+        s.conn->abort(reason, category);
       } else {
         if (s.stage == Session::Stage::handshake) base.count_handshake_failure();
         base.log((s.tls ? s.tls->peer_name() : std::string("a client")) + ": " + reason);

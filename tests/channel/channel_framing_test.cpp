@@ -118,3 +118,42 @@ TEST_CASE("a compressed frame missing its '\\n' terminator is a protocol error")
   f.feed->write_all(wire);
   CHECK(protocol_error_of(*f.channel).find("instead of '\\n'") != std::string::npos);
 }
+
+TEST_CASE("a frame that stops arriving fails recv with Timeout at frame_timeout, small or large") {
+  ChannelConfig config;
+  config.frame_timeout = std::chrono::milliseconds(100);
+  for (const std::uint32_t announced : {100u, 1u << 20}) {  // buffered, and read straight into out
+    CAPTURE(announced);
+    Fixture f(config);
+    Bytes wire = header(announced, 0);
+    wire.resize(wire.size() + 10, 'x');  // ten payload bytes, then silence
+    f.feed->write_all(wire);
+    Bytes out;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      f.channel->recv(out);
+      FAIL("recv did not time out");
+    } catch (const Timeout& e) {
+      CHECK(std::string(e.what()).find("frame not complete after 100 ms") != std::string::npos);
+    }
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(90));
+  }
+}
+
+TEST_CASE("a channel with no byte of a frame waits without a frame timeout, and read_available never blocks") {
+  ChannelConfig config;
+  config.frame_timeout = std::chrono::milliseconds(50);
+  Fixture f(config);
+  CHECK(f.channel->read_available() == Buffered::nothing);
+  CHECK_FALSE(f.channel->poll(std::chrono::milliseconds(100)));  // idle is not a stalled frame
+  Bytes wire = header(3, 0);
+  f.feed->write_all(wire);
+  CHECK(f.channel->read_available() == Buffered::partial);
+  const Bytes rest = bytes_of("abc\n");
+  f.feed->write_all(rest);
+  CHECK(f.channel->read_available() == Buffered::frame);
+  Bytes out;
+  f.channel->recv(out);
+  CHECK(out == bytes_of("abc"));
+  CHECK(f.channel->buffered() == Buffered::nothing);
+}

@@ -15,21 +15,15 @@
 #include <vector>
 
 #include "netref/stream/socket_stream.hpp"
+#include "stream/stream_text.hpp"
 
 using namespace netref;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::uint8_t> bytes_of(const std::string& text) {
-  return std::vector<std::uint8_t>(text.begin(), text.end());
-}
-
-std::string read_string(Stream& stream, std::size_t size) {
-  std::vector<std::uint8_t> buffer(size);
-  stream.read_exact(buffer);
-  return std::string(buffer.begin(), buffer.end());
-}
+using netref::test::bytes_of;
+using netref::test::read_string;
 
 // A connected TCP pair on 127.0.0.1: {client side, server side}.
 std::pair<StreamPtr, StreamPtr> tcp_pair() {

@@ -24,6 +24,7 @@
 
 #include "netref/stream/socket_stream.hpp"
 #include "netref/stream/tls.hpp"
+#include "stream/stream_text.hpp"
 #include "tls/certs.hpp"
 
 extern char** environ;
@@ -39,15 +40,8 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::vector<std::uint8_t> bytes_of(const std::string& text) {
-  return std::vector<std::uint8_t>(text.begin(), text.end());
-}
-
-std::string read_string(Stream& stream, std::size_t size) {
-  std::vector<std::uint8_t> buffer(size);
-  stream.read_exact(buffer);
-  return std::string(buffer.begin(), buffer.end());
-}
+using netref::test::bytes_of;
+using netref::test::read_string;
 
 // ---------------------------------------------------------------------------------------
 // Certificates and contexts
