@@ -199,21 +199,31 @@ void Channel::send(std::span<const std::uint8_t> payload) {
   release_if_large(send_scratch_);
 }
 
-void Channel::recv(std::vector<std::uint8_t>& out) {
-  if (buffered_bytes() == 0) fill_until(kForever);  // a frame may be long in coming
+void Channel::recv(std::vector<std::uint8_t>& out) { receive(out, kForever); }
+
+bool Channel::recv_within(std::vector<std::uint8_t>& out, std::chrono::milliseconds wait) {
+  const auto start_deadline =
+      wait.count() < 0 ? kForever : std::chrono::steady_clock::now() + wait;
+  return receive(out, start_deadline);
+}
+
+bool Channel::receive(std::vector<std::uint8_t>& out,
+                      std::chrono::steady_clock::time_point start_deadline) {
+  if (buffered_bytes() == 0 && !fill_until(start_deadline)) return false;
   // From its first byte on, the frame has frame_timeout to arrive whole.
   const auto deadline = config_.frame_timeout.count() < 0
                             ? kForever
                             : std::chrono::steady_clock::now() + config_.frame_timeout;
-  while (buffered_bytes() < kHeaderBytes) fill_until(deadline);
+  while (buffered_bytes() < kHeaderBytes) fill_frame_until(deadline);
   const std::uint32_t length = checked_length();
   const std::size_t total = kHeaderBytes + std::size_t{length} + 1;
   if (buffered_bytes() < total && total > kReadChunk) {
     recv_large(length, deadline, out);
-    return;
+    return true;
   }
-  while (buffered_bytes() < total) fill_until(deadline);
+  while (buffered_bytes() < total) fill_frame_until(deadline);
   take_frame(length, out);
+  return true;
 }
 
 bool Channel::poll(std::chrono::milliseconds timeout) {
@@ -238,23 +248,26 @@ Buffered Channel::buffered() const noexcept {
              : Buffered::partial;
 }
 
-void Channel::fill_until(std::chrono::steady_clock::time_point deadline) {
+bool Channel::fill_until(std::chrono::steady_clock::time_point deadline) {
   for (;;) {
-    if (fill_now()) return;
-    if (!stream_->poll(remaining(deadline))) {
-      throw Timeout("frame not complete after " + std::to_string(config_.frame_timeout.count()) +
-                    " ms: " + std::to_string(buffered_bytes()) + " bytes of it arrived (" +
-                    stream_->peer_name() + ")");
-    }
+    if (fill(remaining(deadline))) return true;
+    if (deadline != kForever && std::chrono::steady_clock::now() >= deadline) return false;
   }
 }
 
-bool Channel::fill_now() {
+void Channel::fill_frame_until(std::chrono::steady_clock::time_point deadline) {
+  if (fill_until(deadline)) return;
+  throw Timeout("frame not complete after " + std::to_string(config_.frame_timeout.count()) +
+                " ms: " + std::to_string(buffered_bytes()) + " bytes of it arrived (" +
+                stream_->peer_name() + ")");
+}
+
+bool Channel::fill(std::chrono::milliseconds wait) {
   if (buffered_bytes() == 0) {
     // Read ahead into this thread's scratch and keep only what came: an idle connection
     // holds no read-ahead buffer (a server with 10,000 of them would hold 640 MiB).
     thread_local std::array<std::uint8_t, kReadChunk> scratch;
-    const std::size_t n = stream_->read_available(scratch);
+    const std::size_t n = stream_->read_some(scratch, wait);
     if (n == 0) return false;
     input_head_ = 0;
     input_tail_ = n;
@@ -269,8 +282,8 @@ bool Channel::fill_now() {
     want = total > buffered_bytes() ? total - buffered_bytes() : kHeaderBytes;
   }
   reserve_input(want);
-  const std::size_t n = stream_->read_available(
-      std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_));
+  const std::size_t n = stream_->read_some(
+      std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_), wait);
   input_tail_ += n;
   return n > 0;
 }
@@ -337,10 +350,10 @@ void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_p
   input_head_ = input_tail_ = 0;
   try {
     while (done < body) {
-      const std::size_t n =
-          stream_->read_available(std::span<std::uint8_t>(raw.data() + done, body - done));
+      const std::size_t n = stream_->read_some(
+          std::span<std::uint8_t>(raw.data() + done, body - done), remaining(deadline));
       done += n;
-      if (n == 0 && !stream_->poll(remaining(deadline))) {
+      if (n == 0 && deadline != kForever && std::chrono::steady_clock::now() >= deadline) {
         throw Timeout("frame not complete after " +
                       std::to_string(config_.frame_timeout.count()) + " ms: " +
                       std::to_string(done + kHeaderBytes) + " of " +

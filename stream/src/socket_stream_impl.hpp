@@ -2,7 +2,9 @@
 // SocketStream: the Stream over a connected blocking Asio socket (TCP or Unix), shared by
 // the connect functions (socket_stream.cpp) and the listeners (socket_listener.cpp).
 // Private to stream/src: Asio never leaks into public headers.
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -10,6 +12,7 @@
 #include <array>
 #include <asio.hpp>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -51,7 +54,11 @@ class SocketStream final : public Stream {
   using socket_type = typename Protocol::socket;
 
   SocketStream(socket_type socket, std::string name)
-      : socket_(std::move(socket)), fd_(socket_.native_handle()), name_(std::move(name)) {}
+      : socket_(std::move(socket)), fd_(socket_.native_handle()), name_(std::move(name)) {
+    // read_some blocks in recv itself; every other call says MSG_DONTWAIT on its own.
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) != 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
+  }
 
   ~SocketStream() override {
     asio::error_code ignored;
@@ -71,6 +78,19 @@ class SocketStream final : public Stream {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       throw_failure("read", errno);
     }
+  }
+
+  // One blocking recv bounded by SO_RCVTIMEO: a raw round trip's cost, where poll and then
+  // recv would be two system calls and two trips through the scheduler's wake-up path.
+  std::size_t read_some(std::span<std::uint8_t> buffer, std::chrono::milliseconds timeout) override {
+    if (timeout.count() == 0 || buffer.empty()) return read_available(buffer);
+    if (!set_receive_timeout(timeout)) return Stream::read_some(buffer, timeout);
+    if (closed()) throw_closed_locally();
+    const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) throw_failure("read", 0);  // EOF, or close() shut the socket down
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    throw_failure("read", errno);
   }
 
   void write_all(std::span<const std::span<const std::uint8_t>> pieces) override {
@@ -167,6 +187,24 @@ class SocketStream final : public Stream {
     }
   }
 
+  // SO_RCVTIMEO changes only when the wait's power-of-two bucket does: a caller with a
+  // deadline asks for a little less each time, and a setsockopt per read would cost what
+  // read_some saves. Rounding down only makes a wait end early, which callers allow for.
+  // False when the option cannot be set (the caller then polls).
+  bool set_receive_timeout(std::chrono::milliseconds timeout) {
+    const auto wait_ms = static_cast<std::uint64_t>(timeout.count());
+    const long long bucket = timeout.count() < 0 ? -1 : static_cast<long long>(std::bit_floor(wait_ms));
+    if (bucket == receive_timeout_bucket_) return true;
+    timeval value{};  // zero: no limit
+    if (bucket > 0) {
+      value.tv_sec = static_cast<time_t>(bucket / 1000);
+      value.tv_usec = static_cast<suseconds_t>((bucket % 1000) * 1000);
+    }
+    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &value, sizeof value) != 0) return false;
+    receive_timeout_bucket_ = bucket;
+    return true;
+  }
+
   [[noreturn]] void throw_closed_locally() const {
     throw ConnectionClosed("connection closed locally (" + name_ + ")");
   }
@@ -188,6 +226,7 @@ class SocketStream final : public Stream {
   const std::string name_;
   std::atomic<bool> closed_{false};
   std::atomic<long long> write_timeout_ms_{-1};
+  long long receive_timeout_bucket_ = -1;  // ms of SO_RCVTIMEO, -1 none; the reader's own
 };
 
 }  // namespace netref::detail

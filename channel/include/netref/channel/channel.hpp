@@ -55,6 +55,11 @@ class Channel {
   /// max_inflated_bytes, or a missing '\n' terminator.
   void recv(std::vector<std::uint8_t>& out);
 
+  /// recv, but waiting at most `wait` for the frame to begin (negative: forever): false when
+  /// no byte of a frame came by then. Once a frame began, frame_timeout applies as in recv.
+  /// A reader that must also watch a deadline uses this instead of poll() and recv().
+  bool recv_within(std::vector<std::uint8_t>& out, std::chrono::milliseconds wait);
+
   /// Convenience form of recv.
   std::vector<std::uint8_t> recv() {
     std::vector<std::uint8_t> out;
@@ -83,10 +88,16 @@ class Channel {
 
  private:
   std::size_t buffered_bytes() const noexcept { return input_tail_ - input_head_; }
-  // Reads at least one byte into the receive buffer, waiting until deadline.
-  void fill_until(std::chrono::steady_clock::time_point deadline);
-  // Reads what is there now into the receive buffer; false if nothing was.
-  bool fill_now();
+  // Receives the next frame if one begins by start_deadline.
+  bool receive(std::vector<std::uint8_t>& out, std::chrono::steady_clock::time_point start_deadline);
+  // Reads at least one byte into the receive buffer before deadline; false if none came.
+  bool fill_until(std::chrono::steady_clock::time_point deadline);
+  // fill_until, for the rest of a frame: a Timeout when the frame's deadline passes.
+  void fill_frame_until(std::chrono::steady_clock::time_point deadline);
+  // Reads into the receive buffer, waiting up to `wait` (see Stream::read_some); false if
+  // nothing came.
+  bool fill(std::chrono::milliseconds wait);
+  bool fill_now() { return fill(std::chrono::milliseconds(0)); }
   // Makes room for want more bytes after the buffered ones.
   void reserve_input(std::size_t want);
   // Parses and checks the buffered header; the frame's payload length.

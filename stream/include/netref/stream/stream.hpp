@@ -22,7 +22,13 @@ class Stream {
   /// the message says which. Readers that must not block (a reactor) use this alone.
   virtual std::size_t read_available(std::span<std::uint8_t> buffer) = 0;
 
-  /// Reads exactly buffer.size() bytes, waiting as long as it takes (poll, read_available).
+  /// Reads what has arrived, waiting up to timeout for the first byte (negative: forever).
+  /// Returns 0 when nothing came; it may give up before timeout, so a caller with a deadline
+  /// loops on its own clock. Throws as read_available. Blocking readers use this: on a
+  /// socket it is one system call per read instead of a poll and a read.
+  virtual std::size_t read_some(std::span<std::uint8_t> buffer, std::chrono::milliseconds timeout);
+
+  /// Reads exactly buffer.size() bytes, waiting as long as it takes.
   void read_exact(std::span<std::uint8_t> buffer);
 
   /// Writes every byte of each piece, in order, as one gathered write where the transport
