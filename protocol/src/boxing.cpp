@@ -200,6 +200,20 @@ detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> f
   return msg;
 }
 
+bool Connection::Impl::read_fast(detail::BoxedReader& reader, detail::FastMessage& msg, Value& value,
+                                 Args& args) {
+  // The first message settles the generation, the general way.
+  if (!generation_known.load(std::memory_order_acquire)) return false;
+  if (!reader.envelope(generation.load(std::memory_order_relaxed), msg.type, msg.seq)) return false;
+  if (msg.type == MsgType::reply) return reader.boxed(value) && reader.at_end();
+  if (msg.type != MsgType::request || !reader.request_head(msg.handler)) return false;
+  // CLOSE and the DELs are bookkeeping that serve_special does on the general path.
+  const bool special = msg.handler == static_cast<int>(Handler::close) ||
+                       msg.handler == static_cast<int>(Handler::del) ||
+                       msg.handler == static_cast<int>(Handler::del_batch);
+  return !special && reader.boxed_args(args) && reader.at_end();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Boxing
 
@@ -245,7 +259,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
         out.insert(out.end(), {0x11, 0x51, 0x00});
       } else if (ref->connection().get() == self) {
         detail::label(out, 0x53);  // (LABEL_LOCAL_REF, id_pack): the peer's own object
-        detail::encode_id_pack(ref->id_pack(), out);
+        out.insert(out.end(), ref->wire_id_.begin(), ref->wire_id_.end());
       } else {
         // A netref of another connection: lend a forwarder (RPyC lends the netref itself).
         lend(std::make_shared<detail::ForwardingObject>(ref), out, lent_now);
@@ -340,18 +354,25 @@ Value Connection::Impl::unbox(Value&& boxed) {
 
 ObjectPtr Connection::Impl::lookup_lent(const Value& id_pack) {
   const auto id = detail::parse_id_pack_view(id_pack);
+  return lookup_lent(id.type_name, id.object_id);
+}
+
+ObjectPtr Connection::Impl::lookup_lent(std::string_view type_name, std::uint64_t object_id) {
   std::lock_guard lk(tables_mutex);
-  auto entry = lent.find(id.object_id);
+  auto entry = lent.find(object_id);
   // Same answer for a forged id, another connection's id, and a released one: no oracle.
-  if (entry == lent.end() || entry->second.object->type_name() != id.type_name) {
-    throw RemoteError("ReferenceError", "no such object (id " + std::to_string(id.object_id) +
+  if (entry == lent.end() || entry->second.object->type_name() != type_name) {
+    throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) +
                                             ") on this connection");
   }
   return entry->second.object;
 }
 
 RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
-  IdPack id = detail::parse_id_pack(id_pack);
+  return import_ref(detail::parse_id_pack(id_pack));
+}
+
+RemoteRefPtr Connection::Impl::import_ref(IdPack id) {
   std::lock_guard lk(tables_mutex);
   auto& slot = imports[detail::ImportKey{id.type_id, id.object_id}];
   if (auto existing = slot.lock()) {
@@ -361,6 +382,16 @@ RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
   auto ref = std::make_shared<RemoteRef>(self->shared_from_this(), std::move(id));
   slot = ref;
   return ref;
+}
+
+void Connection::Impl::resolve(std::span<const detail::RefSlot> refs) {
+  for (const auto& ref : refs) {
+    if (ref.label == Label::local_ref) {
+      *ref.slot = Value(lookup_lent(ref.type_name, ref.object_id));
+    } else {
+      *ref.slot = Value(import_ref(IdPack{std::string(ref.type_name), ref.type_id, ref.object_id}));
+    }
+  }
 }
 
 void Connection::Impl::release_lent(const Value& id_pack, std::uint64_t count) {

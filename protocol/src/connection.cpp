@@ -115,7 +115,13 @@ std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::Pend
   while (pending.count(seq) != 0) seq = next_seq++;  // wrapped onto a call still in flight
   ++issued;
   call->seq = seq;
-  pending.emplace(seq, call);
+  if (spare_pending_node.empty()) {
+    pending.emplace(seq, call);
+  } else {
+    spare_pending_node.key() = seq;
+    spare_pending_node.mapped() = call;
+    pending.insert(std::move(spare_pending_node));
+  }
   return seq;
 }
 
@@ -227,9 +233,30 @@ void Connection::Impl::queue_del(const IdPack& id, std::uint64_t count) noexcept
   }
 }
 
+namespace {
+// This thread's last sync call, reused by its next one once nobody else holds it: a call
+// allocates no PendingCall. (use_count 1 means no other copy exists, or can appear.)
+std::shared_ptr<detail::PendingCall>& spare_sync_call() {
+  thread_local std::shared_ptr<detail::PendingCall> spare;
+  return spare;
+}
+
+std::shared_ptr<detail::PendingCall> take_sync_call() {
+  auto& spare = spare_sync_call();
+  if (spare && spare.use_count() == 1) return std::move(spare);
+  return std::make_shared<detail::PendingCall>();
+}
+
+void recycle_sync_call(std::shared_ptr<detail::PendingCall> call) {
+  if (call.use_count() != 1) return;
+  *call = detail::PendingCall{};
+  spare_sync_call() = std::move(call);
+}
+}  // namespace
+
 Value Connection::sync_request(Handler handler, Args args,
                                std::optional<std::chrono::milliseconds> timeout) {
-  auto call = std::make_shared<detail::PendingCall>();
+  auto call = take_sync_call();
   const auto seq = impl_->register_call(call);
   try {
     impl_->send_request(handler, args, seq);
@@ -244,8 +271,11 @@ Value Connection::sync_request(Handler handler, Args args,
     throw Timeout(std::string("sync request ") + handler_name(handler) + " on " + impl_->config.name +
                   " timed out after " + std::to_string(wait.count()) + " ms");
   }
-  if (call->error) std::rethrow_exception(call->error);
-  return std::move(call->value);
+  const std::exception_ptr error = std::move(call->error);
+  Value result = std::move(call->value);
+  recycle_sync_call(std::move(call));
+  if (error) std::rethrow_exception(error);
+  return result;
 }
 
 AsyncResult Connection::async_request(Handler handler, Args args) {
@@ -343,14 +373,28 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
   detail::ReaderRole role(*this, notify);
   enum class Stage { frame, message, bookkeeping } stage = Stage::frame;
   try {
-    if (deadline != forever && !channel->poll(remaining(deadline))) {
+    if (!channel->recv_within(recv_buffer, remaining(deadline))) {
       role.release(/*frame_served=*/false);
       return false;
     }
-    channel->recv(recv_buffer);
     frames_in.fetch_add(1, std::memory_order_relaxed);
     bytes_in.fetch_add(recv_buffer.size(), std::memory_order_relaxed);
     stage = Stage::message;
+    detail::BoxedReader reader(recv_buffer, config.max_depth);
+    detail::FastMessage fast;
+    Value reply;
+    Args args;
+    if (read_fast(reader, fast, reply, args)) {
+      if (fast.type == MsgType::request) {
+        stage = Stage::bookkeeping;
+        serve_request(fast.seq, fast.handler, detail::RequestArgs{nullptr, &args, reader.refs()}, role);
+      } else {
+        resolve(reader.refs());  // as unbox would: a failure here closes the connection
+        stage = Stage::bookkeeping;
+        deliver(fast.seq, std::move(reply), nullptr);
+      }
+      return true;
+    }
     detail::Message msg = decode_message(recv_buffer);
     stage = Stage::bookkeeping;
     if (msg.type == MsgType::request) {
@@ -394,8 +438,9 @@ void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_pt
       }
       throw ProtocolError("reply to seq " + std::to_string(seq) + ", which was never sent");
     }
-    call = std::move(it->second);
-    pending.erase(it);
+    auto node = pending.extract(it);
+    call = std::move(node.mapped());
+    if (spare_pending_node.empty()) spare_pending_node = std::move(node);
     call->value = std::move(value);
     call->error = std::move(error);
     call->done = true;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "boxed_reader.hpp"
 #include "netref/protocol/connection.hpp"
 
 namespace netref {
@@ -93,6 +94,22 @@ class FrameBuffer {
   }
 };
 
+/// A request's arguments before their references are resolved: either a boxed Value from
+/// the general decoder (unboxed then), or Args a BoxedReader read, with the references it
+/// recorded still to fill in.
+struct RequestArgs {
+  Value* boxed = nullptr;
+  Args* args = nullptr;
+  std::span<const RefSlot> refs;
+};
+
+/// What read_fast read of a message's head.
+struct FastMessage {
+  MsgType type = MsgType::request;
+  std::uint32_t seq = 0;
+  std::int64_t handler = 0;  // requests only
+};
+
 /// A decoded message envelope.
 struct Message {
   MsgType type;
@@ -116,6 +133,8 @@ struct Connection::Impl {
   mutable std::mutex state_mutex;
   std::condition_variable state_cv;  // a reply was delivered, the reader left, or we closed
   std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> pending;
+  // The node of the last answered call, reused by the next: a call allocates no map node.
+  decltype(pending)::node_type spare_pending_node;
   std::uint32_t next_seq = 0;        // the next seq to issue
   std::uint64_t issued = 0;          // how many seqs were ever issued (late-reply check)
   bool reader_busy = false;          // one thread reads frames at a time
@@ -177,11 +196,24 @@ struct Connection::Impl {
   void rollback_lends(const std::vector<const Object*>& lent_now) noexcept;
   Value unbox(Value&& boxed);
   ObjectPtr lookup_lent(const Value& id_pack);
+  ObjectPtr lookup_lent(std::string_view type_name, std::uint64_t object_id);
   RemoteRefPtr import_ref(const Value& id_pack);
+  RemoteRefPtr import_ref(IdPack id);
+  /// Fills in the references a BoxedReader recorded, in wire order, as unbox would have.
+  void resolve(std::span<const detail::RefSlot> refs);
+  /// read_one's fast way in: a request (into msg and args) or a reply (into value) read
+  /// whole by reader, references recorded but not resolved. False, having changed nothing,
+  /// for anything else: decode_message then takes the message the general way.
+  bool read_fast(detail::BoxedReader& reader, detail::FastMessage& msg, Value& value, Args& args);
   void release_lent(const Value& id_pack, std::uint64_t count);
 
   // dispatch.cpp
   void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);
+  /// A request past its special handlers (CLOSE, DEL): checks, unboxes, runs and answers.
+  void serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
+                     detail::ReaderRole& role);
+  Args take_args(detail::RequestArgs& request_args);
+  bool serve_special(std::uint32_t seq, Handler handler, Value& body, detail::ReaderRole& role);
   Value run_handler(Handler handler, Args& args);
   void intercept(Handler handler, const Object* target, std::string_view attribute);
   ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps);

@@ -230,33 +230,17 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
                     "unknown request handler " + std::to_string(static_cast<int>(handler)));
 }
 
-void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role) {
-  auto* t = body.get_if<Tuple>();
-  if (t == nullptr || t->items.size() != 2) {
-    throw ProtocolError("a request body must be a (handler, args) pair, got " + body.debug_string(60));
-  }
-  const auto number = detail::expect_int(t->items[0], "the request handler");
-  if (number < 0 || number > 255) {  // would alias a real handler once narrowed to the enum
-    role.release();
-    send_exception(seq,
-                   std::make_exception_ptr(RemoteError("NotImplementedError",
-                                                       "unknown request handler " + std::to_string(number))),
-                   "an unknown handler");
-    return;
-  }
-  const auto handler = static_cast<Handler>(number);
-  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
-                            ? detail::handler_display_name(handler)
-                            : "an unknown handler";
-
-  // Reference bookkeeping runs in wire order, under the reader role.
+// CLOSE, DEL and DEL_BATCH: handled in wire order, under the reader role. False for any
+// other handler.
+bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& body,
+                                     detail::ReaderRole& role) {
   if (handler == Handler::close) {
     fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")), "peer");
-    return;
+    return true;
   }
   if (handler == Handler::del) {
     // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), (LABEL_VALUE, count)))
-    auto* boxed = t->items[1].get_if<Tuple>();
+    auto* boxed = body.get_if<Tuple>();
     auto* inner = boxed != nullptr && boxed->items.size() == 2 ? boxed->items[1].get_if<Tuple>() : nullptr;
     auto* ref = inner != nullptr && !inner->items.empty() ? inner->items[0].get_if<Tuple>() : nullptr;
     if (ref == nullptr || ref->items.size() != 2 || detail::expect_int(ref->items[0], "DEL's label") != 3) {
@@ -274,10 +258,10 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
     detail::FrameBuffer reply;
     encode_reply(seq, Value(), reply.bytes);
     send_frame(reply.bytes);  // rpyc peers keep a callback per seq until answered
-    return;
+    return true;
   }
   if (handler == Handler::del_batch && config.enable_extensions) {
-    Value list = unbox(std::move(t->items[1]));
+    Value list = unbox(std::move(body));
     auto* items = list.get_if<Tuple>();
     if (items == nullptr) throw ProtocolError("DEL_BATCH must hold a tuple");
     for (auto& entry : items->items) {
@@ -287,8 +271,37 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
       if (n < 0) throw ProtocolError("DEL_BATCH's count must not be negative");
       release_lent(pair->items[0], static_cast<std::uint64_t>(n));
     }
-    return;  // one-way: no reply
+    return true;  // one-way: no reply
   }
+  return false;
+}
+
+void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role) {
+  auto* t = body.get_if<Tuple>();
+  if (t == nullptr || t->items.size() != 2) {
+    throw ProtocolError("a request body must be a (handler, args) pair, got " + body.debug_string(60));
+  }
+  const auto number = detail::expect_int(t->items[0], "the request handler");
+  if (number >= 0 && number <= 255) {
+    if (serve_special(seq, static_cast<Handler>(number), t->items[1], role)) return;
+  }
+  serve_request(seq, number, detail::RequestArgs{&t->items[1], nullptr, {}}, role);
+}
+
+void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
+                                     detail::ReaderRole& role) {
+  if (number < 0 || number > 255) {  // would alias a real handler once narrowed to the enum
+    role.release();
+    send_exception(seq,
+                   std::make_exception_ptr(RemoteError("NotImplementedError",
+                                                       "unknown request handler " + std::to_string(number))),
+                   "an unknown handler");
+    return;
+  }
+  const auto handler = static_cast<Handler>(number);
+  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
+                            ? detail::handler_display_name(handler)
+                            : "an unknown handler";
 
   // A seq still being served must not be reused: both replies would carry it, and the
   // peer would take the first for the other's answer (RELIABILITY.md R5: close).
@@ -311,8 +324,7 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
 
   Args args;
   try {
-    Value unboxed = unbox(std::move(t->items[1]));
-    args = tuple_items(unboxed, "request arguments");
+    args = take_args(request_args);
   } catch (const ProtocolError&) {
     role.release();
     send_exception(seq, std::current_exception(), context);
@@ -365,6 +377,15 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);
   send_frame(frame.bytes);
+}
+
+Args Connection::Impl::take_args(detail::RequestArgs& request_args) {
+  if (request_args.boxed != nullptr) {
+    Value unboxed = unbox(std::move(*request_args.boxed));
+    return tuple_items(unboxed, "request arguments");
+  }
+  resolve(request_args.refs);
+  return std::move(*request_args.args);
 }
 
 void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& frame) {

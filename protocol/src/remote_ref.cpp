@@ -7,7 +7,9 @@
 namespace netref {
 
 RemoteRef::RemoteRef(std::shared_ptr<Connection> connection, IdPack id_pack)
-    : connection_(std::move(connection)), id_pack_(std::move(id_pack)) {}
+    : connection_(std::move(connection)), id_pack_(std::move(id_pack)) {
+  detail::encode_id_pack(id_pack_, wire_id_);
+}
 
 RemoteRef::~RemoteRef() {
   auto& impl = *connection_->impl_;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "netref/protocol/object.hpp"
 #include "netref/protocol/value.hpp"
@@ -54,6 +55,7 @@ class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
   Value self_value() const;
   std::shared_ptr<Connection> connection_;
   IdPack id_pack_;
+  std::vector<std::uint8_t> wire_id_;  // id_pack_ in brine, encoded once: every call sends it
   std::atomic<std::uint64_t> received_{1};
 };
 

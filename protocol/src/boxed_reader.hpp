@@ -1,0 +1,83 @@
+#pragma once
+// BoxedReader: the fast way in for the messages every call carries. It reads a message's
+// envelope and its boxed values straight from the frame's bytes into their final Values,
+// without the (label, value) tuples and the second pass that brine::decode plus unbox take.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "netref/protocol/consts.hpp"
+#include "netref/protocol/object.hpp"
+#include "netref/protocol/value.hpp"
+
+namespace netref::detail {
+
+/// A reference met while reading: where its object goes once the whole message has been
+/// read. Nothing is looked up or imported before that (RELIABILITY.md R4).
+struct RefSlot {
+  Value* slot;
+  Label label;  // local_ref: an object we lent; remote_ref: one the peer lends us
+  std::string_view type_name;  // points into the frame
+  std::uint64_t type_id;
+  std::uint64_t object_id;
+};
+
+/// Reads the common shapes of messages; answers false for anything else, malformed input
+/// included, and the caller then decodes the general way (brine::decode, then unbox), which
+/// also words the error. Until it returns true it has changed nothing but its outputs, so
+/// falling back is always safe and every error stays exactly what the general path says.
+class BoxedReader {
+ public:
+  /// frame: a whole message; max_depth: the connection's brine nesting limit.
+  BoxedReader(std::span<const std::uint8_t> frame, std::size_t max_depth) noexcept
+      : data_(frame), max_depth_(max_depth) {}
+
+  /// The envelope: the message type and seq, leaving the reader at the body.
+  bool envelope(Generation generation, MsgType& type, std::uint32_t& seq);
+  /// A request body's head, (handler, ...: leaves the reader at the boxed arguments.
+  bool request_head(std::int64_t& handler);
+  /// One boxed value into out; references are only recorded (refs()).
+  bool boxed(Value& out);
+  /// Boxed request arguments, which must be a tuple, into args (resized to fit).
+  bool boxed_args(Args& args);
+  /// True when every byte of the frame was read.
+  bool at_end() const noexcept { return pos_ == data_.size(); }
+
+  /// The references met, in wire order. The slots point into the outputs given above,
+  /// which must stay where they are until the references are resolved.
+  std::span<const RefSlot> refs() const noexcept {
+    return overflow_.empty() ? std::span<const RefSlot>(inline_refs_.data(), ref_count_)
+                             : std::span<const RefSlot>(overflow_);
+  }
+
+ private:
+  bool tag(std::uint8_t& out) {
+    if (pos_ == data_.size()) return false;
+    out = data_[pos_++];
+    return true;
+  }
+  bool tuple_header(std::uint8_t tag, std::size_t& n);
+  bool expect_tuple_of(std::size_t n);
+  bool integer(std::int64_t& out);
+  bool str(std::string_view& out);
+  bool id_pack(RefSlot& ref);
+  bool plain_value(Value& out);
+  bool boxed_tuple(Value& out);
+  bool boxed_items(std::vector<Value>& items, std::size_t n);
+  std::size_t left() const noexcept { return data_.size() - pos_; }
+
+  std::span<const std::uint8_t> data_;
+  std::size_t pos_ = 0;
+  std::size_t depth_ = 0;  // brine containers around the next value
+  std::size_t max_depth_;
+  // A call names one or two references: those stay inline, more spill to the heap.
+  std::array<RefSlot, 4> inline_refs_;
+  std::size_t ref_count_ = 0;
+  std::vector<RefSlot> overflow_;
+  void record(const RefSlot& ref);
+};
+
+}  // namespace netref::detail
