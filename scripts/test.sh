@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds netref and runs the whole test suite: unit, integration, fault injection, Python rpyc
 # interop and the find_package consumer in a release build, plus a smoke run of the benchmark
-# programs (no speed is judged); then the suite again under ASan+UBSan (leak checks on) and
-# under TSan, each in its own build tree; then the libFuzzer targets (clang-14): corpus replay
-# and a bounded run of each. Any failure or sanitizer report fails the run.
+# programs (no speed is judged) and a short run of the soak programs (K1-K3); then the suite
+# again under ASan+UBSan (leak checks on) and under TSan, each in its own build tree; then the
+# libFuzzer targets (clang-14): corpus replay and a bounded run of each. Any failure or
+# sanitizer report fails the run.
 # Usage: scripts/test.sh [--quick]   (--quick: the release build and its tests only)
 # NETREF_FUZZ_SECONDS: seconds per fuzz target (default 45).
 set -euo pipefail
@@ -27,6 +28,8 @@ run_tree "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETREF_BUILD_BENCH=ON
 if [ "$quick" = true ]; then exit 0; fi
 echo "== benchmark smoke run"
 bash "$root/scripts/bench.sh" --quick "$root/build"
+echo "== soak short run (K1-K3: counters back to baseline, descriptors and threads steady)"
+bash "$root/scripts/soak.sh" --short "$root/build"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
