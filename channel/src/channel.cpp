@@ -24,6 +24,15 @@ constexpr auto kForever = std::chrono::steady_clock::time_point::max();
 // than this that has not arrived yet is read straight into its destination instead.
 constexpr std::size_t kReadChunk = 64u << 10;
 
+// How large the buffer of a frame of total bytes may be once arrived bytes of it are in:
+// twice what arrived (at least a read chunk), never more than the frame. Memory follows the
+// bytes a peer really sent, not the length its header announced (a 5-byte header claiming
+// 16 MiB costs one read chunk), and a frame that does arrive costs log2(total / chunk)
+// reallocations. A frame that fits a read chunk gets its whole buffer at once, as before.
+std::size_t grown_size(std::size_t arrived, std::size_t total) {
+  return std::min(total, std::max(kReadChunk, 2 * arrived));
+}
+
 std::uint32_t length_of(const std::uint8_t* header) {
   return (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
          (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
@@ -262,17 +271,26 @@ bool Channel::fill_now() {
     std::memcpy(input_.data(), scratch.data(), n);
     return true;
   }
-  // Part of a frame is in: room for its rest once the header says how much.
-  std::size_t want = kHeaderBytes;
-  if (buffered_bytes() >= kHeaderBytes) {
-    const std::size_t total = kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1;
-    want = total > buffered_bytes() ? total - buffered_bytes() : kHeaderBytes;
-  }
-  reserve_input(want);
+  make_room_for_frame();
   const std::size_t n = stream_->read_available(
       std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_));
   input_tail_ += n;
   return n > 0;
+}
+
+void Channel::make_room_for_frame() {
+  const std::size_t have = buffered_bytes();
+  const std::size_t total =
+      have < kHeaderBytes ? 0 : kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1;
+  if (total <= have) {
+    reserve_input(kHeaderBytes);  // the header is not in yet (a whole frame is taken first)
+  } else if (total <= kReadChunk) {
+    reserve_input(total - have);  // a small frame: room for all of its rest at once
+  } else if (input_tail_ == input_.size()) {
+    // A large one fills the room there is first; a full buffer grows as far as grown_size
+    // allows.
+    reserve_input(grown_size(have, total) - have);
+  }
 }
 
 void Channel::reserve_input(std::size_t want) {
@@ -325,20 +343,19 @@ void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_p
   const bool plain = input_[input_head_ + 4] == kFlagPlain;
   std::vector<std::uint8_t>& raw = plain ? out : recv_scratch_;
   const std::size_t body = std::size_t{length} + 1;  // payload and terminator
-  if (plain) {
-    if (raw.capacity() < body) raw.reserve(body);
-    raw.resize(body);
-  } else {
-    grow_to(raw, body);
-  }
-  // What is buffered is this frame's beginning and nothing past it (it is not whole).
+  // What is buffered is this frame's beginning and nothing past it (it is not whole). raw
+  // grows with what arrives (grown_size); room it already has from an earlier frame is used
+  // as it is, up to the end of this frame.
   std::size_t done = buffered_bytes() - kHeaderBytes;
+  grow_to(raw, grown_size(done, body));
   std::memcpy(raw.data(), input_.data() + input_head_ + kHeaderBytes, done);
   input_head_ = input_tail_ = 0;
+  release_if_large(input_);
   try {
     while (done < body) {
-      const std::size_t n =
-          stream_->read_available(std::span<std::uint8_t>(raw.data() + done, body - done));
+      if (done == std::min(raw.size(), body)) grow_to(raw, grown_size(done, body));
+      const std::size_t room = std::min(raw.size(), body) - done;
+      const std::size_t n = stream_->read_available(std::span<std::uint8_t>(raw.data() + done, room));
       done += n;
       if (n == 0 && !stream_->poll(remaining(deadline))) {
         throw Timeout("frame not complete after " +

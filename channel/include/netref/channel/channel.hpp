@@ -49,6 +49,7 @@ class Channel {
 
   /// Receives one frame into out (its capacity is reused), inflating if flagged. Waits as
   /// long as it takes for the frame to start, then at most frame_timeout for the rest.
+  /// Buffers grow with the bytes that arrive, not with the length a header announces.
   /// Throws ConnectionClosed on EOF; Timeout when the frame does not complete in time;
   /// ProtocolError for a flag other than 0/1, a length over max_frame_bytes (checked before
   /// allocating), a payload that is not a whole zlib stream, that inflates past
@@ -74,6 +75,12 @@ class Channel {
   /// What is buffered now, without reading.
   Buffered buffered() const noexcept;
 
+  /// Bytes this channel holds in its own receive buffers (read-ahead, a large compressed
+  /// frame), for monitoring a connection's memory; a frame being received straight into the
+  /// caller's vector is in that vector instead. Call it from the receiving thread, or while
+  /// nothing receives.
+  std::size_t buffer_capacity() const noexcept { return input_.capacity() + recv_scratch_.capacity(); }
+
   /// Closes the stream; thread-safe, idempotent.
   void close() noexcept { stream_->close(); }
   bool closed() const noexcept { return stream_->closed(); }
@@ -87,13 +94,16 @@ class Channel {
   void fill_until(std::chrono::steady_clock::time_point deadline);
   // Reads what is there now into the receive buffer; false if nothing was.
   bool fill_now();
+  // Makes room for more of the partly buffered frame (see grown_size in channel.cpp).
+  void make_room_for_frame();
   // Makes room for want more bytes after the buffered ones.
   void reserve_input(std::size_t want);
   // Parses and checks the buffered header; the frame's payload length.
   std::uint32_t checked_length() const;
   // Copies or inflates the buffered whole frame into out and drops it from the buffer.
   void take_frame(std::uint32_t length, std::vector<std::uint8_t>& out);
-  // Receives a frame too large for the buffer straight into out.
+  // Receives a frame larger than a read chunk straight into out (plain) or recv_scratch_
+  // (compressed), growing it as the bytes arrive.
   void recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
                   std::vector<std::uint8_t>& out);
 
