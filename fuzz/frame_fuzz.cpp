@@ -11,7 +11,8 @@
 //    and -malloc_limit_mb catch any allocation that ignores them;
 //  - memory follows the bytes that arrived, not the lengths headers announce: at every read,
 //    poll and at the end, the channel's buffers and the output vector hold no more than a few
-//    times the bytes delivered so far (the output, or an inflated payload's cap).
+//    times the bytes delivered so far (the output, or an inflated payload's cap);
+//  - whatever ends the run, the process buffer budget is back to nothing charged.
 //
 // Input: byte 0 picks max_frame_bytes (bits 0-2), max_inflated_bytes (bits 3-5) and the reader
 // (bits 6-7: blocking, reactor, or alternating). Then chunks, each led by one byte b:
@@ -172,6 +173,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const netref::Timeout&) {
     end = Outcome::timeout;
   }
+
+  // However the reader ended, the frame it was receiving gave its budget back.
+  NETREF_FUZZ_CHECK(netref::BufferBudget::process().in_use() == 0,
+                    std::to_string(netref::BufferBudget::process().in_use()) + " bytes of the buffer budget still charged");
 
   // A stall may time the reader out in the middle: then what arrived is a prefix.
   const bool complete = end != Outcome::timeout;

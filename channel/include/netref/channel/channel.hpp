@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "netref/channel/buffer_budget.hpp"
 #include "netref/stream/stream.hpp"
 
 namespace netref {
@@ -25,6 +26,9 @@ struct ChannelConfig {
   /// How long a send may wait for a peer that stopped reading (the stream's write timeout);
   /// negative: no limit.
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+  /// Charged for the frames this channel is receiving; null: BufferBudget::process(). Must
+  /// outlive the channel.
+  BufferBudget* buffer_budget = nullptr;
 };
 
 /// What a channel holds of the next frame, for readers that must not block (reactors).
@@ -49,11 +53,13 @@ class Channel {
 
   /// Receives one frame into out (its capacity is reused), inflating if flagged. Waits as
   /// long as it takes for the frame to start, then at most frame_timeout for the rest.
-  /// Buffers grow with the bytes that arrive, not with the length a header announces.
-  /// Throws ConnectionClosed on EOF; Timeout when the frame does not complete in time;
-  /// ProtocolError for a flag other than 0/1, a length over max_frame_bytes (checked before
-  /// allocating), a payload that is not a whole zlib stream, that inflates past
-  /// max_inflated_bytes, or a missing '\n' terminator.
+  /// Buffers grow with the bytes that arrive, not with the length a header announces; past
+  /// a small allowance they are charged to the buffer budget until the frame is handed over
+  /// (or fails). Throws ConnectionClosed on EOF; Timeout when the frame does not complete in
+  /// time; ProtocolError for a flag other than 0/1, a length over max_frame_bytes (checked
+  /// before allocating), a payload that is not a whole zlib stream, that inflates past
+  /// max_inflated_bytes, or a missing '\n' terminator; BudgetExceeded when the budget cannot
+  /// grant the frame's buffers.
   void recv(std::vector<std::uint8_t>& out);
 
   /// Convenience form of recv.
@@ -78,7 +84,7 @@ class Channel {
   /// Bytes this channel holds in its own receive buffers (read-ahead, a large compressed
   /// frame), for monitoring a connection's memory; a frame being received straight into the
   /// caller's vector is in that vector instead. Call it from the receiving thread, or while
-  /// nothing receives.
+  /// nothing receives. (The budget's counters may be read from anywhere.)
   std::size_t buffer_capacity() const noexcept { return input_.capacity() + recv_scratch_.capacity(); }
 
   /// Closes the stream; thread-safe, idempotent.
@@ -102,10 +108,14 @@ class Channel {
   std::uint32_t checked_length() const;
   // Copies or inflates the buffered whole frame into out and drops it from the buffer.
   void take_frame(std::uint32_t length, std::vector<std::uint8_t>& out);
+  // After a frame left the buffer: rewinds an empty buffer, and lets go of a large one.
+  void shrink_input();
   // Receives a frame larger than a read chunk straight into out (plain) or recv_scratch_
   // (compressed), growing it as the bytes arrive.
   void recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
                   std::vector<std::uint8_t>& out);
+  // recv without the budget bookkeeping around it.
+  void receive_frame(std::vector<std::uint8_t>& out);
 
   StreamPtr stream_;
   ChannelConfig config_;
@@ -114,6 +124,7 @@ class Channel {
   std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;
+  BufferLease frame_lease_;  // the frame in progress's charge on the buffer budget
 };
 
 }  // namespace netref
