@@ -8,7 +8,11 @@
 //    flag, terminator or zlib payload -> ProtocolError (a stall may end it early: Timeout);
 //  - a frame the reactor saw whole is taken without touching the stream;
 //  - the caps hold: small max_frame_bytes / max_inflated_bytes are chosen, and -rss_limit_mb
-//    and -malloc_limit_mb catch any allocation that ignores them.
+//    and -malloc_limit_mb catch any allocation that ignores them;
+//  - memory follows the bytes that arrived, not the lengths headers announce: at every read,
+//    poll and at the end, the channel's buffers and the output vector hold no more than a few
+//    times the bytes delivered so far (the output, or an inflated payload's cap);
+//  - whatever ends the run, the process buffer budget is back to nothing charged.
 //
 // Input: byte 0 picks max_frame_bytes (bits 0-2), max_inflated_bytes (bits 3-5) and the reader
 // (bits 6-7: blocking, reactor, or alternating). Then chunks, each led by one byte b:
@@ -131,6 +135,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::vector<std::uint8_t>> got;
   Outcome end = Outcome::closed;
   std::vector<std::uint8_t> out;
+  // A buffer grows to twice what arrived (at least a read chunk), the read-ahead and a
+  // compressed frame's buffer each; inflating starts at four times the compressed size and
+  // stops one byte past its cap.
+  const auto check_memory = [&] {
+    const std::size_t arrived = script.delivered();
+    const std::size_t bound = (128u << 10) + 4 * arrived;
+    NETREF_FUZZ_CHECK(channel.buffer_capacity() <= bound, "the channel holds " + std::to_string(channel.buffer_capacity()) +
+                                                              " bytes after " + std::to_string(arrived) + " arrived");
+    NETREF_FUZZ_CHECK(out.capacity() <= std::max(bound, cfg.max_inflated_bytes + 1),
+                      "the output holds " + std::to_string(out.capacity()) + " bytes after " + std::to_string(arrived) +
+                          " arrived");
+  };
+  script.on_touch = check_memory;
   bool reactor = reader == 1;
   try {
     for (std::size_t turn = 0; turn < 1'000'000; ++turn) {
@@ -157,6 +174,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     end = Outcome::timeout;
   }
 
+  // However the reader ended, the frame it was receiving gave its budget back.
+  NETREF_FUZZ_CHECK(netref::BufferBudget::process().in_use() == 0,
+                    std::to_string(netref::BufferBudget::process().in_use()) + " bytes of the buffer budget still charged");
+
   // A stall may time the reader out in the middle: then what arrived is a prefix.
   const bool complete = end != Outcome::timeout;
   NETREF_FUZZ_CHECK(complete ? got.size() == expected.frames.size() : got.size() <= expected.frames.size(),
@@ -168,5 +189,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     NETREF_FUZZ_CHECK(end == expected.end, std::string("the reader ended with ") + name_of(end) + ", the model with " +
                                                name_of(expected.end));
   }
+  check_memory();
   return 0;
 }

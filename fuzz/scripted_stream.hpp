@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ class ScriptedStream final : public Stream {
 
   /// Reads and polls so far: a whole buffered frame must be taken without touching the stream.
   std::uint64_t touches() const noexcept { return touches_; }
+  /// Called at every read and poll, before it: a harness checks invariants from inside the
+  /// reader's waits.
+  std::function<void()> on_touch;
+  /// Script bytes read so far.
+  std::size_t delivered() const noexcept { return delivered_; }
   /// True once the script ran out and a wait or a read saw EOF.
   bool saw_eof() const noexcept { return eof_; }
   /// Script bytes not read yet.
@@ -53,7 +59,7 @@ class ScriptedStream final : public Stream {
   }
 
   std::size_t read_available(std::span<std::uint8_t> buffer) override {
-    ++touches_;
+    touch();
     if (closed_) throw ConnectionClosed("connection closed locally (scripted)");
     drop_spent();
     if (steps_.empty()) {
@@ -71,6 +77,7 @@ class ScriptedStream final : public Stream {
     const std::size_t n = std::min(buffer.size(), step.bytes.size() - offset_);
     std::memcpy(buffer.data(), step.bytes.data() + offset_, n);
     offset_ += n;
+    delivered_ += n;
     return n;
   }
 
@@ -84,7 +91,7 @@ class ScriptedStream final : public Stream {
   }
 
   bool poll(std::chrono::milliseconds timeout) override {
-    ++touches_;
+    touch();
     if (closed_) throw ConnectionClosed("connection closed locally (scripted)");
     drop_spent();
     if (!steps_.empty()) {
@@ -112,6 +119,11 @@ class ScriptedStream final : public Stream {
     unsigned stall = 0;
   };
 
+  void touch() {
+    ++touches_;
+    if (on_touch) on_touch();
+  }
+
   void drop_spent() {
     while (!steps_.empty() && steps_.front().stall == 0 && offset_ == steps_.front().bytes.size()) {
       steps_.pop_front();
@@ -126,6 +138,7 @@ class ScriptedStream final : public Stream {
   std::size_t write_cap_ = 64u << 20;
   std::size_t dropped_ = 0;
   std::uint64_t touches_ = 0;
+  std::size_t delivered_ = 0;
   bool eof_ = false;
   bool closed_ = false;
 };

@@ -24,6 +24,20 @@ constexpr auto kForever = std::chrono::steady_clock::time_point::max();
 // than this that has not arrived yet is read straight into its destination instead.
 constexpr std::size_t kReadChunk = 64u << 10;
 
+// How large the buffer of a frame of total bytes may be once arrived bytes of it are in:
+// twice what arrived (at least a read chunk), never more than the frame. Memory follows the
+// bytes a peer really sent, not the length its header announced (a 5-byte header claiming
+// 16 MiB costs one read chunk), and a frame that does arrive costs log2(total / chunk)
+// reallocations. A frame that fits a read chunk gets its whole buffer at once, as before.
+std::size_t grown_size(std::size_t arrived, std::size_t total) {
+  return std::min(total, std::max(kReadChunk, 2 * arrived));
+}
+
+// What a channel holds for a frame before it charges the buffer budget: a read chunk of raw
+// bytes and one of inflated output. A frame that fits the read chunk never touches the
+// budget's shared counter.
+constexpr std::size_t kBudgetAllowance = 2 * kReadChunk;
+
 std::uint32_t length_of(const std::uint8_t* header) {
   return (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
          (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
@@ -96,17 +110,22 @@ class Inflater {
 };
 
 // Inflates compressed into out (resized to the result), never holding more than limit + 1
-// output bytes: a zlib bomb is stopped when it crosses the limit, not when it ends.
+// output bytes: a zlib bomb is stopped when it crosses the limit, not when it ends. Each
+// growth of out is charged to lease first, on top of the raw bytes the frame holds.
 void inflate_payload(std::span<const std::uint8_t> compressed, std::size_t limit,
-                     std::vector<std::uint8_t>& out) {
+                     std::vector<std::uint8_t>& out, BufferLease& lease, std::size_t raw_bytes) {
   const std::size_t hard_cap = limit + 1;  // one byte past the limit proves the overflow
   const std::string what = "compressed frame of " + std::to_string(compressed.size()) + " bytes";
   Inflater inflater;
   inflater->next_in = const_cast<Bytef*>(compressed.data());
   inflater->avail_in = static_cast<uInt>(compressed.size());  // <= max_frame_bytes < 4 GiB
 
+  const auto grow_output = [&](std::size_t size) {
+    lease.cover(raw_bytes + size);
+    grow_to(out, size);
+  };
   out.clear();
-  grow_to(out, std::min(std::max(kMinInflateChunk, compressed.size() * 4), hard_cap));
+  grow_output(std::min(std::max(kMinInflateChunk, compressed.size() * 4), hard_cap));
   std::size_t produced = 0;
   for (;;) {
     if (produced == out.size()) {
@@ -114,7 +133,7 @@ void inflate_payload(std::span<const std::uint8_t> compressed, std::size_t limit
         throw ProtocolError(what + " inflates past the limit of " + std::to_string(limit) +
                             " bytes (max_inflated_bytes)");
       }
-      grow_to(out, std::min(out.size() * 2, hard_cap));
+      grow_output(std::min(out.size() * 2, hard_cap));
     }
     const std::size_t room = std::min<std::size_t>(out.size() - produced, UINT_MAX);
     inflater->next_out = out.data() + produced;
@@ -159,7 +178,10 @@ void inflate_payload(std::span<const std::uint8_t> compressed, std::size_t limit
 }  // namespace
 
 Channel::Channel(StreamPtr stream, ChannelConfig config)
-    : stream_(std::move(stream)), config_(config) {
+    : stream_(std::move(stream)),
+      config_(config),
+      frame_lease_(config_.buffer_budget != nullptr ? *config_.buffer_budget : BufferBudget::process(),
+                   kBudgetAllowance) {
   stream_->set_write_timeout(config_.write_timeout);
 }
 
@@ -209,6 +231,18 @@ bool Channel::recv_within(std::vector<std::uint8_t>& out, std::chrono::milliseco
 
 bool Channel::receive(std::vector<std::uint8_t>& out,
                       std::chrono::steady_clock::time_point start_deadline) {
+  try {
+    const bool received = receive_frame(out, start_deadline);
+    frame_lease_.release();  // handed over
+    return received;
+  } catch (...) {
+    frame_lease_.release();  // the frame failed: its buffers are no longer "in progress"
+    throw;
+  }
+}
+
+bool Channel::receive_frame(std::vector<std::uint8_t>& out,
+                            std::chrono::steady_clock::time_point start_deadline) {
   if (buffered_bytes() == 0 && !fill_until(start_deadline)) return false;
   // From its first byte on, the frame has frame_timeout to arrive whole.
   const auto deadline = config_.frame_timeout.count() < 0
@@ -232,10 +266,15 @@ bool Channel::poll(std::chrono::milliseconds timeout) {
 }
 
 Buffered Channel::read_available() {
-  for (;;) {
-    if (buffered_bytes() >= kHeaderBytes) checked_length();  // a forged header fails now
-    if (buffered() == Buffered::frame) return Buffered::frame;
-    if (!fill_now()) return buffered();
+  try {
+    for (;;) {
+      if (buffered_bytes() >= kHeaderBytes) checked_length();  // a forged header fails now
+      if (buffered() == Buffered::frame) return Buffered::frame;
+      if (!fill_now()) return buffered();
+    }
+  } catch (...) {
+    frame_lease_.release();
+    throw;
   }
 }
 
@@ -275,17 +314,26 @@ bool Channel::fill(std::chrono::milliseconds wait) {
     std::memcpy(input_.data(), scratch.data(), n);
     return true;
   }
-  // Part of a frame is in: room for its rest once the header says how much.
-  std::size_t want = kHeaderBytes;
-  if (buffered_bytes() >= kHeaderBytes) {
-    const std::size_t total = kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1;
-    want = total > buffered_bytes() ? total - buffered_bytes() : kHeaderBytes;
-  }
-  reserve_input(want);
+  make_room_for_frame();
   const std::size_t n = stream_->read_some(
       std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_), wait);
   input_tail_ += n;
   return n > 0;
+}
+
+void Channel::make_room_for_frame() {
+  const std::size_t have = buffered_bytes();
+  const std::size_t total =
+      have < kHeaderBytes ? 0 : kHeaderBytes + std::size_t{length_of(input_.data() + input_head_)} + 1;
+  if (total <= have) {
+    reserve_input(kHeaderBytes);  // the header is not in yet (a whole frame is taken first)
+  } else if (total <= kReadChunk) {
+    reserve_input(total - have);  // a small frame: room for all of its rest at once
+  } else if (input_tail_ == input_.size()) {
+    // A large one fills the room there is first; a full buffer grows as far as grown_size
+    // allows.
+    reserve_input(grown_size(have, total) - have);
+  }
 }
 
 void Channel::reserve_input(std::size_t want) {
@@ -295,6 +343,7 @@ void Channel::reserve_input(std::size_t want) {
     input_tail_ -= input_head_;
     input_head_ = 0;
   }
+  frame_lease_.cover(input_tail_ + want);  // what is buffered belongs to the frame in progress
   grow_to(input_, input_tail_ + want);
 }
 
@@ -314,23 +363,35 @@ std::uint32_t Channel::checked_length() const {
 
 void Channel::take_frame(std::uint32_t length, std::vector<std::uint8_t>& out) {
   const std::uint8_t* frame = input_.data() + input_head_;
+  const std::size_t frame_bytes = kHeaderBytes + std::size_t{length} + 1;
   // The frame leaves the buffer whatever its payload holds: framing stays aligned.
-  input_head_ += kHeaderBytes + std::size_t{length} + 1;
-  const bool drained = input_head_ == input_tail_;
-  if (drained) input_head_ = input_tail_ = 0;
-  check_terminator(frame[kHeaderBytes + length], length);
-  const std::span<const std::uint8_t> payload(frame + kHeaderBytes, length);
-  if (frame[4] == kFlagPlain) {
-    out.assign(payload.begin(), payload.end());
-  } else {
-    try {
-      inflate_payload(payload, config_.max_inflated_bytes, out);
-    } catch (...) {
-      if (drained) release_if_large(input_);
-      throw;
+  input_head_ += frame_bytes;
+  try {
+    check_terminator(frame[kHeaderBytes + length], length);
+    const std::span<const std::uint8_t> payload(frame + kHeaderBytes, length);
+    if (frame[4] == kFlagPlain) {
+      frame_lease_.cover(frame_bytes + length);  // the copy, beside the raw frame
+      out.assign(payload.begin(), payload.end());
+    } else {
+      inflate_payload(payload, config_.max_inflated_bytes, out, frame_lease_, frame_bytes);
     }
+  } catch (...) {
+    shrink_input();
+    throw;
   }
-  if (drained) release_if_large(input_);
+  shrink_input();
+}
+
+void Channel::shrink_input() {
+  if (input_head_ == input_tail_) input_head_ = input_tail_ = 0;
+  if (input_.capacity() <= kRetainedScratchBytes) return;
+  // One huge frame must not pin its buffer for the life of the connection: what follows it
+  // (the start of the next frame, if anything) moves to a buffer of its own size.
+  std::vector<std::uint8_t> rest(input_.begin() + static_cast<std::ptrdiff_t>(input_head_),
+                                 input_.begin() + static_cast<std::ptrdiff_t>(input_tail_));
+  input_.swap(rest);
+  input_head_ = 0;
+  input_tail_ = input_.size();
 }
 
 void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
@@ -338,20 +399,25 @@ void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_p
   const bool plain = input_[input_head_ + 4] == kFlagPlain;
   std::vector<std::uint8_t>& raw = plain ? out : recv_scratch_;
   const std::size_t body = std::size_t{length} + 1;  // payload and terminator
-  if (plain) {
-    if (raw.capacity() < body) raw.reserve(body);
-    raw.resize(body);
-  } else {
-    grow_to(raw, body);
-  }
-  // What is buffered is this frame's beginning and nothing past it (it is not whole).
+  // What is buffered is this frame's beginning and nothing past it (it is not whole). raw
+  // grows with what arrives (grown_size), each step charged to the budget first; room it
+  // already has from an earlier frame is used as it is, up to the end of this frame.
   std::size_t done = buffered_bytes() - kHeaderBytes;
+  const auto grow_raw = [&] {
+    const std::size_t size = grown_size(done, body);
+    frame_lease_.cover(size);
+    grow_to(raw, size);
+  };
+  grow_raw();
   std::memcpy(raw.data(), input_.data() + input_head_ + kHeaderBytes, done);
-  input_head_ = input_tail_ = 0;
+  input_head_ = input_tail_;
+  shrink_input();
   try {
     while (done < body) {
-      const std::size_t n = stream_->read_some(
-          std::span<std::uint8_t>(raw.data() + done, body - done), remaining(deadline));
+      if (done == std::min(raw.size(), body)) grow_raw();
+      const std::size_t room = std::min(raw.size(), body) - done;
+      const std::size_t n = stream_->read_some(std::span<std::uint8_t>(raw.data() + done, room),
+                                               remaining(deadline));
       done += n;
       if (n == 0 && deadline != kForever && std::chrono::steady_clock::now() >= deadline) {
         throw Timeout("frame not complete after " +
@@ -366,7 +432,7 @@ void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_p
       out.resize(length);
     } else {
       inflate_payload(std::span<const std::uint8_t>(raw.data(), length),
-                      config_.max_inflated_bytes, out);
+                      config_.max_inflated_bytes, out, frame_lease_, body);
     }
   } catch (...) {
     release_if_large(recv_scratch_);

@@ -558,6 +558,8 @@ const char* category_of(const std::exception_ptr& reason) noexcept {
   if (!reason) return "aborted";
   try {
     std::rethrow_exception(reason);
+  } catch (const BudgetExceeded&) {
+    return "budget";  // the process buffer budget refused a frame (RELIABILITY.md B4)
   } catch (const ProtocolError&) {
     return "protocol";
   } catch (const Timeout&) {

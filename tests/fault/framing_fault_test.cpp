@@ -44,6 +44,31 @@ ByteVec zlib_of(const ByteVec& payload, int level = 6) {
   return body;
 }
 
+/// What a netref Channel makes of a zlib payload (flag 1): its inflated bytes.
+ByteVec inflated(const ByteVec& compressed) {
+  auto [a, b] = make_memory_pair();
+  a->write_all(wire::frame(compressed, 1));
+  return Channel(std::move(b)).recv();
+}
+
+constexpr std::size_t MiB = 1u << 20;
+
+/// Sets the process buffer budget's limit for one test (its peak starts afresh) and puts the
+/// limit back afterwards.
+class BudgetLimit {
+ public:
+  explicit BudgetLimit(std::size_t bytes) : saved_(BufferBudget::process().limit()) {
+    BufferBudget::process().set_limit(bytes);
+    BufferBudget::process().reset_peak();
+  }
+  ~BudgetLimit() { BufferBudget::process().set_limit(saved_); }
+  BudgetLimit(const BudgetLimit&) = delete;
+  BudgetLimit& operator=(const BudgetLimit&) = delete;
+
+ private:
+  std::size_t saved_;
+};
+
 }  // namespace
 
 TEST_CASE("A1 A2: a frame cut short by FIN, in its header or its payload, closes that connection and runs nothing") {
@@ -304,5 +329,111 @@ TEST_CASE("B6: flag 1 with an empty inflated payload is an empty message, and a 
   auto m = tiny.read_message();
   CHECK(m.seq == 4);
   CHECK(m.boxed_item() == Value("x"));
+  s.check_canary();
+}
+
+TEST_CASE_TEMPLATE("B4: peers holding large frames in progress fill the process buffer budget, and the next are closed under \"budget\"",
+                   Server, ThreadPoolServer, ThreadedServer) {
+  BudgetLimit limit(8 * MiB);
+  BufferBudget& budget = BufferBudget::process();
+  Served<Server> s;
+  const std::uint16_t port = s.port();
+  const auto refusals_before = budget.refusals();
+
+  // Each peer announces a 16 MiB frame and sends 1 MiB of it, then waits: the server holds a
+  // buffer of 1 to 2 MiB for it (it grows with what arrived), of which all but the 128 KiB
+  // allowance is charged. Eight MiB hold at most nine of them, so of twelve at least three
+  // are refused. Each peer is settled before the next: its bytes are all charged, or refused.
+  ByteVec partial = wire::header(16 * MiB);
+  partial.resize(partial.size() + 1 * MiB, 'p');
+  const std::size_t settled_charge = 1 * MiB - (128u << 10);
+  std::vector<RawPeer> peers;
+  for (int i = 0; i < 12; ++i) {
+    CAPTURE(i);
+    const auto in_use = budget.in_use();
+    const auto refusals = budget.refusals();
+    peers.push_back(RawPeer::tcp(port));
+    try {
+      peers.back().send(partial);
+    } catch (const ConnectionClosed&) {
+      // refused while sending: the server closed with our bytes unread
+    }
+    CHECK(eventually([&] { return budget.in_use() >= in_use + settled_charge || budget.refusals() > refusals; }));
+    CHECK(budget.in_use() <= budget.limit());
+  }
+  const auto refused = budget.refusals() - refusals_before;
+  CHECK(refused >= 3);
+  CHECK(budget.peak() <= 8 * MiB);
+  CHECK(budget.in_use() > 0);  // the peers let in still hold their frames
+  CHECK(eventually([&] { return s.server->stats().closed["budget"] == refused; }));
+  CHECK(s.watch.wait_reason("buffer budget"));
+  s.check_canary();
+
+  // What is left is less than one refused peer asked for (under 2 MiB): a compressed PING
+  // that inflates to 3 MiB cannot be held and its connection closes too.
+  const ByteVec bomb = zlib_of(ping(7, Value(std::string(3 * MiB, 'z'))));
+  REQUIRE(bomb.size() < 64 * 1024);
+  auto zlib_peer = RawPeer::tcp(port);
+  zlib_peer.send_frame(bomb, 1);
+  CHECK(zlib_peer.closed_within(std::chrono::seconds(2)));
+  CHECK(eventually([&] { return s.server->stats().closed["budget"] == refused + 1; }));
+  CHECK(budget.peak() <= 8 * MiB);
+
+  // Once the peers go, so do their charges, and the same frame is served.
+  peers.clear();
+  CHECK(eventually([&] { return budget.in_use() == 0; }));
+  auto later = RawPeer::tcp(port);
+  later.send_frame(bomb, 1);
+  std::uint8_t flag = 0;
+  auto reply = later.read_frame(std::chrono::seconds(5), &flag);
+  REQUIRE(reply.has_value());
+  CHECK(flag == 1);  // a 3 MiB echo comes back compressed
+  const auto m = wire::decode(inflated(*reply));
+  CHECK(m.seq == 7);
+  CHECK(m.boxed_item() == Value(std::string(3 * MiB, 'z')));
+  CHECK(eventually([&] { return budget.in_use() == 0; }));
+  CHECK(budget.peak() <= 8 * MiB);
+  s.check_canary();
+}
+
+TEST_CASE_TEMPLATE("B4: many peers at once, each with a frame that inflates to just under the cap: the budget holds",
+                   Server, ThreadPoolServer, ThreadedServer) {
+  // RELIABILITY.md's fifty frames just under a 16 MiB cap, shrunk: a 2 MiB cap, and room for
+  // two such frames at once. Each asks for the size of a string (a small answer, so that the
+  // work the server does per frame is mostly receiving it).
+  BudgetLimit limit(4 * MiB + (256u << 10));
+  BufferBudget& budget = BufferBudget::process();
+  Served<Server> s([](ServerConfig& c) { c.channel.max_inflated_bytes = 2 * MiB; });
+  const std::uint16_t port = s.port();
+  const std::string text(2 * MiB - 256, 'u');
+  const int n = scaled(50, 5);
+  std::vector<RawPeer> peers;
+  std::vector<ByteVec> frames;
+  for (int i = 0; i < n; ++i) {
+    peers.push_back(RawPeer::tcp(port));
+    const IdPack root = root_of(peers.back());
+    frames.push_back(zlib_of(wire::request(1, Handler::callattr, {wire::local_ref(root), wire::boxed("size_of"),
+                                                                  wire::boxed(tuple_of(text))})));
+    REQUIRE(frames.back().size() < 64 * 1024);
+  }
+  for (int i = 0; i < n; ++i) peers[i].send_frame(frames[i], 1);  // all at once
+  int answered = 0, closed = 0;
+  for (auto& p : peers) {
+    try {
+      const auto m = p.read_reply_to(1, nullptr, std::chrono::seconds(20));
+      CHECK(m.boxed_item() == Value(static_cast<std::int64_t>(text.size())));
+      ++answered;
+    } catch (const ConnectionClosed&) {
+      ++closed;
+    }
+  }
+  CHECK(answered + closed == n);
+  CHECK(answered > 0);
+  CHECK(budget.peak() <= budget.limit());
+  // Every connection that closed was refused by the budget, nothing else.
+  CHECK(eventually([&] { return s.server->stats().closed["budget"] == static_cast<std::uint64_t>(closed); }));
+  for (const auto& r : s.watch.reasons()) CHECK(r.find("buffer budget") != std::string::npos);
+  peers.clear();
+  CHECK(eventually([&] { return budget.in_use() == 0; }));
   s.check_canary();
 }

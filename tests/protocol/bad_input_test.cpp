@@ -108,6 +108,31 @@ TEST_CASE("a frame over the limit closes the connection before allocating") {
   CHECK(p.closed_reason().find("exceeds") != std::string::npos);
 }
 
+TEST_CASE("a frame the buffer budget cannot hold closes the connection under \"budget\", served blocking or as a reactor") {
+  BufferBudget budget(1u << 20);
+  ChannelConfig ch;
+  ch.buffer_budget = &budget;
+  std::vector<std::uint8_t> large(4u << 20, 'x');  // a frame of 4 MiB, all of it sent
+  SUBCASE("a thread serving the connection") {
+    RawPeer p({}, ch);
+    p.frame(large);
+    CHECK(p.closed_reason().find("buffer budget") != std::string::npos);
+    CHECK(p.server->close_category() == "budget");
+  }
+  SUBCASE("serve_available, as the thread pool serves") {
+    auto [a, b] = make_memory_pair();
+    ConnectionConfig cfg;
+    cfg.detect_generation = true;
+    auto server = Connection::create(std::make_unique<Channel>(std::move(b), ch), std::make_shared<Thing>(), cfg);
+    large.insert(large.begin(), {0x00, 0x40, 0x00, 0x00, 0x00});  // its header
+    a->write_all(large);
+    CHECK(server->serve_available() == ServeStatus::closed);
+    CHECK(server->close_category() == "budget");
+  }
+  CHECK(budget.refusals() == 1);
+  CHECK(budget.in_use() == 0);
+}
+
 TEST_CASE("an empty frame is a protocol error") {
   RawPeer p;
   p.frame({});

@@ -109,6 +109,7 @@ struct Lab {
     service.def("whoami", [] { return Connection::current()->peer_identity(); });
     service.def("secret", [] { return std::string("classified"); });
     service.def("echo", [](const std::string& s) { return s; });
+    service.def("size_of", [](const std::string& s) { return static_cast<std::int64_t>(s.size()); });
   }
 };
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "netref/channel/buffer_budget.hpp"
 #include "netref/stream/stream.hpp"
 
 namespace netref {
@@ -25,6 +26,9 @@ struct ChannelConfig {
   /// How long a send may wait for a peer that stopped reading (the stream's write timeout);
   /// negative: no limit.
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+  /// Charged for the frames this channel is receiving; null: BufferBudget::process(). Must
+  /// outlive the channel.
+  BufferBudget* buffer_budget = nullptr;
 };
 
 /// What a channel holds of the next frame, for readers that must not block (reactors).
@@ -49,10 +53,13 @@ class Channel {
 
   /// Receives one frame into out (its capacity is reused), inflating if flagged. Waits as
   /// long as it takes for the frame to start, then at most frame_timeout for the rest.
-  /// Throws ConnectionClosed on EOF; Timeout when the frame does not complete in time;
-  /// ProtocolError for a flag other than 0/1, a length over max_frame_bytes (checked before
-  /// allocating), a payload that is not a whole zlib stream, that inflates past
-  /// max_inflated_bytes, or a missing '\n' terminator.
+  /// Buffers grow with the bytes that arrive, not with the length a header announces; past
+  /// a small allowance they are charged to the buffer budget until the frame is handed over
+  /// (or fails). Throws ConnectionClosed on EOF; Timeout when the frame does not complete in
+  /// time; ProtocolError for a flag other than 0/1, a length over max_frame_bytes (checked
+  /// before allocating), a payload that is not a whole zlib stream, that inflates past
+  /// max_inflated_bytes, or a missing '\n' terminator; BudgetExceeded when the budget cannot
+  /// grant the frame's buffers.
   void recv(std::vector<std::uint8_t>& out);
 
   /// recv, but waiting at most `wait` for the frame to begin (negative: forever): false when
@@ -79,6 +86,12 @@ class Channel {
   /// What is buffered now, without reading.
   Buffered buffered() const noexcept;
 
+  /// Bytes this channel holds in its own receive buffers (read-ahead, a large compressed
+  /// frame), for monitoring a connection's memory; a frame being received straight into the
+  /// caller's vector is in that vector instead. Call it from the receiving thread, or while
+  /// nothing receives. (The budget's counters may be read from anywhere.)
+  std::size_t buffer_capacity() const noexcept { return input_.capacity() + recv_scratch_.capacity(); }
+
   /// Closes the stream; thread-safe, idempotent.
   void close() noexcept { stream_->close(); }
   bool closed() const noexcept { return stream_->closed(); }
@@ -88,8 +101,12 @@ class Channel {
 
  private:
   std::size_t buffered_bytes() const noexcept { return input_tail_ - input_head_; }
-  // Receives the next frame if one begins by start_deadline.
+  // Receives the next frame if one begins by start_deadline; the frame's lease is released
+  // when it is handed over or fails.
   bool receive(std::vector<std::uint8_t>& out, std::chrono::steady_clock::time_point start_deadline);
+  // receive without the budget bookkeeping around it.
+  bool receive_frame(std::vector<std::uint8_t>& out,
+                     std::chrono::steady_clock::time_point start_deadline);
   // Reads at least one byte into the receive buffer before deadline; false if none came.
   bool fill_until(std::chrono::steady_clock::time_point deadline);
   // fill_until, for the rest of a frame: a Timeout when the frame's deadline passes.
@@ -98,13 +115,18 @@ class Channel {
   // nothing came.
   bool fill(std::chrono::milliseconds wait);
   bool fill_now() { return fill(std::chrono::milliseconds(0)); }
+  // Makes room for more of the partly buffered frame (see grown_size in channel.cpp).
+  void make_room_for_frame();
   // Makes room for want more bytes after the buffered ones.
   void reserve_input(std::size_t want);
   // Parses and checks the buffered header; the frame's payload length.
   std::uint32_t checked_length() const;
   // Copies or inflates the buffered whole frame into out and drops it from the buffer.
   void take_frame(std::uint32_t length, std::vector<std::uint8_t>& out);
-  // Receives a frame too large for the buffer straight into out.
+  // After a frame left the buffer: rewinds an empty buffer, and lets go of a large one.
+  void shrink_input();
+  // Receives a frame larger than a read chunk straight into out (plain) or recv_scratch_
+  // (compressed), growing it as the bytes arrive.
   void recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
                   std::vector<std::uint8_t>& out);
 
@@ -115,6 +137,7 @@ class Channel {
   std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;
+  BufferLease frame_lease_;  // the frame in progress's charge on the buffer budget
 };
 
 }  // namespace netref

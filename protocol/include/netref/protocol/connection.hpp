@@ -157,8 +157,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Why it closed, as a short word for counting ("" while open): "local" (close()), "peer"
   /// (EOF, reset, CLOSE), "frame" (broken framing, oversized frame, bad zlib), "message"
   /// (undecodable message), "reference" (a reply to a seq never sent, a DEL of an unknown
-  /// object), "frame_timeout", "write_stall", "keepalive", "idle", "first_frame",
-  /// "server_stop", "aborted", or "protocol"/"timeout"/"error" for anything else.
+  /// object), "budget" (the buffer budget refused a frame's memory: BudgetExceeded),
+  /// "frame_timeout", "write_stall", "keepalive", "idle", "first_frame", "server_stop",
+  /// "aborted", or "protocol"/"timeout"/"error" for anything else.
   std::string close_category() const;
 
   /// Called once, from whichever thread closes the connection, after the tables are emptied.
