@@ -223,9 +223,8 @@ void Channel::send(std::span<const std::uint8_t> payload) {
 
 void Channel::recv(std::vector<std::uint8_t>& out) { receive(out, kForever); }
 
-bool Channel::recv_within(std::vector<std::uint8_t>& out, std::chrono::milliseconds wait) {
-  const auto start_deadline =
-      wait.count() < 0 ? kForever : std::chrono::steady_clock::now() + wait;
+bool Channel::recv_until(std::vector<std::uint8_t>& out,
+                         std::chrono::steady_clock::time_point start_deadline) {
   return receive(out, start_deadline);
 }
 
@@ -244,20 +243,28 @@ bool Channel::receive(std::vector<std::uint8_t>& out,
 bool Channel::receive_frame(std::vector<std::uint8_t>& out,
                             std::chrono::steady_clock::time_point start_deadline) {
   if (buffered_bytes() == 0 && !fill_until(start_deadline)) return false;
-  // From its first byte on, the frame has frame_timeout to arrive whole.
-  const auto deadline = config_.frame_timeout.count() < 0
-                            ? kForever
-                            : std::chrono::steady_clock::now() + config_.frame_timeout;
-  while (buffered_bytes() < kHeaderBytes) fill_frame_until(deadline);
+  // From its first byte on, the frame has frame_timeout to arrive whole. Most frames come
+  // whole with their first read, and then the clock is never read.
+  auto deadline = std::chrono::steady_clock::time_point::min();
+  const auto frame_deadline_once = [&] {
+    if (deadline == std::chrono::steady_clock::time_point::min()) deadline = frame_deadline();
+    return deadline;
+  };
+  while (buffered_bytes() < kHeaderBytes) fill_frame_until(frame_deadline_once());
   const std::uint32_t length = checked_length();
   const std::size_t total = kHeaderBytes + std::size_t{length} + 1;
   if (buffered_bytes() < total && total > kReadChunk) {
-    recv_large(length, deadline, out);
+    recv_large(length, frame_deadline_once(), out);
     return true;
   }
-  while (buffered_bytes() < total) fill_frame_until(deadline);
+  while (buffered_bytes() < total) fill_frame_until(frame_deadline_once());
   take_frame(length, out);
   return true;
+}
+
+std::chrono::steady_clock::time_point Channel::frame_deadline() const {
+  if (config_.frame_timeout.count() < 0) return kForever;
+  return std::chrono::steady_clock::now() + config_.frame_timeout;
 }
 
 bool Channel::poll(std::chrono::milliseconds timeout) {

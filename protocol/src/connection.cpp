@@ -22,12 +22,6 @@ Clock::time_point deadline_after(std::chrono::milliseconds timeout) {
   return Clock::now() + timeout;
 }
 
-std::chrono::milliseconds remaining(Clock::time_point deadline) {
-  if (deadline == forever) return std::chrono::milliseconds(-1);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() < 0 ? std::chrono::milliseconds(0) : left;
-}
-
 const char* handler_name(Handler h) {
   switch (h) {
     case Handler::ping: return "PING";
@@ -373,7 +367,7 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
   detail::ReaderRole role(*this, notify);
   enum class Stage { frame, message, bookkeeping } stage = Stage::frame;
   try {
-    if (!channel->recv_within(recv_buffer, remaining(deadline))) {
+    if (!channel->recv_until(recv_buffer, deadline)) {
       role.release(/*frame_served=*/false);
       return false;
     }
@@ -522,7 +516,10 @@ void Connection::ping(std::chrono::milliseconds timeout) {
 // Closing: one path for every way a connection ends.
 
 void Connection::close() noexcept {
-  if (impl_->closed_flag.load(std::memory_order_acquire)) return;
+  if (impl_->closed_flag.load(std::memory_order_acquire)) {
+    impl_->fail(nullptr, nullptr);  // closed already: returns once the close handler ran
+    return;
+  }
   try {
     // Tell the peer, as RPyC does (an async CLOSE request nobody waits for).
     std::vector<std::uint8_t> frame;
@@ -579,8 +576,15 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
   std::function<void(Connection&)> handler;
   std::vector<std::pair<std::shared_ptr<detail::PendingCall>, std::vector<std::function<void(const AsyncResult&)>>>> woken;
   {
-    std::lock_guard lk(state_mutex);
-    if (is_closed) return;
+    std::unique_lock lk(state_mutex);
+    if (is_closed) {
+      // Another thread is closing: return once it has run the close handler, so whoever
+      // closes may count on that (a server lets its service go after closing). A close
+      // handler that closes again runs on the closing thread, which must not wait.
+      if (closer != std::this_thread::get_id()) state_cv.wait(lk, [&] { return close_finished; });
+      return;
+    }
+    closer = std::this_thread::get_id();
     is_closed = true;
     closed_flag.store(true, std::memory_order_release);
     close_category = category != nullptr ? category : category_of(reason);
@@ -629,6 +633,11 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
     } catch (...) {
     }
   }
+  {
+    std::lock_guard lk(state_mutex);
+    close_finished = true;
+  }
+  state_cv.notify_all();
 }
 
 void Connection::Impl::throw_closed_locked() const {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -140,6 +141,8 @@ struct Connection::Impl {
   bool reader_busy = false;          // one thread reads frames at a time
   std::uint64_t frames_processed = 0;  // bumps on every frame (serve() waits on it)
   bool is_closed = false;
+  std::thread::id closer;         // the thread running fail(), once is_closed
+  bool close_finished = false;    // fail() has run the close handler: others may return
   std::exception_ptr close_error;
   std::string close_category;        // Connection::close_category()
   std::function<void(Connection&)> close_handler;

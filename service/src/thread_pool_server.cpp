@@ -398,6 +398,9 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
 
   Next serve(Session& s) {
     const ServeStatus status = s.conn->serve_available(kFramesPerTurn);
+    // Closed elsewhere (the liveness thread, a handler): close() returns once that thread has
+    // run the close handler, so stop() cannot return, and the service go, while it runs.
+    if (status == ServeStatus::closed) s.conn->close();
     std::lock_guard lk(mutex);
     switch (status) {
       case ServeStatus::idle:

@@ -229,3 +229,43 @@ TEST_CASE("closing fails every pending request with ConnectionClosed") {
   CHECK_THROWS_AS(res.value(), ConnectionClosed);
   CHECK_THROWS_AS(r->getattr("value"), ConnectionClosed);
 }
+
+TEST_CASE("close() returns only once a close handler running on another thread has finished") {
+  // A server closes its connections and then lets its service go: a close handler still
+  // running on another thread (the liveness thread's idle close) must not outlive that.
+  Pair pair;
+  std::promise<void> handler_started;
+  std::promise<void> second_close_called;
+  std::atomic<bool> handler_finished{false};
+  pair.client->set_close_handler([&](Connection&) {
+    handler_started.set_value();
+    second_close_called.get_future().wait();
+    // The other closer is on its way; give it time to return early if it were going to.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    handler_finished = true;
+  });
+  std::thread first([&] { pair.client->abort("closed by the first thread", "aborted"); });
+  handler_started.get_future().wait();
+  bool finished_when_close_returned = false;
+  std::thread second([&] {
+    second_close_called.set_value();
+    pair.client->close();
+    finished_when_close_returned = handler_finished;
+  });
+  second.join();
+  first.join();
+  CHECK(finished_when_close_returned);
+  CHECK(pair.client->close_category() == "aborted");
+}
+
+TEST_CASE("a close handler that closes its connection again does not wait for itself") {
+  Pair pair;
+  int handler_runs = 0;
+  pair.client->set_close_handler([&](Connection& c) {
+    ++handler_runs;
+    c.close();  // returns at once on the closing thread
+  });
+  pair.client->abort("done", "aborted");
+  CHECK(handler_runs == 1);
+  CHECK(pair.client->closed());
+}

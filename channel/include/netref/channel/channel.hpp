@@ -62,10 +62,11 @@ class Channel {
   /// grant the frame's buffers.
   void recv(std::vector<std::uint8_t>& out);
 
-  /// recv, but waiting at most `wait` for the frame to begin (negative: forever): false when
-  /// no byte of a frame came by then. Once a frame began, frame_timeout applies as in recv.
-  /// A reader that must also watch a deadline uses this instead of poll() and recv().
-  bool recv_within(std::vector<std::uint8_t>& out, std::chrono::milliseconds wait);
+  /// recv, but waiting for the frame to begin only until start_deadline (time_point::max():
+  /// forever): false when no byte of a frame came by then. Once a frame began, frame_timeout
+  /// applies as in recv. A reader that must also watch a deadline uses this instead of
+  /// poll() and recv().
+  bool recv_until(std::vector<std::uint8_t>& out, std::chrono::steady_clock::time_point start_deadline);
 
   /// Convenience form of recv.
   std::vector<std::uint8_t> recv() {
@@ -107,6 +108,9 @@ class Channel {
   // receive without the budget bookkeeping around it.
   bool receive_frame(std::vector<std::uint8_t>& out,
                      std::chrono::steady_clock::time_point start_deadline);
+  // The frame's deadline, frame_timeout after now: read from the clock only when a frame
+  // does not arrive whole with its first bytes.
+  std::chrono::steady_clock::time_point frame_deadline() const;
   // Reads at least one byte into the receive buffer before deadline; false if none came.
   bool fill_until(std::chrono::steady_clock::time_point deadline);
   // fill_until, for the rest of a frame: a Timeout when the frame's deadline passes.

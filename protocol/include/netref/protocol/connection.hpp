@@ -145,12 +145,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Echo round trip; throws Timeout, ConnectionClosed or ProtocolError on a wrong echo.
   void ping(std::chrono::milliseconds timeout = std::chrono::seconds(3));
   /// Tells the peer (best effort) and closes: pending requests fail with ConnectionClosed,
-  /// lent objects are dropped, netrefs turn stale. Idempotent.
+  /// lent objects are dropped, netrefs turn stale. Idempotent. Returns once the close
+  /// handler has run, even when another thread is closing the connection at the same time
+  /// (except within the close handler itself): a server that closes its connections may
+  /// then let its service go.
   void close() noexcept;
   bool closed() const noexcept;
   /// Closes at once without telling the peer, for a reason our pending calls will carry
   /// ("idle for 60000 ms"), filed under category (see close_category). Never blocks on the
-  /// network. Idempotent.
+  /// network. Idempotent; returns once the close handler has run, as close() does.
   void abort(const std::string& reason, const char* category = "aborted") noexcept;
   /// Why the connection closed (nullptr while open).
   std::exception_ptr close_reason() const;
