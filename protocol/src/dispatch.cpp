@@ -249,6 +249,8 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
                             ? detail::handler_display_name(handler)
                             : "an unknown handler";
 
+  if (handler == Handler::ping && !admit_ping()) return;
+
   // Reference bookkeeping runs in wire order, under the reader role.
   if (handler == Handler::close) {
     fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")), "peer");
@@ -365,6 +367,18 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);
   send_frame(frame.bytes);
+}
+
+// RELIABILITY.md G9: a peer that floods PINGs (cheap to send, a reply each to answer) is cut
+// off after ping_strikes pings beyond max_pings_per_second. Runs under the reader role.
+bool Connection::Impl::admit_ping() {
+  if (!ping_limiter.enabled()) return true;
+  if (ping_limiter.admit(std::chrono::steady_clock::now()) != detail::PingLimiter::Verdict::too_many) return true;
+  fail(std::make_exception_ptr(ProtocolError(
+           "too many pings: more than " + std::to_string(config.max_pings_per_second) + " a second, " +
+           std::to_string(config.ping_strikes) + " times (max_pings_per_second, ping_strikes)")),
+       "pings");
+  return false;
 }
 
 void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& frame) {
