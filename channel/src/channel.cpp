@@ -34,8 +34,9 @@ std::size_t grown_size(std::size_t arrived, std::size_t total) {
 }
 
 // What a channel holds for a frame before it charges the buffer budget: a read chunk of raw
-// bytes and one of inflated output. A frame that fits the read chunk never touches the
-// budget's shared counter.
+// bytes and one of inflated output. A plain frame that fits the read chunk never touches the
+// budget's shared counter, nor does a small compressed one that inflates within its first
+// buffer.
 constexpr std::size_t kBudgetAllowance = 2 * kReadChunk;
 
 std::uint32_t length_of(const std::uint8_t* header) {

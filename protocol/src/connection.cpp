@@ -81,7 +81,8 @@ Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionCo
       local_root(std::move(root)),
       config(std::move(cfg)),
       generation(config.generation),
-      generation_known(!config.detect_generation) {
+      generation_known(!config.detect_generation),
+      ping_limiter(config.max_pings_per_second, config.ping_strikes) {
   if (config.name.empty()) config.name = "conn" + std::to_string(++connection_counter);
 }
 

@@ -15,6 +15,7 @@
 
 #include "boxed_reader.hpp"
 #include "netref/protocol/connection.hpp"
+#include "netref/protocol/detail/ping_limiter.hpp"
 
 namespace netref {
 namespace detail {
@@ -163,6 +164,7 @@ struct Connection::Impl {
   std::atomic<bool> dels_waiting{false};
 
   std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
+  detail::PingLimiter ping_limiter;        // the peer's PINGs; used under the reader role
 
   std::function<void()> reader_released_handler;  // set before serving; read-only after
   std::string peer_identity;                       // set before serving; read-only after
@@ -217,6 +219,8 @@ struct Connection::Impl {
                      detail::ReaderRole& role);
   Args take_args(detail::RequestArgs& request_args);
   bool serve_special(std::uint32_t seq, Handler handler, Value& body, detail::ReaderRole& role);
+  /// Counts a PING of the peer; false when it was one too many and the connection closed.
+  bool admit_ping();
   Value run_handler(Handler handler, Args& args);
   void intercept(Handler handler, const Object* target, std::string_view attribute);
   ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps);

@@ -302,6 +302,7 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
   const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
                             ? detail::handler_display_name(handler)
                             : "an unknown handler";
+  if (handler == Handler::ping && !admit_ping()) return;
 
   // A seq still being served must not be reused: both replies would carry it, and the
   // peer would take the first for the other's answer (RELIABILITY.md R5: close).
@@ -386,6 +387,18 @@ Args Connection::Impl::take_args(detail::RequestArgs& request_args) {
   }
   resolve(request_args.refs);
   return std::move(*request_args.args);
+}
+
+// RELIABILITY.md G9: a peer that floods PINGs (cheap to send, a reply each to answer) is cut
+// off after ping_strikes pings beyond max_pings_per_second. Runs under the reader role.
+bool Connection::Impl::admit_ping() {
+  if (!ping_limiter.enabled()) return true;
+  if (ping_limiter.admit(std::chrono::steady_clock::now()) != detail::PingLimiter::Verdict::too_many) return true;
+  fail(std::make_exception_ptr(ProtocolError(
+           "too many pings: more than " + std::to_string(config.max_pings_per_second) + " a second, " +
+           std::to_string(config.ping_strikes) + " times (max_pings_per_second, ping_strikes)")),
+       "pings");
+  return false;
 }
 
 void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& frame) {

@@ -146,7 +146,7 @@ TEST_CASE("a lease the budget cannot grant throws BudgetExceeded naming the byte
   budget.give_back(700);
 }
 
-TEST_CASE("frames that fit a read chunk never touch the budget, plain or compressed") {
+TEST_CASE("small frames never touch the budget: plain ones that fit a read chunk, compressed ones that inflate within it") {
   Budgeted b(1);  // any charge at all would be refused
   for (const std::size_t size : {0u, 1u, 3000u, 40000u, 65000u}) {
     CAPTURE(size);

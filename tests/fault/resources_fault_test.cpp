@@ -211,3 +211,84 @@ TEST_CASE("G11: eight threads sharing one connection each get their own replies"
   CHECK(client->connection().stats().pending_requests == 0);
   CHECK(client->connection().stats().late_replies == 0);
 }
+
+namespace {
+
+ByteVec ping_frame(std::uint32_t seq) { return wire::frame(wire::request(seq, Handler::ping, {wire::boxed(Value(static_cast<std::int64_t>(seq)))})); }
+
+/// Sends a PING and waits for its echo.
+void ping_round_trip(RawPeer& peer, std::uint32_t seq) {
+  peer.send(ping_frame(seq));
+  const auto m = peer.read_reply_to(seq);
+  REQUIRE(m.type == MsgType::reply);
+  CHECK(m.boxed_item() == Value(static_cast<std::int64_t>(seq)));
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("G9: a ping flood is cut off after three strikes with \"too many pings\", the canary unaffected", Server,
+                   ThreadPoolServer, ThreadedServer) {
+  Served<Server> s;
+  auto peer = RawPeer::tcp(s.port());
+  // A burst within the cap (ten a second, bursts of ten) is answered.
+  const auto first_ping = Clock::now();
+  for (std::uint32_t seq = 0; seq < 10; ++seq) ping_round_trip(peer, seq);
+  // Then 10^4 pings in one go, far past 10^4 a second.
+  ByteVec flood;
+  for (std::uint32_t seq = 10; seq < 10010; ++seq) {
+    const ByteVec f = ping_frame(seq);
+    flood.insert(flood.end(), f.begin(), f.end());
+  }
+  const auto start = Clock::now();
+  try {
+    peer.send(flood);
+  } catch (const ConnectionClosed&) {
+    // cut off while the flood was still going out
+  }
+  int answered = 0;
+  try {
+    while (peer.read_frame(std::chrono::seconds(2))) ++answered;
+  } catch (const ConnectionClosed&) {
+  }
+  CHECK(Clock::now() - start < std::chrono::seconds(1));
+  // Answered at most: the two strikes that did not close, and what the bucket refilled.
+  const double seconds = std::chrono::duration<double>(Clock::now() - first_ping).count();
+  CHECK(answered <= 2 + static_cast<int>(10 * seconds) + 1);
+  CHECK(s.watch.wait_reason("too many pings"));
+  CHECK(eventually([&] { return s.server->stats().closed["pings"] == 1; }));
+  s.check_canary();
+}
+
+TEST_CASE("G9: a peer pinging below the cap, each ping waiting for its answer, is never cut off") {
+  Served<> s;
+  auto peer = RawPeer::tcp(s.port());
+  // Eight a second for two seconds: sixteen pings, more than the burst and the strikes
+  // together, so only a bucket that refills keeps this connection.
+  const auto start = Clock::now();
+  for (std::uint32_t seq = 0; seq < 16; ++seq) {
+    std::this_thread::sleep_until(start + seq * std::chrono::milliseconds(125));  // the rate under test
+    ping_round_trip(peer, seq);
+  }
+  CHECK(s.server->stats().closed.count("pings") == 0);
+  CHECK(s.watch.closed_count() == 0);
+  s.check_canary();
+}
+
+TEST_CASE("G9: a netref client's keepalive at the shortest interval the cap allows is never taken for a flood") {
+  Served<> s;
+  ClientConfig cfg;
+  cfg.connection.keepalive_interval = std::chrono::milliseconds(100);  // 10 a second: the default cap
+  cfg.connection.keepalive_timeout = std::chrono::seconds(2);
+  auto client = connect("127.0.0.1", s.port(), cfg);
+  BgServingThread serving(client.connection_ptr());  // reads the echoes: unread, the server would seem dead
+  REQUIRE(s.watch.wait_opened(2));
+  auto server_side = s.watch.connection(1);  // 0 is the canary's
+  REQUIRE(server_side);
+  const auto served_before = server_side->stats().requests_served;
+  // Fifteen keepalive pings: past the burst and the strikes a flood would be allowed.
+  CHECK(eventually([&] { return server_side->stats().requests_served >= served_before + 15; }, std::chrono::seconds(10)));
+  CHECK_FALSE(client->closed());
+  CHECK_FALSE(server_side->closed());
+  CHECK(s.server->stats().closed.count("pings") == 0);
+  s.check_canary();
+}

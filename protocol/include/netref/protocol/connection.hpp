@@ -82,6 +82,15 @@ struct ConnectionConfig {
   /// Close when the peer sends nothing for this long after the connection opened (a client
   /// that connects and stays silent); zero turns it off. Servers set it.
   std::chrono::milliseconds first_frame_timeout{0};
+  /// The peer's PINGs are rate-limited (RELIABILITY.md G9): this many a second, and bursts
+  /// of as many. Each PING beyond the rate is a strike (still answered); strikes are
+  /// forgotten after a second without one; ping_strikes of them close the connection ("too
+  /// many pings", close category "pings"). 0 in either turns the cap off. A netref peer's
+  /// keepalive pings at most once per keepalive_interval, so an interval of at least 1 s /
+  /// max_pings_per_second (100 ms by default) never trips it; rpyc pings only when its
+  /// program calls ping().
+  std::size_t max_pings_per_second = 10;
+  std::size_t ping_strikes = 3;
 };
 
 /// A snapshot of the connection's counters (for monitoring and leak tests).
@@ -161,8 +170,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// (EOF, reset, CLOSE), "frame" (broken framing, oversized frame, bad zlib), "message"
   /// (undecodable message), "reference" (a reply to a seq never sent, a DEL of an unknown
   /// object), "budget" (the buffer budget refused a frame's memory: BudgetExceeded),
-  /// "frame_timeout", "write_stall", "keepalive", "idle", "first_frame", "server_stop",
-  /// "aborted", or "protocol"/"timeout"/"error" for anything else.
+  /// "pings" (too many PINGs: max_pings_per_second), "frame_timeout", "write_stall",
+  /// "keepalive", "idle", "first_frame", "server_stop", "aborted", or
+  /// "protocol"/"timeout"/"error" for anything else.
   std::string close_category() const;
 
   /// Called once, from whichever thread closes the connection, after the tables are emptied.

@@ -74,9 +74,10 @@ struct ServerStats {
   std::size_t running_handlers = 0;    ///< requests being served right now
   std::size_t lent_objects = 0;        ///< objects lent, over every open connection
   /// Connections closed so far, by Connection::close_category(): "peer", "frame",
-  /// "message", "reference", "budget", "frame_timeout", "write_stall", "idle",
+  /// "message", "reference", "budget", "pings", "frame_timeout", "write_stall", "idle",
   /// "server_stop", ... Protocol errors by reason are the "frame", "message" and
-  /// "reference" entries; "budget" counts frames the process buffer budget refused.
+  /// "reference" entries; "budget" counts frames the process buffer budget refused, "pings"
+  /// peers cut off for flooding PINGs.
   std::map<std::string, std::uint64_t> closed;
 };
 
