@@ -84,6 +84,7 @@ Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionCo
       generation_known(!config.detect_generation),
       ping_limiter(config.max_pings_per_second, config.ping_strikes) {
   if (config.name.empty()) config.name = "conn" + std::to_string(++connection_counter);
+  next_seq = config.first_seq;
 }
 
 std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel, ObjectPtr local_root,

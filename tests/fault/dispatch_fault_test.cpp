@@ -604,3 +604,25 @@ TEST_CASE("F5: an error that mentions a netref is rendered without a call back t
   CHECK(client->connection().stats().requests_served == served_before);
   s.check_canary();
 }
+
+TEST_CASE("C8: seqs wrap from 2^32-1 to 0 with calls in flight across the wrap, every reply reaching its own call") {
+  Lab lab;
+  ThreadPoolServer server(lab.service, loopback_config());
+  server.start();
+  ClientConfig config;
+  config.connection.first_seq = 0xFFFFFFF0u;  // 16 requests before the wrap
+  auto client = connect("127.0.0.1", server.port(), config);
+  auto root = client->root();
+  // 40 calls in flight at once: their seqs run from before the wrap to after it.
+  std::vector<AsyncCall> pipelined;
+  for (std::int64_t i = 0; i < 40; ++i) pipelined.push_back(root->attr("add")->async_call(i, 1000));
+  for (std::int64_t i = 0; i < 40; ++i) {
+    REQUIRE(pipelined[static_cast<std::size_t>(i)].wait(std::chrono::seconds(5)));
+    CHECK(pipelined[static_cast<std::size_t>(i)].value().as<std::int64_t>() == i + 1000);
+  }
+  for (std::int64_t i = 0; i < 20; ++i) CHECK(root->attr("add")->call(i, 7).as<std::int64_t>() == i + 7);
+  const auto stats = client->connection().stats();
+  CHECK(stats.pending_requests == 0);
+  CHECK(stats.late_replies == 0);
+  CHECK_FALSE(client->closed());
+}
