@@ -21,7 +21,6 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -46,6 +45,8 @@
 #include <vector>
 
 #include <netref/netref.hpp>
+
+#include "stop_signals.hpp"
 
 namespace {
 
@@ -78,12 +79,7 @@ rlim_t raise_fd_limit() {
 
 int serve(const std::string& port_file, std::size_t connections) {
   raise_fd_limit();
-  // Every server thread inherits the blocked signals; main waits for them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const bench::StopSignals stop_signals;  // before any thread starts
 
   netref::Registry types;
   netref::Service service(types, "netref.IdleBenchService");
@@ -117,8 +113,7 @@ int serve(const std::string& port_file, std::size_t connections) {
   }
   std::filesystem::rename(partial, port_file);
 
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  stop_signals.wait();
   server.stop();
   return 0;
 }

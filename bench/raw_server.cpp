@@ -2,8 +2,6 @@
 // ThreadedServer, answering add and echo. Binds 127.0.0.1 on a free port, prints
 // "port <n>", and serves until SIGTERM or SIGINT.
 // Usage: raw_bench_server
-#include <pthread.h>
-#include <signal.h>
 
 #include <cstdio>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <thread>
 
 #include "raw_wire.hpp"
+#include "stop_signals.hpp"
 
 namespace {
 
@@ -41,12 +40,7 @@ void serve(int fd) {
 }  // namespace
 
 int main() {
-  // Every thread inherits the blocked signals; main waits for them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const bench::StopSignals stop_signals;  // before any thread starts
 
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0) bench::raw::fail("socket");
@@ -74,7 +68,6 @@ int main() {
     }
   }).detach();
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  stop_signals.wait();
   return 0;  // the detached threads end with the process
 }

@@ -5,8 +5,6 @@
 //   pool      the server of W6 (64 concurrent clients)
 // Prints "ports <default> <plain> <pool> <pool server class>" and serves until SIGTERM or
 // SIGINT. Usage: netref_bench_server
-#include <pthread.h>
-#include <signal.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +14,8 @@
 #include <tuple>
 
 #include <netref/netref.hpp>
+
+#include "stop_signals.hpp"
 
 namespace {
 
@@ -52,12 +52,7 @@ std::int64_t rss_kib() {
 }  // namespace
 
 int main() {
-  // Every server thread inherits the blocked signals; main waits for them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const bench::StopSignals stop_signals;  // before any thread starts
 
   netref::Registry types;
   types.expose<Counter>("Counter").def("add", &Counter::add).def_readwrite("value", &Counter::value);
@@ -91,8 +86,7 @@ int main() {
               unsigned{pool_server.port()}, kPoolServerName);
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  stop_signals.wait();
   pool_server.stop();
   plain_server.stop();
   default_server.stop();

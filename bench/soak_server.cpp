@@ -6,8 +6,6 @@
 //   stats()              (lent objects, open connections, running handlers, closes by reason),
 //                        the server's own counters (ServerStats) over every connection
 // Prints "port <port>" and serves until SIGTERM or SIGINT. Usage: netref_soak_server
-#include <pthread.h>
-#include <signal.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +16,8 @@
 #include <tuple>
 
 #include <netref/netref.hpp>
+
+#include "stop_signals.hpp"
 
 namespace {
 
@@ -39,12 +39,7 @@ StatsReply stats_reply(const netref::ServerStats& s) {
 }  // namespace
 
 int main() {
-  // Every server thread inherits the blocked signals; main waits for them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const bench::StopSignals stop_signals;  // before any thread starts
 
   netref::Registry types;
   types.expose<Counter>("Counter").def("add", &Counter::add).def_readwrite("value", &Counter::value);
@@ -61,8 +56,7 @@ int main() {
   std::printf("port %u\n", unsigned{pool.port()});
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  stop_signals.wait();
   pool.stop();
   return 0;
 }

@@ -222,15 +222,10 @@ void Channel::send(std::span<const std::uint8_t> payload) {
   release_if_large(send_scratch_);
 }
 
-void Channel::recv(std::vector<std::uint8_t>& out) { receive(out, kForever); }
+void Channel::recv(std::vector<std::uint8_t>& out) { recv_until(out, kForever); }
 
 bool Channel::recv_until(std::vector<std::uint8_t>& out,
                          std::chrono::steady_clock::time_point start_deadline) {
-  return receive(out, start_deadline);
-}
-
-bool Channel::receive(std::vector<std::uint8_t>& out,
-                      std::chrono::steady_clock::time_point start_deadline) {
   try {
     const bool received = receive_frame(out, start_deadline);
     frame_lease_.release();  // handed over

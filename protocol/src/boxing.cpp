@@ -114,28 +114,6 @@ IdPack parse_id_pack(const Value& v) {
 // ---------------------------------------------------------------------------------------------
 // Envelope
 
-namespace {
-/// Decodes a message envelope, a brine tuple of exactly N items spanning data, straight into
-/// items: what brine::decode would return, without allocating the tuple. False when data is
-/// not a well-formed envelope; the caller then runs brine::decode, so the error a peer gets
-/// for a malformed message stays exactly what it was.
-template <std::size_t N>
-bool decode_envelope(std::span<const std::uint8_t> data, const brine::Limits& limits, Value (&items)[N]) {
-  // tup1..tup4 are 0x10..0x13; each item takes at least a byte; max_depth must admit the
-  // tuple itself, whose items brine::decode sees one level down.
-  if (data.size() < 1 + N || data[0] != 0x10 + N - 1 || limits.max_depth == 0) return false;
-  brine::Limits inner = limits;
-  inner.max_depth = limits.max_depth - 1;
-  std::size_t offset = 1;
-  try {
-    for (auto& item : items) item = brine::decode_prefix(data, offset, inner);
-  } catch (const ProtocolError&) {
-    return false;
-  }
-  return offset == data.size();
-}
-}  // namespace
-
 void Connection::Impl::begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const {
   if (generation.load(std::memory_order_relaxed) == Generation::v5) {
     out.push_back(0x12);  // (msg, seq, body)
@@ -159,37 +137,25 @@ detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> f
   detail::Message msg{};
   std::int64_t type = 0;
   std::int64_t seq = 0;
+  // The general path: messages in the common shapes were read by BoxedReader already.
   if (generation.load(std::memory_order_relaxed) == Generation::v5) {
-    Value items[3];
-    if (decode_envelope(frame, limits, items)) {
-      type = detail::expect_int(items[0], "the message type");
-      seq = detail::expect_int(items[1], "the seq");
-      msg.body = std::move(items[2]);
-    } else {
-      Value v = brine::decode(frame, limits);
-      auto* t = v.get_if<Tuple>();
-      if (t == nullptr || t->items.size() != 3) {
-        throw ProtocolError("a message must be a (msg, seq, body) tuple, got " + v.debug_string(60));
-      }
-      type = detail::expect_int(t->items[0], "the message type");
-      seq = detail::expect_int(t->items[1], "the seq");
-      msg.body = std::move(t->items[2]);
+    Value v = brine::decode(frame, limits);
+    auto* t = v.get_if<Tuple>();
+    if (t == nullptr || t->items.size() != 3) {
+      throw ProtocolError("a message must be a (msg, seq, body) tuple, got " + v.debug_string(60));
     }
+    type = detail::expect_int(t->items[0], "the message type");
+    seq = detail::expect_int(t->items[1], "the seq");
+    msg.body = std::move(t->items[2]);
   } else {
     type = frame[0];
-    Value items[2];
-    if (decode_envelope(frame.subspan(1), limits, items)) {
-      seq = detail::expect_int(items[0], "the seq");
-      msg.body = std::move(items[1]);
-    } else {
-      Value v = brine::decode(frame.subspan(1), limits);
-      auto* t = v.get_if<Tuple>();
-      if (t == nullptr || t->items.size() != 2) {
-        throw ProtocolError("a message must be a msg byte and a (seq, body) tuple, got " + v.debug_string(60));
-      }
-      seq = detail::expect_int(t->items[0], "the seq");
-      msg.body = std::move(t->items[1]);
+    Value v = brine::decode(frame.subspan(1), limits);
+    auto* t = v.get_if<Tuple>();
+    if (t == nullptr || t->items.size() != 2) {
+      throw ProtocolError("a message must be a msg byte and a (seq, body) tuple, got " + v.debug_string(60));
     }
+    seq = detail::expect_int(t->items[0], "the seq");
+    msg.body = std::move(t->items[1]);
   }
   if (type < 1 || type > 3) throw ProtocolError("unknown message type " + std::to_string(type));
   if (seq < 0 || seq > std::numeric_limits<std::uint32_t>::max()) {

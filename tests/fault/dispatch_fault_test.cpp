@@ -11,13 +11,6 @@ using wire::ByteVec;
 
 namespace {
 
-IdPack root_of(RawPeer& peer, std::uint32_t seq = 0) {
-  peer.send_frame(wire::request(seq, Handler::getroot, {}));
-  auto m = peer.read_reply_to(seq);
-  REQUIRE(m.type == MsgType::reply);
-  return m.lent_id();
-}
-
 /// callattr(target, name, args...) with plain arguments.
 ByteVec call(std::uint32_t seq, const IdPack& target, const std::string& name, Value args = Value(Tuple{})) {
   return wire::request(seq, Handler::callattr, {wire::local_ref(target), wire::boxed(name), wire::boxed(std::move(args))});

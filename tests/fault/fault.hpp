@@ -3,6 +3,7 @@
 // reasons of the server's connections, process counters from /proc, and a scale for the
 // sanitizer builds (the rows run there too, with fewer iterations).
 #include <dirent.h>
+#include <doctest/doctest.h>
 
 #include <cstdio>
 #include <cstring>
@@ -196,5 +197,13 @@ struct Served {
 
 /// A plain client (no extensions unless asked) for tests that want the protocol handle.
 inline ConnectionPtr plain_client(std::uint16_t port, ClientConfig cfg = {}) { return open_connection("127.0.0.1", port, cfg); }
+
+/// GETROOT over a raw peer: the id of the root object the server lent it.
+inline IdPack root_of(RawPeer& peer, std::uint32_t seq = 0) {
+  peer.send_frame(wire::request(seq, Handler::getroot, {}));
+  auto m = peer.read_reply_to(seq);
+  REQUIRE(m.type == MsgType::reply);
+  return m.lent_id();
+}
 
 }  // namespace netref::test

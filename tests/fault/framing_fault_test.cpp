@@ -18,13 +18,6 @@ namespace {
 ByteVec ping(std::uint32_t seq, Value value) { return wire::request(seq, Handler::ping, {wire::boxed(std::move(value))}); }
 
 /// GETROOT over a raw peer; the root's id.
-IdPack root_of(RawPeer& peer, std::uint32_t seq = 0) {
-  peer.send_frame(wire::request(seq, Handler::getroot, {}));
-  auto m = peer.read_reply_to(seq);
-  REQUIRE(m.type == MsgType::reply);
-  return m.lent_id();
-}
-
 /// payload as a netref Channel compresses it (zlib stream), at level.
 ByteVec zlib_of(const ByteVec& payload, int level = 6) {
   auto [a, b] = make_memory_pair();

@@ -15,13 +15,6 @@ using wire::ByteVec;
 
 namespace {
 
-IdPack root_of(RawPeer& peer, std::uint32_t seq = 0) {
-  peer.send_frame(wire::request(seq, Handler::getroot, {}));
-  auto m = peer.read_reply_to(seq);
-  REQUIRE(m.type == MsgType::reply);
-  return m.lent_id();
-}
-
 /// The type of exception an AsyncCall ended with: "closed", "timeout", "remote", "none".
 std::string failure_kind(const AsyncCall& call) {
   if (!call.error()) return "none";

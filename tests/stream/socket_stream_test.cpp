@@ -277,3 +277,34 @@ TEST_CASE("listening on a port already in use names the address") {
           std::string::npos);
   }
 }
+
+TEST_CASE("read_some on a socket waits at most its timeout, returns what came, and close() wakes it") {
+  auto [client, server] = tcp_pair();
+  std::uint8_t buffer[64];
+  // Nothing sent: 0 once the wait is over (SO_RCVTIMEO may end it early, never late).
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(server->read_some(buffer, 100ms) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  // Bytes that came: returned at once, with a bounded or an unbounded wait alike.
+  client->write_all(bytes_of("abc"));
+  CHECK(server->read_some(buffer, 5s) == 3);
+  client->write_all(bytes_of("de"));
+  CHECK(server->read_some(buffer, -1ms) == 2);
+  // A reader blocked without a limit is woken by close() from another thread.
+  auto blocked = std::async(std::launch::async, [&] {
+    try {
+      server->read_some(buffer, -1ms);
+    } catch (const ConnectionClosed& e) {
+      return std::string(e.what());
+    }
+    return std::string("returned");
+  });
+  // Closing before the reader blocks is as good: its recv sees the shutdown either way.
+  server->close();
+  REQUIRE(blocked.wait_for(5s) == std::future_status::ready);
+  CHECK(blocked.get().find("closed locally") != std::string::npos);
+  // The peer's EOF ends a bounded wait with ConnectionClosed, not a 0.
+  auto [a, b] = tcp_pair();
+  a->close();
+  CHECK_THROWS_AS(b->read_some(buffer, 1s), ConnectionClosed);
+}

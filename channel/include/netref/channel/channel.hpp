@@ -102,10 +102,8 @@ class Channel {
 
  private:
   std::size_t buffered_bytes() const noexcept { return input_tail_ - input_head_; }
-  // Receives the next frame if one begins by start_deadline; the frame's lease is released
-  // when it is handed over or fails.
-  bool receive(std::vector<std::uint8_t>& out, std::chrono::steady_clock::time_point start_deadline);
-  // receive without the budget bookkeeping around it.
+  // recv_until without the budget bookkeeping around it (the frame's lease is released when
+  // the frame is handed over or fails).
   bool receive_frame(std::vector<std::uint8_t>& out,
                      std::chrono::steady_clock::time_point start_deadline);
   // The frame's deadline, frame_timeout after now: read from the clock only when a frame
