@@ -119,7 +119,7 @@ bool BoxedReader::id_pack(RefSlot& ref) {
 }
 
 bool BoxedReader::plain_value(Value& out) {
-  // What calls mostly carry, an int, a short str or (), read here; the rest by brine.
+  // What calls mostly carry, ints, short strs and tuples of them, read here; the rest by brine.
   if (left() == 0) return false;
   const std::size_t start = pos_;
   const std::uint8_t t = data_[pos_];
@@ -135,10 +135,24 @@ bool BoxedReader::plain_value(Value& out) {
       out = Value(std::string(text));
       return true;
     }
-  } else if (t == kEmptyTuple) {
+  } else if (t == kEmptyTuple || (t >= kTup1 && t <= kTupL4)) {
+    // A call's positional arguments, all plain: their tuple, item by item.
     ++pos_;
-    out = Value(Tuple{});
-    return true;
+    std::size_t n = 0;
+    if (tuple_header(t, n)) {
+      Tuple tuple;
+      tuple.items.resize(n);
+      ++depth_;
+      bool ok = true;
+      for (auto& item : tuple.items) {
+        if (!(ok = plain_value(item))) break;
+      }
+      --depth_;
+      if (ok) {
+        out = Value(std::move(tuple));
+        return true;
+      }
+    }
   }
   pos_ = start;
   brine::Limits limits;

@@ -126,15 +126,19 @@ void Connection::Impl::forget_call(std::uint32_t seq) {
   pending.erase(seq);
 }
 
-void Connection::Impl::send_request(Handler handler, const Args& args, std::uint32_t seq) {
+void Connection::Impl::send_request(Handler handler, detail::RequestBody body, std::uint32_t seq) {
   detail::FrameBuffer buffer;
   auto& frame = buffer.bytes;
   std::vector<const Object*> lent_now;
   try {
     begin_message(frame, MsgType::request, seq);
     frame.push_back(0x11);  // (handler, boxed args)
-    brine::encode(Value(static_cast<std::int64_t>(handler)), frame);
-    box_args(args, frame, lent_now);
+    brine::encode_int(static_cast<std::int64_t>(handler), frame);
+    if (body.call != nullptr) {
+      box_call(*body.call, frame, lent_now);
+    } else {
+      box_args(*body.args, frame, lent_now);
+    }
   } catch (...) {
     rollback_lends(lent_now);
     throw;
@@ -252,19 +256,28 @@ void recycle_sync_call(std::shared_ptr<detail::PendingCall> call) {
 
 Value Connection::sync_request(Handler handler, Args args,
                                std::optional<std::chrono::milliseconds> timeout) {
+  return impl_->sync_request(handler, detail::RequestBody{&args, nullptr}, timeout);
+}
+
+AsyncResult Connection::async_request(Handler handler, Args args) {
+  return impl_->async_request(handler, detail::RequestBody{&args, nullptr});
+}
+
+Value Connection::Impl::sync_request(Handler handler, detail::RequestBody body,
+                                     std::optional<std::chrono::milliseconds> timeout) {
   auto call = take_sync_call();
-  const auto seq = impl_->register_call(call);
+  const auto seq = register_call(call);
   try {
-    impl_->send_request(handler, args, seq);
+    send_request(handler, body, seq);
   } catch (...) {
-    impl_->forget_call(seq);
+    forget_call(seq);
     throw;
   }
-  args.clear();  // drop our references before a possibly long wait
-  const auto wait = timeout.value_or(impl_->config.sync_request_timeout);
-  if (!impl_->wait_for(call, deadline_after(wait))) {
-    impl_->forget_call(seq);
-    throw Timeout(std::string("sync request ") + handler_name(handler) + " on " + impl_->config.name +
+  if (body.args != nullptr) body.args->clear();  // drop our references before a possibly long wait
+  const auto wait = timeout.value_or(config.sync_request_timeout);
+  if (!wait_for(call, deadline_after(wait))) {
+    forget_call(seq);
+    throw Timeout(std::string("sync request ") + handler_name(handler) + " on " + config.name +
                   " timed out after " + std::to_string(wait.count()) + " ms");
   }
   const std::exception_ptr error = std::move(call->error);
@@ -274,16 +287,16 @@ Value Connection::sync_request(Handler handler, Args args,
   return result;
 }
 
-AsyncResult Connection::async_request(Handler handler, Args args) {
+AsyncResult Connection::Impl::async_request(Handler handler, detail::RequestBody body) {
   auto call = std::make_shared<detail::PendingCall>();
-  const auto seq = impl_->register_call(call);
+  const auto seq = register_call(call);
   try {
-    impl_->send_request(handler, args, seq);
+    send_request(handler, body, seq);
   } catch (...) {
-    impl_->forget_call(seq);
+    forget_call(seq);
     throw;
   }
-  return AsyncResult(shared_from_this(), std::move(call));
+  return AsyncResult(self->shared_from_this(), std::move(call));
 }
 
 RemoteRefPtr Connection::root() {

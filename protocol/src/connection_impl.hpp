@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -105,6 +107,25 @@ struct RequestArgs {
   std::span<const RefSlot> refs;
 };
 
+/// A CALL, CALLATTR or CALLCHAIN given by its parts, which the request is encoded from
+/// directly: no Args vector, name Values or argument Tuple is built to send it.
+struct CallSpec {
+  const RemoteRef& target;             // the peer's object, a netref of this connection
+  std::span<const std::string> names;  // none: CALL; one: CALLATTR; more: CALLCHAIN
+  std::span<const Value> args;
+  const Kwargs& kwargs;
+
+  Handler handler() const noexcept {
+    return names.empty() ? Handler::call : names.size() == 1 ? Handler::callattr : Handler::callchain;
+  }
+};
+
+/// What a request carries after its handler: Args to box, or a call spelled out.
+struct RequestBody {
+  Args* args = nullptr;  // dropped (cleared) once sent, before a sync request waits
+  const CallSpec* call = nullptr;
+};
+
 /// What read_fast read of a message's head.
 struct FastMessage {
   MsgType type = MsgType::request;
@@ -178,7 +199,10 @@ struct Connection::Impl {
   // connection.cpp
   std::uint32_t register_call(const std::shared_ptr<detail::PendingCall>& call);
   void forget_call(std::uint32_t seq);
-  void send_request(Handler handler, const Args& args, std::uint32_t seq);
+  /// A sync request: sends, waits for the reply and returns it or throws its error.
+  Value sync_request(Handler handler, detail::RequestBody body, std::optional<std::chrono::milliseconds> timeout);
+  AsyncResult async_request(Handler handler, detail::RequestBody body);
+  void send_request(Handler handler, detail::RequestBody body, std::uint32_t seq);
   void send_frame(const std::vector<std::uint8_t>& frame);
   void flush_dels_locked();
   void queue_del(const IdPack& id, std::uint64_t count) noexcept;
@@ -195,7 +219,10 @@ struct Connection::Impl {
   // boxing.cpp
   detail::Message decode_message(std::span<const std::uint8_t> frame);
   void begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const;
-  void box_args(const Args& args, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  void box_args(std::span<const Value> args, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  void box_kwargs(const Kwargs& kwargs, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  /// A call's arguments as the peer unboxes them: (target, name or names, args, kwargs).
+  void box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   void lend(const ObjectPtr& object, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   void box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   void rollback_lends(const std::vector<const Object*>& lent_now) noexcept;

@@ -3,6 +3,7 @@
 #include "netref/protocol/remote_ref.hpp"
 
 #include "connection_impl.hpp"
+#include "netref/protocol/async_result.hpp"
 
 namespace netref {
 
@@ -40,14 +41,23 @@ void RemoteRef::delattr(std::string_view name) const {
 }
 
 
-Value RemoteRef::call(Args args, Kwargs kwargs) const {
-  return connection_->sync_request(
-      Handler::call, values_of(self_value(), Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))));
-}
+Value RemoteRef::call(Args args, Kwargs kwargs) const { return call_path({}, args, kwargs); }
 
 Value RemoteRef::callattr(std::string_view name, Args args, Kwargs kwargs) const {
-  return connection_->sync_request(Handler::callattr, values_of(self_value(), Value(name), Value(Tuple{std::move(args)}),
-                                                               kwargs_to_value(std::move(kwargs))));
+  const std::string names[] = {std::string(name)};
+  return call_path(names, args, kwargs);
+}
+
+Value RemoteRef::call_path(std::span<const std::string> names, std::span<const Value> args,
+                           const Kwargs& kwargs) const {
+  const detail::CallSpec call{*this, names, args, kwargs};
+  return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call}, std::nullopt);
+}
+
+AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::span<const Value> args,
+                                       const Kwargs& kwargs) const {
+  const detail::CallSpec call{*this, names, args, kwargs};
+  return connection_->impl_->async_request(call.handler(), detail::RequestBody{nullptr, &call});
 }
 
 std::string RemoteRef::repr() const {

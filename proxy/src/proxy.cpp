@@ -1,6 +1,8 @@
 // Proxy: turning a recorded attribute path into the fewest requests.
 #include "netref/proxy/proxy.hpp"
 
+#include <iterator>
+
 #include "netref/proxy/client.hpp"
 
 namespace netref {
@@ -11,6 +13,11 @@ Value names_tuple(const std::vector<std::string>& names, std::size_t count) {
   t.items.reserve(count);
   for (std::size_t i = 0; i < count; ++i) t.items.emplace_back(names[i]);
   return Value(std::move(t));
+}
+
+/// The caller's arguments, moved into the Args a local object's call takes.
+Args moved_args(std::span<Value> args) {
+  return Args(std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
 }
 
 [[noreturn]] void no_attributes(const Value& v, const std::string& name) {
@@ -63,43 +70,33 @@ Value Proxy::resolve() const {
   return walk(target_, path_, path_.size());
 }
 
-Value Proxy::invoke(Args args, Kwargs kwargs) const {
-  if (path_.empty()) return call_value(target_, std::move(args), std::move(kwargs));
-  if (auto* remote = target_.get_if<RemoteRefPtr>(); remote != nullptr && *remote) {
-    auto& conn = (*remote)->connection();
-    if (path_.size() > 1 && conn->peer_is_netref()) {
-      // One round trip for the whole chain.
-      return conn->sync_request(Handler::callchain,
-                                values_of(target_, names_tuple(path_, path_.size()), Value(Tuple{std::move(args)}),
-                                          kwargs_to_value(std::move(kwargs))));
-    }
-    Value parent = walk(target_, path_, path_.size() - 1);
-    if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
-      return (*r)->callattr(path_.back(), std::move(args), std::move(kwargs));
-    }
-    if (auto* l = parent.get_if<ObjectPtr>(); l != nullptr && *l) {
-      return (*l)->callattr(path_.back(), std::move(args), std::move(kwargs));
-    }
-    no_attributes(parent, path_.back());
+Value Proxy::invoke(std::span<Value> args, Kwargs kwargs) const {
+  const auto* remote = target_.get_if<RemoteRefPtr>();
+  if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
+    return (*remote)->call_path(path_, args, kwargs);  // one round trip, the chain included
   }
+  if (path_.empty()) return call_value(target_, moved_args(args), std::move(kwargs));
   Value parent = walk(target_, path_, path_.size() - 1);
+  if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
+    return (*r)->call_path(std::span(path_).last(1), args, kwargs);
+  }
   if (auto* l = parent.get_if<ObjectPtr>(); l != nullptr && *l) {
-    return (*l)->callattr(path_.back(), std::move(args), std::move(kwargs));
+    return (*l)->callattr(path_.back(), moved_args(args), std::move(kwargs));
   }
   no_attributes(parent, path_.back());
 }
 
-AsyncResult Proxy::invoke_async(Args args, Kwargs kwargs) const {
-  Value parent = path_.empty() ? target_ : walk(target_, path_, path_.size() - 1);
-  auto* remote = parent.get_if<RemoteRefPtr>();
-  if (remote == nullptr || !*remote) throw TypeError("async_call needs a netref, got " + std::string(parent.type_name()));
-  auto& conn = (*remote)->connection();
-  if (path_.empty()) {
-    return conn->async_request(Handler::call, values_of(parent, Value(Tuple{std::move(args)}),
-                                                        kwargs_to_value(std::move(kwargs))));
+AsyncResult Proxy::invoke_async(std::span<Value> args, Kwargs kwargs) const {
+  const auto* remote = target_.get_if<RemoteRefPtr>();
+  if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
+    return (*remote)->async_call_path(path_, args, kwargs);
   }
-  return conn->async_request(Handler::callattr, values_of(parent, Value(path_.back()),
-                                                          Value(Tuple{std::move(args)}), kwargs_to_value(std::move(kwargs))));
+  Value parent = path_.empty() ? target_ : walk(target_, path_, path_.size() - 1);
+  auto* parent_remote = parent.get_if<RemoteRefPtr>();
+  if (parent_remote == nullptr || !*parent_remote) {
+    throw TypeError("async_call needs a netref, got " + std::string(parent.type_name()));
+  }
+  return (*parent_remote)->async_call_path(std::span(path_).last(path_.empty() ? 0 : 1), args, kwargs);
 }
 
 void Proxy::assign(Value value) const {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 
 namespace netref {
 
+class AsyncResult;
 class Connection;
 
 /// The peer's identity for one of its objects: (type name, type id, object id).
@@ -49,6 +51,16 @@ class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
   Value callattr(std::string_view name, Args args, Kwargs kwargs = {}) const;
   std::string repr() const;
   std::string str() const;
+
+  /// Calls the object's attribute path `names` (none: the object itself) with args and
+  /// kwargs: CALL, CALLATTR, or for two names or more one CALLCHAIN round trip, which only a
+  /// netref peer understands (Connection::peer_is_netref). The request is encoded straight
+  /// from the arguments, which are neither copied nor gathered into a tuple first.
+  Value call_path(std::span<const std::string> names, std::span<const Value> args,
+                  const Kwargs& kwargs = {}) const;
+  /// The same request without waiting for its reply.
+  AsyncResult async_call_path(std::span<const std::string> names, std::span<const Value> args,
+                              const Kwargs& kwargs = {}) const;
 
  private:
   friend class Connection;

@@ -9,6 +9,7 @@
 /// netref peers a whole chain a->attr("b")->attr("c")->call(x) is one round trip.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -55,11 +56,16 @@ class Proxy {
   /// ConnectionClosed.
   template <class... Ts>
   Proxy call(Ts&&... args) const {
-    Args positional;
-    Kwargs keywords;
-    positional.reserve(sizeof...(Ts));
-    (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
-    return Proxy(invoke(std::move(positional), std::move(keywords)));
+    if constexpr (has_keywords<Ts...>) {
+      Args positional;
+      Kwargs keywords;
+      positional.reserve(sizeof...(Ts));
+      (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
+      return Proxy(invoke(positional, std::move(keywords)));
+    } else {
+      Value positional[] = {argument_value(std::forward<Ts>(args))..., Value()};  // on the stack
+      return Proxy(invoke(std::span<Value>(positional, sizeof...(Ts)), {}));
+    }
   }
 
   /// The same call without waiting: the reply arrives in the returned AsyncCall.
@@ -104,20 +110,30 @@ class Proxy {
 
  private:
   friend class AsyncCall;
+  template <class... Ts>
+  static constexpr bool has_keywords = (std::is_same_v<std::decay_t<Ts>, KeywordArg> || ...);
+  /// A positional argument as the Value it travels as.
+  template <class T>
+  static Value argument_value(T&& arg) {
+    if constexpr (std::is_same_v<std::decay_t<T>, Proxy>) {
+      return arg.resolve();
+    } else if constexpr (std::is_same_v<std::decay_t<T>, Value>) {
+      return std::forward<T>(arg);
+    } else {
+      return Converter<std::decay_t<T>>::to_value(std::forward<T>(arg), ConvertContext{});
+    }
+  }
   template <class T>
   static void add_argument(Args& positional, Kwargs& keywords, T&& arg) {
     if constexpr (std::is_same_v<std::decay_t<T>, KeywordArg>) {
       keywords.emplace_back(std::forward<T>(arg).name, std::forward<T>(arg).value);
-    } else if constexpr (std::is_same_v<std::decay_t<T>, Proxy>) {
-      positional.push_back(arg.resolve());
-    } else if constexpr (std::is_same_v<std::decay_t<T>, Value>) {
-      positional.push_back(std::forward<T>(arg));
     } else {
-      positional.push_back(Converter<std::decay_t<T>>::to_value(std::forward<T>(arg), ConvertContext{}));
+      positional.push_back(argument_value(std::forward<T>(arg)));
     }
   }
-  Value invoke(Args args, Kwargs kwargs) const;
-  AsyncResult invoke_async(Args args, Kwargs kwargs) const;
+  // The arguments are the caller's: a local object's call may move them out.
+  Value invoke(std::span<Value> args, Kwargs kwargs) const;
+  AsyncResult invoke_async(std::span<Value> args, Kwargs kwargs) const;
   Value resolve() const;
   void assign(Value value) const;
 
@@ -151,11 +167,16 @@ class AsyncCall {
 
 template <class... Ts>
 AsyncCall Proxy::async_call(Ts&&... args) const {
-  Args positional;
-  Kwargs keywords;
-  positional.reserve(sizeof...(Ts));
-  (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
-  return AsyncCall(invoke_async(std::move(positional), std::move(keywords)));
+  if constexpr (has_keywords<Ts...>) {
+    Args positional;
+    Kwargs keywords;
+    positional.reserve(sizeof...(Ts));
+    (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
+    return AsyncCall(invoke_async(positional, std::move(keywords)));
+  } else {
+    Value positional[] = {argument_value(std::forward<Ts>(args))..., Value()};  // on the stack
+    return AsyncCall(invoke_async(std::span<Value>(positional, sizeof...(Ts)), {}));
+  }
 }
 
 /// Proxies convert like any value: a Proxy parameter of an exposed function receives what the
