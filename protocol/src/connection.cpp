@@ -56,14 +56,30 @@ const char* handler_name(Handler h) {
 
 namespace detail {
 void ReaderRole::release(bool frame_served) noexcept {
+  if (held_) {
+    held_ = false;
+    {
+      std::lock_guard lk(impl_.state_mutex);
+      impl_.reader_busy = false;
+      if (frame_served) ++impl_.frames_processed;
+    }
+    impl_.state_cv.notify_all();
+    handler_due_ = true;
+  }
+  after_release();
+}
+
+void ReaderRole::release_locked() noexcept {
   if (!held_) return;
   held_ = false;
-  {
-    std::lock_guard lk(impl_.state_mutex);
-    impl_.reader_busy = false;
-    if (frame_served) ++impl_.frames_processed;
-  }
-  impl_.state_cv.notify_all();
+  impl_.reader_busy = false;
+  ++impl_.frames_processed;
+  handler_due_ = true;
+}
+
+void ReaderRole::after_release() noexcept {
+  if (!handler_due_) return;
+  handler_due_ = false;
   if (notify_ && impl_.reader_released_handler) {
     try {
       impl_.reader_released_handler();
@@ -249,7 +265,7 @@ std::shared_ptr<detail::PendingCall> take_sync_call() {
 
 void recycle_sync_call(std::shared_ptr<detail::PendingCall> call) {
   if (call.use_count() != 1) return;
-  *call = detail::PendingCall{};
+  call->reset();
   spare_sync_call() = std::move(call);
 }
 }  // namespace
@@ -334,13 +350,14 @@ bool Connection::peer_is_netref() const noexcept { return impl_->peer_netref.loa
 bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call, Clock::time_point deadline) {
   std::unique_lock lk(state_mutex);
   for (;;) {
-    if (call->done) return true;
-    if (is_closed) return call->done;  // fail() completes every pending call
+    if (call->done.load(std::memory_order_relaxed)) return true;
+    if (is_closed) return call->done.load(std::memory_order_relaxed);  // fail() completes every pending call
     if (Clock::now() >= deadline) return false;
     if (!reader_busy) {
       reader_busy = true;
       lk.unlock();
       read_one(deadline);
+      if (call->done.load(std::memory_order_acquire)) return true;  // most often our own reply
       lk.lock();
       continue;
     }
@@ -400,7 +417,7 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
       } else {
         resolve(reader.refs());  // as unbox would: a failure here closes the connection
         stage = Stage::bookkeeping;
-        deliver(fast.seq, std::move(reply), nullptr);
+        deliver(fast.seq, std::move(reply), nullptr, &role);
       }
       return true;
     }
@@ -432,7 +449,8 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
   }
 }
 
-void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_ptr error) {
+void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_ptr error,
+                               detail::ReaderRole* role) {
   std::shared_ptr<detail::PendingCall> call;
   std::vector<std::function<void(const AsyncResult&)>> callbacks;
   {
@@ -450,12 +468,12 @@ void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_pt
     auto node = pending.extract(it);
     call = std::move(node.mapped());
     if (spare_pending_node.empty()) spare_pending_node = std::move(node);
-    call->value = std::move(value);
-    call->error = std::move(error);
-    call->done = true;
+    call->complete(std::move(value), std::move(error));
     callbacks.swap(call->callbacks);
+    if (role != nullptr) role->release_locked();
   }
   state_cv.notify_all();
+  if (role != nullptr) role->after_release();
   if (!callbacks.empty()) {
     AsyncResult result(self->shared_from_this(), call);
     for (auto& cb : callbacks) {
@@ -616,8 +634,7 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
       closed_error = std::current_exception();
     }
     for (auto& [seq, call] : calls) {
-      call->error = closed_error;
-      call->done = true;
+      call->complete(Value(), closed_error);
       woken.emplace_back(call, std::move(call->callbacks));
     }
   }

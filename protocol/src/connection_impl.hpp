@@ -22,14 +22,31 @@
 namespace netref {
 namespace detail {
 
-/// A request we sent and whose reply we await. Guarded by Impl::state_mutex.
+/// A request we sent and whose reply we await. Guarded by Impl::state_mutex, except that
+/// done may be read without it: once it reads true (acquire), value and error are settled.
 struct PendingCall {
   std::uint32_t seq = 0;
-  bool done = false;                 // set once, with value or error
+  std::atomic<bool> done{false};     // set once (release), after value or error
   Value value;                       // the reply, when done without error
   std::exception_ptr error;          // remote error, Timeout or ConnectionClosed
   std::chrono::steady_clock::time_point expiry = std::chrono::steady_clock::time_point::max();
   std::vector<std::function<void(const AsyncResult&)>> callbacks;  // AsyncResult::then
+
+  /// Settles the call; state_mutex held.
+  void complete(Value result, std::exception_ptr failure) {
+    value = std::move(result);
+    error = std::move(failure);
+    done.store(true, std::memory_order_release);
+  }
+  /// Back to new, for reuse by the next sync call of a thread.
+  void reset() {
+    seq = 0;
+    done.store(false, std::memory_order_relaxed);
+    value = Value();
+    error = nullptr;
+    expiry = std::chrono::steady_clock::time_point::max();
+    callbacks.clear();
+  }
 };
 
 /// One object we lend: the object, and how many times the peer received it.
@@ -61,6 +78,11 @@ class ReaderRole {
   ReaderRole& operator=(const ReaderRole&) = delete;
   /// Gives the role back; frame_served wakes serve() callers waiting for a frame.
   void release(bool frame_served = true) noexcept;
+  /// The same from inside a state_mutex section the caller holds anyway (a reply's delivery):
+  /// one lock instead of two. The caller notifies state_cv after unlocking, then calls
+  /// after_release().
+  void release_locked() noexcept;
+  void after_release() noexcept;
   /// Keeps the role for the next ReaderRole this thread makes (read_one), without giving it
   /// back in between: no lock and no wake-up for a hand-over to ourselves.
   void pass_on() noexcept { held_ = false; }
@@ -69,6 +91,7 @@ class ReaderRole {
   Connection::Impl& impl_;
   bool notify_;
   bool held_ = true;
+  bool handler_due_ = false;  // released: the reader-released handler is still to run
 };
 
 /// A message being encoded, in this thread's reusable buffer: steady traffic, large messages
@@ -212,7 +235,8 @@ struct Connection::Impl {
   bool read_one(std::chrono::steady_clock::time_point deadline, bool notify = true);
   /// The one failure path. category: see Connection::close_category(); null: from the error.
   void fail(std::exception_ptr reason, const char* category = nullptr) noexcept;
-  void deliver(std::uint32_t seq, Value value, std::exception_ptr error);
+  /// Completes the call seq; with role, gives the reader role back in the same step.
+  void deliver(std::uint32_t seq, Value value, std::exception_ptr error, detail::ReaderRole* role = nullptr);
   [[noreturn]] void throw_closed() const;         // takes state_mutex
   [[noreturn]] void throw_closed_locked() const;  // state_mutex held
 

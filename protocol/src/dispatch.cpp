@@ -304,15 +304,29 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
                             : "an unknown handler";
   if (handler == Handler::ping && !admit_ping()) return;
 
+  // The arguments first: their references are resolved under the reader role (wire order).
+  Args args;
+  std::exception_ptr args_error;
+  try {
+    args = take_args(request_args);
+  } catch (const ProtocolError&) {
+    args_error = std::current_exception();
+  } catch (const RemoteError&) {
+    args_error = std::current_exception();
+  }
   // A seq still being served must not be reused: both replies would carry it, and the
-  // peer would take the first for the other's answer (RELIABILITY.md R5: close).
+  // peer would take the first for the other's answer (RELIABILITY.md R5: close). Checked in
+  // the same step that gives the reader role back, so others may read while the handler runs.
   {
     std::lock_guard lk(state_mutex);
     if (std::find(serving_seqs.begin(), serving_seqs.end(), seq) != serving_seqs.end()) {
       throw ProtocolError("duplicate seq " + std::to_string(seq) + ": a request with this seq is still running");
     }
     serving_seqs.push_back(seq);
+    role.release_locked();
   }
+  state_cv.notify_all();
+  role.after_release();
   struct SeqGuard {
     Connection::Impl& impl;
     std::uint32_t seq;
@@ -322,20 +336,10 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
       if (auto it = std::find(seqs.begin(), seqs.end(), seq); it != seqs.end()) seqs.erase(it);
     }
   } seq_guard{*this, seq};
-
-  Args args;
-  try {
-    args = take_args(request_args);
-  } catch (const ProtocolError&) {
-    role.release();
-    send_exception(seq, std::current_exception(), context);
-    return;
-  } catch (const RemoteError&) {
-    role.release();
-    send_exception(seq, std::current_exception(), context);
+  if (args_error) {
+    send_exception(seq, args_error, context);
     return;
   }
-  role.release();  // others may read while the handler runs
 
   if (serving_depth >= config.max_callback_depth) {
     send_exception(seq,

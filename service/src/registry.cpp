@@ -1,6 +1,7 @@
 // Registry and the tables of exposed members.
 #include "netref/service/registry.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 #include "type_table.hpp"
@@ -28,14 +29,9 @@ Member& TypeTable::member(std::string member_name) {
   return ref;
 }
 
-std::uint64_t make_type_id(std::string_view name, const void* table) noexcept {
-  std::uint64_t h = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  h ^= reinterpret_cast<std::uintptr_t>(table) * 0x9E3779B97F4A7C15ull;
-  return h & 0x7FFFFFFFFFFFFFFFull;  // travels as a non-negative brine int
+std::uint64_t make_type_id() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 void add_method(TypeTable& table, FunctionRecord record) {
@@ -79,7 +75,7 @@ detail::TypeTable& Registry::expose_type(const std::type_info& type, std::string
   auto table = std::make_unique<detail::TypeTable>();
   table->name = std::move(name);
   table->type = &type;
-  table->type_id = detail::make_type_id(table->name, table.get());
+  table->type_id = detail::make_type_id();
   detail::TypeTable& ref = *table;
   impl_->by_name.emplace(ref.name, &ref);
   impl_->types.emplace(std::type_index(type), std::move(table));

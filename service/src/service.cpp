@@ -18,7 +18,7 @@ struct ServiceState {
 Service::Service(Registry types, std::string name) : state_(std::make_shared<detail::ServiceState>()) {
   state_->registry = std::move(types);
   state_->table.name = std::move(name);
-  state_->table.type_id = detail::make_type_id(state_->table.name, &state_->table);
+  state_->table.type_id = detail::make_type_id();
   root_ = std::make_shared<detail::BoundObject>(std::shared_ptr<const detail::TypeTable>(state_, &state_->table),
                                                 nullptr, state_->registry);
 }

@@ -39,8 +39,10 @@ struct TypeTable {
   Member& member(std::string member_name);
 };
 
-/// A type id for name: stable for the table within this process, non-negative as int64.
-std::uint64_t make_type_id(std::string_view name, const void* table) noexcept;
+/// A new type id, unique within this process. Small on purpose: id_pack[1] travels in
+/// every request that names an object, as one byte while it is below 160 (brine's immediate
+/// ints) and as decimal text after that.
+std::uint64_t make_type_id() noexcept;
 
 struct RegistryImpl {
   std::unordered_map<std::type_index, std::unique_ptr<TypeTable>> types;
