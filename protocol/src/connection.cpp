@@ -468,8 +468,8 @@ void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_pt
     auto node = pending.extract(it);
     call = std::move(node.mapped());
     if (spare_pending_node.empty()) spare_pending_node = std::move(node);
-    call->complete(std::move(value), std::move(error));
     callbacks.swap(call->callbacks);
+    call->complete(std::move(value), std::move(error));  // last: a waiter may take the call now
     if (role != nullptr) role->release_locked();
   }
   state_cv.notify_all();
@@ -634,8 +634,8 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
       closed_error = std::current_exception();
     }
     for (auto& [seq, call] : calls) {
-      call->complete(Value(), closed_error);
       woken.emplace_back(call, std::move(call->callbacks));
+      call->complete(Value(), closed_error);  // last: a waiter may take the call now
     }
   }
   channel->close();  // wakes a reader blocked in another thread

@@ -32,7 +32,8 @@ struct PendingCall {
   std::chrono::steady_clock::time_point expiry = std::chrono::steady_clock::time_point::max();
   std::vector<std::function<void(const AsyncResult&)>> callbacks;  // AsyncResult::then
 
-  /// Settles the call; state_mutex held.
+  /// Settles the call; state_mutex held. The call's last write: a sync waiter that sees
+  /// done may reuse the call at once.
   void complete(Value result, std::exception_ptr failure) {
     value = std::move(result);
     error = std::move(failure);
