@@ -126,9 +126,15 @@ def main():
     row("W7 Python rpyc client, add median (Python rpyc server)", "w7.rpyc_server.median_us", "µs")
     row("W7 Python rpyc client, add median (netref server)", "w7.netref_server.median_us", "µs",
         ratio("w7.netref_server.median_us", "w7.rpyc_server.median_us"), ratio_of=" rpyc")
-    row("W7 Python rpyc client, echo 1 MiB (Python rpyc server)", "w7.rpyc_server.echo_MBps", "MB/s")
-    row("W7 Python rpyc client, echo 1 MiB (netref server)", "w7.netref_server.echo_MBps", "MB/s",
+    row("W7 Python rpyc client, echo 1 MiB calls/s (Python rpyc server)", "w7.rpyc_server.echo_calls_per_s", "")
+    row("W7 Python rpyc client, echo 1 MiB calls/s (netref server)", "w7.netref_server.echo_calls_per_s", "",
+        ratio("w7.netref_server.echo_calls_per_s", "w7.rpyc_server.echo_calls_per_s"), "≥ 1.3x rpyc",
+        lambda r: r >= 1.3, "w7_echo_calls_vs_rpyc", " rpyc")
+    row("W7 Python rpyc client, echo 1 MiB, median call (Python rpyc server)", "w7.rpyc_server.echo_MBps", "MB/s")
+    row("W7 Python rpyc client, echo 1 MiB, median call (netref server)", "w7.netref_server.echo_MBps", "MB/s",
         ratio("w7.netref_server.echo_MBps", "w7.rpyc_server.echo_MBps"), ratio_of=" rpyc")
+    row("W7 Python rpyc client, slowest echo (Python rpyc server)", "w7.rpyc_server.echo_max_ms", "ms")
+    row("W7 Python rpyc client, slowest echo (netref server)", "w7.netref_server.echo_max_ms", "ms")
 
     # Functional checks: these do not depend on the machine's speed.
     functional = ["w4_lent_during_churn", "w4_lent_while_holding", "w4_lent_after_drop", "w5_round_trips"]

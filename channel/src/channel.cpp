@@ -273,7 +273,11 @@ Buffered Channel::read_available() {
     for (;;) {
       if (buffered_bytes() >= kHeaderBytes) checked_length();  // a forged header fails now
       if (buffered() == Buffered::frame) return Buffered::frame;
-      if (!fill_now()) return buffered();
+      if (!fill_now()) {
+        const Buffered have = buffered();
+        if (have == Buffered::partial) stream_->acknowledge_now();  // as fill_frame_until
+        return have;
+      }
     }
   } catch (...) {
     frame_lease_.release();
@@ -298,6 +302,7 @@ bool Channel::fill_until(std::chrono::steady_clock::time_point deadline) {
 }
 
 void Channel::fill_frame_until(std::chrono::steady_clock::time_point deadline) {
+  stream_->acknowledge_now();  // part of the frame came: a Nagle-bound sender sends the rest now
   if (fill_until(deadline)) return;
   throw Timeout("frame not complete after " + std::to_string(config_.frame_timeout.count()) +
                 " ms: " + std::to_string(buffered_bytes()) + " bytes of it arrived (" +
@@ -417,6 +422,7 @@ void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_p
   shrink_input();
   try {
     while (done < body) {
+      stream_->acknowledge_now();  // as fill_frame_until
       if (done == std::min(raw.size(), body)) grow_raw();
       const std::size_t room = std::min(raw.size(), body) - done;
       const std::size_t n = stream_->read_some(std::span<std::uint8_t>(raw.data() + done, room),

@@ -3,6 +3,8 @@
 // the connect functions (socket_stream.cpp) and the listeners (socket_listener.cpp).
 // Private to stream/src: Asio never leaks into public headers.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/time.h>
 #include <sys/socket.h>
@@ -19,6 +21,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -138,6 +141,13 @@ class SocketStream final : public Stream {
   bool closed() const noexcept override { return closed_.load(std::memory_order_acquire); }
   std::string peer_name() const override { return name_; }
   int native_handle() const noexcept override { return fd_; }
+
+  void acknowledge_now() noexcept override {
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+      const int on = 1;
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);  // best effort
+    }
+  }
 
  private:
   // Writes every byte of vectors with sendmsg (MSG_NOSIGNAL: a dead peer gives EPIPE, never

@@ -294,6 +294,7 @@ class TlsSocketStream final : public TlsStream {
   bool closed() const noexcept override { return closed_.load(std::memory_order_acquire); }
   std::string peer_name() const override { return name_; }
   int native_handle() const noexcept override { return fd_; }
+  void acknowledge_now() noexcept override { inner_->acknowledge_now(); }
 
   std::string peer_certificate_subject() const override {
     std::lock_guard lock(mutex_);

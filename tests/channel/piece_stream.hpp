@@ -30,6 +30,10 @@ class PieceStream final : public Stream {
 
   std::size_t delivered() const noexcept { return at_; }
 
+  /// The bytes delivered at each acknowledge_now() call, in order.
+  std::vector<std::size_t> acknowledged_at;
+  void acknowledge_now() noexcept override { acknowledged_at.push_back(at_); }
+
   std::size_t read_available(std::span<std::uint8_t> buffer) override {
     if (on_read) on_read(at_);
     if (closed_) throw ConnectionClosed("piece stream closed");

@@ -187,6 +187,33 @@ TEST_CASE("TCP_NODELAY is on for connected and accepted sockets") {
   }
 }
 
+TEST_CASE("acknowledge_now puts a TCP socket in quick-ack mode, and is harmless on a Unix socket") {
+  auto [client, server] = tcp_pair();
+  const int fd = server->native_handle();
+  auto quickack = [fd] {
+    int value = -1;
+    socklen_t length = sizeof value;
+    REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &value, &length) == 0);
+    return value;
+  };
+  const int off = 0;
+  REQUIRE(::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof off) == 0);
+  REQUIRE(quickack() == 0);  // delayed ACKs, as after interactive traffic
+  server->acknowledge_now();
+  CHECK(quickack() == 1);
+
+  TempDir dir;
+  auto listener = listen_unix((dir.path / "ack.sock").string());
+  auto accepted = std::async(std::launch::async, [&] { return listener->accept(); });
+  auto unix_client = connect_unix((dir.path / "ack.sock").string());
+  auto unix_server = accepted.get();
+  unix_server->acknowledge_now();
+  client->write_all(bytes_of("still works"));
+  unix_client->write_all(bytes_of("both"));
+  CHECK(read_string(*server, 11) == "still works");
+  CHECK(read_string(*unix_server, 4) == "both");
+}
+
 TEST_CASE("poll on an idle socket times out and reports data once it arrives") {
   auto [client, server] = tcp_pair();
   CHECK_FALSE(server->poll(20ms));

@@ -64,6 +64,13 @@ class Stream {
   /// A peer that reads nothing must not hold a writer, and its thread, for ever (R7).
   virtual void set_write_timeout(std::chrono::milliseconds timeout) { (void)timeout; }
 
+  /// Acknowledges what has arrived now rather than on the transport's delayed-ACK timer
+  /// (TCP_QUICKACK; nothing elsewhere). A peer that keeps Nagle's algorithm on, as rpyc's
+  /// client does, holds back the short tail of a large write until what it sent before is
+  /// acknowledged: a reader waiting for the rest of a message calls this so the tail comes
+  /// now, not up to 40 ms later.
+  virtual void acknowledge_now() noexcept {}
+
   /// The subject of the peer's verified certificate ("CN=alice,O=Example"); empty when the
   /// transport has none (plain sockets, TLS without a client certificate).
   virtual std::string peer_certificate_subject() const { return {}; }
