@@ -126,13 +126,13 @@ bool BoxedReader::plain_value(Value& out) {
   if ((t >= kImmFirst && t <= kImmLast) || t == kIntL1) {
     std::int64_t number = 0;
     if (integer(number)) {
-      out = Value(number);
+      out.storage().emplace<std::int64_t>(number);
       return true;
     }
   } else if (t == kUnicode) {
     std::string_view text;
     if (str(text)) {
-      out = Value(std::string(text));
+      out.storage().emplace<std::string>(text);
       return true;
     }
   } else if (t == kEmptyTuple || (t >= kTup1 && t <= kTupL4)) {
@@ -141,15 +141,13 @@ bool BoxedReader::plain_value(Value& out) {
     std::size_t n = 0;
     if (tuple_header(t, n)) {
       Tuple tuple;
-      tuple.items.resize(n);
+      tuple.items.reserve(n);
       ++depth_;
       bool ok = true;
-      for (auto& item : tuple.items) {
-        if (!(ok = plain_value(item))) break;
-      }
+      for (std::size_t i = 0; ok && i < n; ++i) ok = plain_value(tuple.items.emplace_back());
       --depth_;
       if (ok) {
-        out = Value(std::move(tuple));
+        out.storage().emplace<Tuple>(std::move(tuple));
         return true;
       }
     }
@@ -166,10 +164,11 @@ bool BoxedReader::plain_value(Value& out) {
 }
 
 bool BoxedReader::boxed_items(std::vector<Value>& items, std::size_t n) {
-  items.resize(n);  // sized once: slots recorded in refs() must not move
+  items.clear();
+  items.reserve(n);  // room for all at once: slots recorded in refs() must not move
   ++depth_;
-  for (auto& item : items) {
-    if (!boxed(item)) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!boxed(items.emplace_back())) return false;
   }
   --depth_;
   return true;
@@ -192,7 +191,7 @@ bool BoxedReader::boxed(Value& out) {
       if (!tag(t) || !tuple_header(t, n)) return false;
       Tuple tuple;
       ok = boxed_items(tuple.items, n);
-      out = Value(std::move(tuple));  // the items' storage moves along: slots stay valid
+      out.storage().emplace<Tuple>(std::move(tuple));  // the items' storage moves along: slots stay valid
       break;
     }
     case static_cast<int>(Label::local_ref):

@@ -216,6 +216,10 @@ void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& 
 
 void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now) {
   switch (v.kind()) {
+    case Value::Kind::integer:  // the commonest result
+      detail::label(out, 0x51);
+      brine::encode_int(*v.get_if<std::int64_t>(), out);
+      return;
     case Value::Kind::local_object:
       lend(*v.get_if<ObjectPtr>(), out, lent_now);
       return;

@@ -174,9 +174,13 @@ class Encoder {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, i);
     auto n = static_cast<std::size_t>(r.ptr - buf);
-    byte(tag::int_l1);
-    byte(static_cast<std::uint8_t>(n));
-    raw(buf, n);
+    // One size change for tag, length and digits (an int is in every message: the seq).
+    const std::size_t at = out_.size();
+    out_.resize(at + 2 + n);
+    std::uint8_t* p = out_.data() + at;
+    p[0] = tag::int_l1;
+    p[1] = static_cast<std::uint8_t>(n);
+    std::memcpy(p + 2, buf, n);
   }
 
  private:

@@ -8,10 +8,10 @@
 namespace netref {
 namespace {
 
-Value names_tuple(const std::vector<std::string>& names, std::size_t count) {
+Value names_tuple(std::span<const std::string> names) {
   Tuple t;
-  t.items.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) t.items.emplace_back(names[i]);
+  t.items.reserve(names.size());
+  for (const auto& name : names) t.items.emplace_back(name);
   return Value(std::move(t));
 }
 
@@ -25,7 +25,7 @@ Args moved_args(std::span<Value> args) {
 }
 
 /// Follows names[0..count) one GETATTR at a time (or locally for our own objects).
-Value walk(Value current, const std::vector<std::string>& names, std::size_t count) {
+Value walk(Value current, std::span<const std::string> names, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     if (auto* remote = current.get_if<RemoteRefPtr>(); remote != nullptr && *remote) {
       current = (*remote)->getattr(names[i]);
@@ -41,9 +41,7 @@ Value walk(Value current, const std::vector<std::string>& names, std::size_t cou
 }  // namespace
 
 Proxy Proxy::attr(std::string_view name) const {
-  Proxy next(*this);
-  next.path_.emplace_back(name);
-  return next;
+  return Proxy(target_, path_.with(name));
 }
 
 RemoteRefPtr Proxy::remote() const {
@@ -64,21 +62,21 @@ Value Proxy::resolve() const {
   if (auto* remote = target_.get_if<RemoteRefPtr>(); remote != nullptr && *remote && path_.size() > 1) {
     auto& conn = (*remote)->connection();
     if (conn->peer_is_netref()) {
-      return conn->sync_request(Handler::getchain, values_of(target_, names_tuple(path_, path_.size())));
+      return conn->sync_request(Handler::getchain, values_of(target_, names_tuple(path_.names())));
     }
   }
-  return walk(target_, path_, path_.size());
+  return walk(target_, path_.names(), path_.size());
 }
 
 Value Proxy::invoke(std::span<Value> args, Kwargs kwargs) const {
   const auto* remote = target_.get_if<RemoteRefPtr>();
   if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
-    return (*remote)->call_path(path_, args, kwargs);  // one round trip, the chain included
+    return (*remote)->call_path(path_.names(), args, kwargs);  // one round trip, the chain included
   }
   if (path_.empty()) return call_value(target_, moved_args(args), std::move(kwargs));
-  Value parent = walk(target_, path_, path_.size() - 1);
+  Value parent = walk(target_, path_.names(), path_.size() - 1);
   if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
-    return (*r)->call_path(std::span(path_).last(1), args, kwargs);
+    return (*r)->call_path(path_.names().last(1), args, kwargs);
   }
   if (auto* l = parent.get_if<ObjectPtr>(); l != nullptr && *l) {
     return (*l)->callattr(path_.back(), moved_args(args), std::move(kwargs));
@@ -89,19 +87,19 @@ Value Proxy::invoke(std::span<Value> args, Kwargs kwargs) const {
 AsyncResult Proxy::invoke_async(std::span<Value> args, Kwargs kwargs) const {
   const auto* remote = target_.get_if<RemoteRefPtr>();
   if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
-    return (*remote)->async_call_path(path_, args, kwargs);
+    return (*remote)->async_call_path(path_.names(), args, kwargs);
   }
-  Value parent = path_.empty() ? target_ : walk(target_, path_, path_.size() - 1);
+  Value parent = path_.empty() ? target_ : walk(target_, path_.names(), path_.size() - 1);
   auto* parent_remote = parent.get_if<RemoteRefPtr>();
   if (parent_remote == nullptr || !*parent_remote) {
     throw TypeError("async_call needs a netref, got " + std::string(parent.type_name()));
   }
-  return (*parent_remote)->async_call_path(std::span(path_).last(path_.empty() ? 0 : 1), args, kwargs);
+  return (*parent_remote)->async_call_path(path_.names().last(path_.empty() ? 0 : 1), args, kwargs);
 }
 
 void Proxy::assign(Value value) const {
   if (path_.empty()) throw AttributeError("set() needs an attribute: use p->attr(\"name\")->set(value)");
-  Value parent = walk(target_, path_, path_.size() - 1);
+  Value parent = walk(target_, path_.names(), path_.size() - 1);
   if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
     (*r)->setattr(path_.back(), std::move(value));
     return;

@@ -18,6 +18,7 @@
 
 #include "netref/protocol/async_result.hpp"
 #include "netref/protocol/connection.hpp"
+#include "netref/proxy/detail/attr_path.hpp"
 #include "netref/service/convert.hpp"
 
 namespace netref {
@@ -104,12 +105,13 @@ class Proxy {
   /// The netref behind this proxy (nullptr for plain values).
   RemoteRefPtr remote() const;
   /// The attribute names recorded and not yet fetched.
-  const std::vector<std::string>& path() const noexcept { return path_; }
+  std::span<const std::string> path() const noexcept { return path_.names(); }
   /// The peer's repr() of the object.
   std::string repr() const;
 
  private:
   friend class AsyncCall;
+  Proxy(Value target, detail::AttrPath path) : target_(std::move(target)), path_(std::move(path)) {}
   template <class... Ts>
   static constexpr bool has_keywords = (std::is_same_v<std::decay_t<Ts>, KeywordArg> || ...);
   /// A positional argument as the Value it travels as.
@@ -138,7 +140,7 @@ class Proxy {
   void assign(Value value) const;
 
   Value target_;
-  std::vector<std::string> path_;
+  detail::AttrPath path_;
 };
 
 /// The eventual result of Proxy::async_call (AsyncResult with Proxy values).
