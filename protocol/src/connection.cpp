@@ -606,6 +606,7 @@ const char* category_of(const std::exception_ptr& reason) noexcept {
 void Connection::Impl::fail(std::exception_ptr reason, const char* category) noexcept {
   std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> calls;
   std::unordered_map<std::uint64_t, detail::LentEntry> dropped;
+  ObjectPtr dropped_root;
   std::function<void(Connection&)> handler;
   std::vector<std::pair<std::shared_ptr<detail::PendingCall>, std::vector<std::function<void(const AsyncResult&)>>>> woken;
   {
@@ -644,6 +645,9 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
     dropped.swap(lent);
     lent_ids.clear();
     imports.clear();
+    // Nothing can reach the root any more; a root holding netrefs of this connection (a
+    // stored callback) would otherwise keep the connection, and itself, alive for ever.
+    dropped_root.swap(local_root);
   }
   {
     std::lock_guard lk(dels_mutex);
@@ -659,6 +663,7 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
     }
   }
   dropped.clear();  // the objects we lent may run user destructors: outside every lock
+  dropped_root.reset();
   if (handler) {
     try {
       handler(*self);

@@ -171,7 +171,7 @@ struct Connection::Impl {
 
   Connection* self = nullptr;        // the owning Connection (set by create)
   std::unique_ptr<Channel> channel;
-  ObjectPtr local_root;
+  ObjectPtr local_root;               // guarded by tables_mutex once serving: closing drops it
   ConnectionConfig config;
   std::atomic<Generation> generation;
   std::atomic<bool> generation_known;

@@ -109,10 +109,16 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
     case Handler::ping:
       intercept(handler, nullptr, {});
       return std::move(arg(0));
-    case Handler::getroot:
-      intercept(handler, local_root.get(), {});
-      if (!local_root) throw AttributeError("this peer exposes no root object");
-      return Value(local_root);
+    case Handler::getroot: {
+      ObjectPtr root;
+      {
+        std::lock_guard lk(tables_mutex);  // closing drops the root
+        root = local_root;
+      }
+      intercept(handler, root.get(), {});
+      if (!root) throw AttributeError("this peer exposes no root object");
+      return Value(std::move(root));
+    }
     case Handler::getattr: {
       auto target = target_of(arg(0));
       auto name = attr_name(arg(1));

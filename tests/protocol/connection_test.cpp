@@ -113,6 +113,33 @@ TEST_CASE("closing a connection drops everything it lent") {
   CHECK(Thing::alive() == alive_before);
 }
 
+TEST_CASE("a root holding a netref of its own connection is let go when the connection closes") {
+  // The root keeps what it is given, as a service keeps a client's callback: the client's
+  // object comes in as a netref, which holds the server's connection, which holds the root.
+  // Only closing can break that cycle.
+  struct Keeper : Thing {
+    Value kept;
+    Value callattr(std::string_view name, Args args, Kwargs kwargs) override {
+      if (name != "keep") return Thing::callattr(name, std::move(args), std::move(kwargs));
+      kept = std::move(args.at(0));
+      return Value();
+    }
+  };
+  std::weak_ptr<Keeper> weak_root;
+  std::weak_ptr<Connection> weak_server;
+  {
+    auto keeper = std::make_shared<Keeper>();
+    weak_root = keeper;
+    Pair p(keeper);
+    weak_server = p.server;
+    auto r = p.client->root();
+    r->callattr("keep", values_of(Value(ObjectPtr(std::make_shared<Thing>(5)))));
+    CHECK(keeper->kept.kind() == Value::Kind::remote_ref);
+  }
+  CHECK(weak_root.expired());
+  CHECK(weak_server.expired());
+}
+
 TEST_CASE("a C++ exception in a handler arrives as a RemoteError with class, message and traceback") {
   Pair p(std::make_shared<Thing>(3));
   auto r = p.client->root();
