@@ -39,6 +39,11 @@ class Recorder : public Object {
     std::lock_guard lk(mutex_);
     return received_;
   }
+  /// Lets go of what the last call brought (it may hold this very object: a cycle).
+  void forget() {
+    std::lock_guard lk(mutex_);
+    received_ = Received{};
+  }
 
   std::shared_ptr<Recorder> child;
 
@@ -57,6 +62,10 @@ struct RecorderPair {
   Pair pair;
   RemoteRefPtr remote;
   RecorderPair() : pair(make_root()) { remote = pair.client->root(); }
+  ~RecorderPair() {
+    root->forget();
+    root->child->forget();
+  }
   ObjectPtr make_root() {
     root->child = std::make_shared<Recorder>();
     return root;
