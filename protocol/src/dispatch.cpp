@@ -19,8 +19,9 @@ constexpr std::string_view exposed_prefix = "exposed_";
 
 thread_local std::size_t serving_depth = 0;
 
-/// The one name check every name-taking handler goes through (RELIABILITY.md R2).
-std::string attr_name(const Value& v) {
+/// The one name check every name-taking handler goes through (RELIABILITY.md R2). The name
+/// points into v.
+std::string_view attr_name(const Value& v) {
   std::string_view name;
   if (auto* s = v.get_if<std::string>()) {
     name = *s;
@@ -36,7 +37,7 @@ std::string attr_name(const Value& v) {
   if (name.starts_with(exposed_prefix)) name.remove_prefix(exposed_prefix.size());
   if (name.empty()) throw AttributeError("empty attribute name");
   if (name.find('\0') != std::string_view::npos) throw AttributeError("attribute name contains a NUL byte");
-  return std::string(name);
+  return name;
 }
 
 ObjectPtr target_of(const Value& v) {
@@ -170,7 +171,7 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
     case Handler::cmp: {
       auto target = target_of(arg(0));
       Value op = optional_arg(2);
-      std::string name = op.is_none() ? std::string("__cmp__") : attr_name(op);
+      std::string name = op.is_none() ? std::string("__cmp__") : std::string(attr_name(op));
       intercept(handler, target.get(), name);
       return target->compare(name, arg(1));
     }
