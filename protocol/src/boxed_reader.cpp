@@ -175,11 +175,9 @@ bool BoxedReader::boxed_items(std::vector<Value>& items, std::size_t n) {
 }
 
 bool BoxedReader::boxed(Value& out) {
-  // (label, payload): a 2-tuple here, its items one level down.
-  if (!expect_tuple_of(2)) return false;
-  ++depth_;
+  // (label, payload)
   std::int64_t label = 0;
-  if (!integer(label)) return false;
+  if (!pair_head(label)) return false;
   bool ok = false;
   switch (label) {
     case static_cast<int>(Label::value):
@@ -209,10 +207,8 @@ bool BoxedReader::boxed(Value& out) {
 }
 
 bool BoxedReader::boxed_args(Args& args) {
-  if (!expect_tuple_of(2)) return false;
-  ++depth_;
   std::int64_t label = 0;
-  if (!integer(label)) return false;
+  if (!pair_head(label)) return false;
   if (label == static_cast<int>(Label::value)) {
     Value plain;
     if (!plain_value(plain)) return false;
@@ -255,10 +251,6 @@ bool BoxedReader::envelope(Generation generation, MsgType& type, std::uint32_t& 
   return true;
 }
 
-bool BoxedReader::request_head(std::int64_t& handler) {
-  if (!expect_tuple_of(2)) return false;
-  ++depth_;
-  return integer(handler);
-}
+bool BoxedReader::request_head(std::int64_t& handler) { return pair_head(handler); }
 
 }  // namespace netref::detail

@@ -61,6 +61,13 @@ class BoxedReader {
   }
   bool tuple_header(std::uint8_t tag, std::size_t& n);
   bool expect_tuple_of(std::size_t n);
+  /// (int, ...: a boxed value's label, a request body's handler; leaves the reader at the
+  /// second item, one level down. Here, to be inlined: every boxed value starts with one.
+  bool pair_head(std::int64_t& first) {
+    if (!expect_tuple_of(2)) return false;
+    ++depth_;
+    return integer(first);
+  }
   bool integer(std::int64_t& out);
   bool str(std::string_view& out);
   bool id_pack(RefSlot& ref);

@@ -277,38 +277,6 @@ void Connection::Impl::box_args(std::span<const Value> args, std::vector<std::ui
   for (const auto& a : args) box(a, out, lent_now);
 }
 
-// The bytes box(kwargs_to_value(kwargs)) would write: a tuple of (name, value) pairs.
-void Connection::Impl::box_kwargs(const Kwargs& kwargs, std::vector<std::uint8_t>& out,
-                                  std::vector<const Object*>& lent_now) {
-  bool plain = true;
-  for (const auto& [name, value] : kwargs) {
-    if (!brine::dumpable(value)) {
-      plain = false;
-      break;
-    }
-  }
-  detail::label(out, plain ? 0x51 : 0x52);
-  detail::encode_tuple_header(kwargs.size(), out);
-  for (const auto& [name, value] : kwargs) {
-    if (plain) {  // an item of a plain tuple: (name, value) in brine
-      out.push_back(0x11);
-      brine::encode_str(name, out);
-      brine::encode(value, out);
-    } else if (brine::dumpable(value)) {  // (LABEL_VALUE, (name, value))
-      detail::label(out, 0x51);
-      out.push_back(0x11);
-      brine::encode_str(name, out);
-      brine::encode(value, out);
-    } else {  // (LABEL_TUPLE, ((LABEL_VALUE, name), boxed value))
-      detail::label(out, 0x52);
-      out.push_back(0x11);
-      detail::label(out, 0x51);
-      brine::encode_str(name, out);
-      box(value, out, lent_now);
-    }
-  }
-}
-
 void Connection::Impl::box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out,
                                 std::vector<const Object*>& lent_now) {
   // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), [name or names,] args, kwargs))
@@ -325,7 +293,12 @@ void Connection::Impl::box_call(const detail::CallSpec& call, std::vector<std::u
     for (const auto& name : call.names) brine::encode_str(name, out);
   }
   box_args(call.args, out, lent_now);
-  box_kwargs(call.kwargs, out, lent_now);
+  if (call.kwargs.empty()) {
+    detail::label(out, 0x51);  // (LABEL_VALUE, ())
+    out.push_back(0x02);
+  } else {
+    box(kwargs_to_value(std::move(call.kwargs)), out, lent_now);
+  }
 }
 
 void Connection::Impl::rollback_lends(const std::vector<const Object*>& lent_now) noexcept {

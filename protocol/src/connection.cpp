@@ -57,23 +57,20 @@ const char* handler_name(Handler h) {
 namespace detail {
 void ReaderRole::release(bool frame_served) noexcept {
   if (held_) {
-    held_ = false;
     {
       std::lock_guard lk(impl_.state_mutex);
-      impl_.reader_busy = false;
-      if (frame_served) ++impl_.frames_processed;
+      release_locked(frame_served);
     }
     impl_.state_cv.notify_all();
-    handler_due_ = true;
   }
   after_release();
 }
 
-void ReaderRole::release_locked() noexcept {
+void ReaderRole::release_locked(bool frame_served) noexcept {
   if (!held_) return;
   held_ = false;
   impl_.reader_busy = false;
-  ++impl_.frames_processed;
+  if (frame_served) ++impl_.frames_processed;
   handler_due_ = true;
 }
 

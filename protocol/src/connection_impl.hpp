@@ -82,7 +82,7 @@ class ReaderRole {
   /// The same from inside a state_mutex section the caller holds anyway (a reply's delivery):
   /// one lock instead of two. The caller notifies state_cv after unlocking, then calls
   /// after_release().
-  void release_locked() noexcept;
+  void release_locked(bool frame_served = true) noexcept;
   void after_release() noexcept;
   /// Keeps the role for the next ReaderRole this thread makes (read_one), without giving it
   /// back in between: no lock and no wake-up for a hand-over to ourselves.
@@ -137,7 +137,7 @@ struct CallSpec {
   const RemoteRef& target;             // the peer's object, a netref of this connection
   std::span<const std::string> names;  // none: CALL; one: CALLATTR; more: CALLCHAIN
   std::span<const Value> args;
-  const Kwargs& kwargs;
+  Kwargs& kwargs;  // taken by the encoding
 
   Handler handler() const noexcept {
     return names.empty() ? Handler::call : names.size() == 1 ? Handler::callattr : Handler::callchain;
@@ -245,7 +245,6 @@ struct Connection::Impl {
   detail::Message decode_message(std::span<const std::uint8_t> frame);
   void begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const;
   void box_args(std::span<const Value> args, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
-  void box_kwargs(const Kwargs& kwargs, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   /// A call's arguments as the peer unboxes them: (target, name or names, args, kwargs).
   void box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   void lend(const ObjectPtr& object, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);

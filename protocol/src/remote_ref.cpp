@@ -41,21 +41,21 @@ void RemoteRef::delattr(std::string_view name) const {
 }
 
 
-Value RemoteRef::call(Args args, Kwargs kwargs) const { return call_path({}, args, kwargs); }
+Value RemoteRef::call(Args args, Kwargs kwargs) const { return call_path({}, args, std::move(kwargs)); }
 
 Value RemoteRef::callattr(std::string_view name, Args args, Kwargs kwargs) const {
   const std::string names[] = {std::string(name)};
-  return call_path(names, args, kwargs);
+  return call_path(names, args, std::move(kwargs));
 }
 
 Value RemoteRef::call_path(std::span<const std::string> names, std::span<const Value> args,
-                           const Kwargs& kwargs) const {
+                           Kwargs kwargs) const {
   const detail::CallSpec call{*this, names, args, kwargs};
   return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call}, std::nullopt);
 }
 
 AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::span<const Value> args,
-                                       const Kwargs& kwargs) const {
+                                       Kwargs kwargs) const {
   const detail::CallSpec call{*this, names, args, kwargs};
   return connection_->impl_->async_request(call.handler(), detail::RequestBody{nullptr, &call});
 }

@@ -57,10 +57,10 @@ class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
   /// netref peer understands (Connection::peer_is_netref). The request is encoded straight
   /// from the arguments, which are neither copied nor gathered into a tuple first.
   Value call_path(std::span<const std::string> names, std::span<const Value> args,
-                  const Kwargs& kwargs = {}) const;
+                  Kwargs kwargs = {}) const;
   /// The same request without waiting for its reply.
   AsyncResult async_call_path(std::span<const std::string> names, std::span<const Value> args,
-                              const Kwargs& kwargs = {}) const;
+                              Kwargs kwargs = {}) const;
 
  private:
   friend class Connection;

@@ -57,16 +57,9 @@ class Proxy {
   /// ConnectionClosed.
   template <class... Ts>
   Proxy call(Ts&&... args) const {
-    if constexpr (has_keywords<Ts...>) {
-      Args positional;
-      Kwargs keywords;
-      positional.reserve(sizeof...(Ts));
-      (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
-      return Proxy(invoke(positional, std::move(keywords)));
-    } else {
-      Value positional[] = {argument_value(std::forward<Ts>(args))..., Value()};  // on the stack
-      return Proxy(invoke(std::span<Value>(positional, sizeof...(Ts)), {}));
-    }
+    return Proxy(with_arguments([this](std::span<Value> positional, Kwargs keywords) {
+      return invoke(positional, std::move(keywords));
+    }, std::forward<Ts>(args)...));
   }
 
   /// The same call without waiting: the reply arrives in the returned AsyncCall.
@@ -125,6 +118,21 @@ class Proxy {
       return Converter<std::decay_t<T>>::to_value(std::forward<T>(arg), ConvertContext{});
     }
   }
+  /// Converts a call's arguments and hands them to send(positional, keywords): without
+  /// keywords, the positional ones stay in an array on this stack frame.
+  template <class Send, class... Ts>
+  static auto with_arguments(Send&& send, Ts&&... args) {
+    if constexpr (has_keywords<Ts...>) {
+      Args positional;
+      Kwargs keywords;
+      positional.reserve(sizeof...(Ts));
+      (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
+      return send(std::span<Value>(positional), std::move(keywords));
+    } else {
+      Value positional[] = {argument_value(std::forward<Ts>(args))..., Value()};  // never empty
+      return send(std::span<Value>(positional, sizeof...(Ts)), Kwargs{});
+    }
+  }
   template <class T>
   static void add_argument(Args& positional, Kwargs& keywords, T&& arg) {
     if constexpr (std::is_same_v<std::decay_t<T>, KeywordArg>) {
@@ -169,16 +177,9 @@ class AsyncCall {
 
 template <class... Ts>
 AsyncCall Proxy::async_call(Ts&&... args) const {
-  if constexpr (has_keywords<Ts...>) {
-    Args positional;
-    Kwargs keywords;
-    positional.reserve(sizeof...(Ts));
-    (add_argument(positional, keywords, std::forward<Ts>(args)), ...);
-    return AsyncCall(invoke_async(positional, std::move(keywords)));
-  } else {
-    Value positional[] = {argument_value(std::forward<Ts>(args))..., Value()};  // on the stack
-    return AsyncCall(invoke_async(std::span<Value>(positional, sizeof...(Ts)), {}));
-  }
+  return AsyncCall(with_arguments([this](std::span<Value> positional, Kwargs keywords) {
+    return invoke_async(positional, std::move(keywords));
+  }, std::forward<Ts>(args)...));
 }
 
 /// Proxies convert like any value: a Proxy parameter of an exposed function receives what the
