@@ -11,13 +11,15 @@
 #include <limits>
 #include <string>
 
+#include "frame_format.hpp"
+
 namespace netref {
 namespace {
 
-constexpr std::size_t kHeaderBytes = 5;
-constexpr std::uint8_t kFlagPlain = 0;
-constexpr std::uint8_t kFlagZlib = 1;
-constexpr std::uint8_t kTerminator = '\n';
+using detail::kFlagPlain;
+using detail::kFlagZlib;
+using detail::kHeaderBytes;
+using detail::kTerminator;
 constexpr auto kForever = std::chrono::steady_clock::time_point::max();
 
 // Bytes read ahead per read: many small frames come in with one system call. A frame larger
@@ -38,6 +40,8 @@ std::size_t grown_size(std::size_t arrived, std::size_t total) {
 // budget's shared counter, nor does a small compressed one that inflates within its first
 // buffer.
 constexpr std::size_t kBudgetAllowance = 2 * kReadChunk;
+// What a channel may queue for sending before it charges the budget.
+constexpr std::size_t kSendAllowance = 256u << 10;
 
 std::uint32_t length_of(const std::uint8_t* header) {
   return (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
@@ -181,46 +185,15 @@ void inflate_payload(std::span<const std::uint8_t> compressed, std::size_t limit
 Channel::Channel(StreamPtr stream, ChannelConfig config)
     : stream_(std::move(stream)),
       config_(config),
+      frame_per_write_(stream_->one_frame_per_write()),
       frame_lease_(config_.buffer_budget != nullptr ? *config_.buffer_budget : BufferBudget::process(),
-                   kBudgetAllowance) {
+                   kBudgetAllowance),
+      send_lease_(config_.buffer_budget != nullptr ? *config_.buffer_budget : BufferBudget::process(),
+                  kSendAllowance) {
   stream_->set_write_timeout(config_.write_timeout);
 }
 
 Channel::~Channel() = default;
-
-void Channel::send(std::span<const std::uint8_t> payload) {
-  std::span<const std::uint8_t> body = payload;
-  std::uint8_t flag = kFlagPlain;
-  if (config_.compress && payload.size() > config_.compression_threshold) {
-    uLongf size = compressBound(static_cast<uLong>(payload.size()));
-    grow_to(send_scratch_, size);
-    const int rc = compress2(send_scratch_.data(), &size, payload.data(),
-                             static_cast<uLong>(payload.size()), config_.compression_level);
-    if (rc != Z_OK) {
-      throw Error("cannot compress a payload of " + std::to_string(payload.size()) +
-                  " bytes (zlib error " + std::to_string(rc) + ")");
-    }
-    body = std::span<const std::uint8_t>(send_scratch_.data(), size);
-    flag = kFlagZlib;
-  }
-  if (body.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error("frame of " + std::to_string(body.size()) +
-                " bytes does not fit the 32-bit length field");
-  }
-  const auto length = static_cast<std::uint32_t>(body.size());
-  const std::array<std::uint8_t, kHeaderBytes> header = {
-      static_cast<std::uint8_t>(length >> 24), static_cast<std::uint8_t>(length >> 16),
-      static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length), flag};
-  static constexpr std::uint8_t kFlusher[1] = {kTerminator};
-  const std::span<const std::uint8_t> pieces[3] = {header, body, kFlusher};
-  try {
-    stream_->write_all(std::span<const std::span<const std::uint8_t>>(pieces));
-  } catch (...) {
-    release_if_large(send_scratch_);
-    throw;
-  }
-  release_if_large(send_scratch_);
-}
 
 void Channel::recv(std::vector<std::uint8_t>& out) { recv_until(out, kForever); }
 
@@ -314,7 +287,7 @@ bool Channel::fill(std::chrono::milliseconds wait) {
     // Read ahead into this thread's scratch and keep only what came: an idle connection
     // holds no read-ahead buffer (a server with 10,000 of them would hold 640 MiB).
     thread_local std::array<std::uint8_t, kReadChunk> scratch;
-    const std::size_t n = stream_->read_some(scratch, wait);
+    const std::size_t n = receive_some(scratch, wait);
     if (n == 0) return false;
     input_head_ = 0;
     input_tail_ = n;
@@ -323,8 +296,8 @@ bool Channel::fill(std::chrono::milliseconds wait) {
     return true;
   }
   make_room_for_frame();
-  const std::size_t n = stream_->read_some(
-      std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_), wait);
+  const std::size_t n =
+      receive_some(std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_), wait);
   input_tail_ += n;
   return n > 0;
 }
@@ -425,8 +398,7 @@ void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_p
       stream_->acknowledge_now();  // as fill_frame_until
       if (done == std::min(raw.size(), body)) grow_raw();
       const std::size_t room = std::min(raw.size(), body) - done;
-      const std::size_t n = stream_->read_some(std::span<std::uint8_t>(raw.data() + done, room),
-                                               remaining(deadline));
+      const std::size_t n = receive_some(std::span<std::uint8_t>(raw.data() + done, room), remaining(deadline));
       done += n;
       if (n == 0 && deadline != kForever && std::chrono::steady_clock::now() >= deadline) {
         throw Timeout("frame not complete after " +

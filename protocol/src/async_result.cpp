@@ -2,6 +2,7 @@
 #include "netref/protocol/async_result.hpp"
 
 #include "connection_impl.hpp"
+#include "netref/protocol/detail/wait_observer.hpp"
 
 namespace netref {
 
@@ -11,6 +12,8 @@ bool AsyncResult::ready() const {
 }
 
 bool AsyncResult::wait(std::chrono::milliseconds timeout) const {
+  if (call_->done.load(std::memory_order_acquire)) return true;
+  detail::ObservedWait observed(*connection_);  // a pool thread gives its place while it waits
   auto deadline = std::chrono::steady_clock::time_point::max();
   if (timeout.count() >= 0) deadline = std::chrono::steady_clock::now() + timeout;
   {

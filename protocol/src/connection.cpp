@@ -7,6 +7,7 @@
 #include "connection_impl.hpp"
 #include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
+#include "netref/protocol/detail/wait_observer.hpp"
 
 namespace netref {
 namespace {
@@ -15,6 +16,11 @@ using Clock = std::chrono::steady_clock;
 constexpr auto forever = Clock::time_point::max();
 
 thread_local Connection* current_connection = nullptr;
+// The connection whose batch of requests this thread is serving (serve_available): its
+// replies are queued and leave together when the batch is done.
+thread_local const Connection::Impl* corked_connection = nullptr;
+// Inside serve_available: this thread belongs to a reactor and never waits for room to send.
+thread_local int reactor_depth = 0;
 std::atomic<std::uint64_t> connection_counter{0};
 
 Clock::time_point deadline_after(std::chrono::milliseconds timeout) {
@@ -161,26 +167,38 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
 
 void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame) {
   try {
-    {
-      std::lock_guard lk(send_mutex);
-      if (closed_flag.load(std::memory_order_acquire)) throw_closed();
-      channel->send(frame);
-      frames_out.fetch_add(1, std::memory_order_relaxed);
-      bytes_out.fetch_add(frame.size(), std::memory_order_relaxed);
-      if (dels_waiting.load(std::memory_order_acquire)) flush_dels_locked();
+    if (closed_flag.load(std::memory_order_acquire)) throw_closed();
+    if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
+    Flush state = Flush::busy;
+    if (corked_connection == this) {
+      channel->enqueue(frame);  // the batch being served leaves together (serve_available)
+    } else {
+      state = channel->send_nowait(frame);
     }
-    // A destructor may have queued a DEL while we held the lock: carry it now.
-    if (dels_waiting.load(std::memory_order_acquire) && send_mutex.try_lock()) {
-      std::lock_guard lk(send_mutex, std::adopt_lock);
-      flush_dels_locked();
-    }
+    frames_out.fetch_add(1, std::memory_order_relaxed);
+    bytes_out.fetch_add(frame.size(), std::memory_order_relaxed);
+    if (state == Flush::blocked) output_blocked();
   } catch (const ConnectionClosed&) {
     fail(std::current_exception());
+    throw_closed();
+  } catch (const BudgetExceeded&) {
+    fail(std::current_exception(), "budget");
     throw_closed();
   }
 }
 
-void Connection::Impl::flush_dels_locked() {
+void Connection::Impl::output_blocked() noexcept {
+  // A reactor watches for room; without one, whoever reads this connection next writes the
+  // rest while it waits (Channel::receive_some), and an async caller waits for room itself.
+  if (!writer_wanted_handler) return;
+  try {
+    writer_wanted_handler();
+  } catch (...) {
+    // a scheduler's failure must not become this sender's
+  }
+}
+
+void Connection::Impl::take_dels() {
   std::vector<std::pair<IdPack, std::uint64_t>> batch;
   {
     std::lock_guard lk(dels_mutex);
@@ -209,7 +227,7 @@ void Connection::Impl::flush_dels_locked() {
       detail::encode_id_pack(id, frame);
       brine::encode(Value(static_cast<std::int64_t>(count)), frame);
     }
-    channel->send(frame);
+    channel->enqueue(frame);
     frames_out.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -223,7 +241,7 @@ void Connection::Impl::flush_dels_locked() {
     detail::encode_id_pack(id, frame);
     frame.insert(frame.end(), {0x11, 0x51});
     brine::encode(Value(static_cast<std::int64_t>(count)), frame);
-    channel->send(frame);
+    channel->enqueue(frame);
     frames_out.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -236,11 +254,12 @@ void Connection::Impl::queue_del(const IdPack& id, std::uint64_t count) noexcept
       dels.emplace_back(id, count);
       dels_waiting.store(true, std::memory_order_release);
     }
-    // Never wait for the send lock here: whoever holds it carries the queue when done.
-    if (send_mutex.try_lock()) {
-      std::lock_guard lk(send_mutex, std::adopt_lock);
-      flush_dels_locked();
-    }
+    // Never wait: queue the DEL and write what goes now. In a batch being served it leaves
+    // with the batch's replies.
+    take_dels();
+    if (corked_connection != this && channel->flush() == Flush::blocked) output_blocked();
+  } catch (const BudgetExceeded&) {
+    fail(std::current_exception(), "budget");
   } catch (...) {
     fail(std::current_exception());
   }
@@ -278,6 +297,9 @@ AsyncResult Connection::async_request(Handler handler, Args args) {
 
 Value Connection::Impl::sync_request(Handler handler, detail::RequestBody body,
                                      std::optional<std::chrono::milliseconds> timeout) {
+  // A pool thread about to wait on this peer gives its place to another worker, or is
+  // refused here, before anything is sent, when the pool's bounds are reached.
+  detail::ObservedWait observed(*self);
   auto call = take_sync_call();
   const auto seq = register_call(call);
   try {
@@ -305,6 +327,13 @@ AsyncResult Connection::Impl::async_request(Handler handler, detail::RequestBody
   const auto seq = register_call(call);
   try {
     send_request(handler, body, seq);
+    // A caller outside a reactor chose to send: it waits for room for the rest, so its
+    // request is out when it returns (nobody may read this connection for a while).
+    if (reactor_depth == 0 && !writer_wanted_handler && channel->queued_bytes() != 0) channel->flush_wait();
+  } catch (const ConnectionClosed&) {
+    forget_call(seq);
+    fail(std::current_exception());
+    throw_closed();
   } catch (...) {
     forget_call(seq);
     throw;
@@ -358,11 +387,41 @@ bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call
       lk.lock();
       continue;
     }
+    if (channel->queued_bytes() != 0) {
+      // Another thread reads, and may sit in a plain read that never writes: what we (or a
+      // batch before us) queued must not wait on it. Write it, waiting for room meanwhile.
+      lk.unlock();
+      drain_while_another_reads(deadline);
+      lk.lock();
+      continue;
+    }
     if (deadline == forever) {
       state_cv.wait(lk);
     } else {
       state_cv.wait_until(lk, deadline);
     }
+  }
+}
+
+void Connection::Impl::drain_while_another_reads(Clock::time_point deadline) {
+  constexpr std::chrono::milliseconds kSlice(10);  // then look at our call again
+  try {
+    const Flush state = channel->flush();
+    if (state == Flush::done) return;
+    channel->check_write_deadline();
+    auto slice = kSlice;
+    if (deadline != forever) {
+      slice = std::min(slice, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+    }
+    if (slice.count() <= 0) return;
+    if (state == Flush::blocked) {
+      channel->wait_writable(slice);
+    } else {
+      std::unique_lock lk(state_mutex);  // another writer: wait for news, briefly
+      state_cv.wait_for(lk, slice);
+    }
+  } catch (...) {
+    fail(std::current_exception());
   }
 }
 
@@ -485,8 +544,46 @@ void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_pt
 
 bool Connection::serve(std::chrono::milliseconds timeout) { return impl_->serve_once(deadline_after(timeout)); }
 
+namespace {
+// Marks this thread as serving impl's batch for its lifetime: replies queue and the batch's
+// end writes them (serve_available), and nothing on this thread waits for room to send.
+class ReactorTurn {
+ public:
+  explicit ReactorTurn(const Connection::Impl& impl) : previous_(corked_connection) {
+    corked_connection = &impl;
+    ++reactor_depth;
+  }
+  ~ReactorTurn() {
+    --reactor_depth;
+    corked_connection = previous_;
+  }
+  ReactorTurn(const ReactorTurn&) = delete;
+  ReactorTurn& operator=(const ReactorTurn&) = delete;
+
+ private:
+  const Connection::Impl* previous_;
+};
+}  // namespace
+
 ServeStatus Connection::serve_available(std::size_t max_frames) {
+  ReactorTurn turn(*impl_);
+  // What earlier turns left queued goes first (the reactor saw room); then the replies of
+  // the frames that arrived together, in one write when the last buffered one is served.
+  const auto flush = [this]() -> bool {
+    try {
+      impl_->channel->flush();
+      impl_->channel->check_write_deadline();
+      return true;
+    } catch (...) {
+      impl_->fail(std::current_exception());
+      return false;
+    }
+  };
+  if (!flush()) return ServeStatus::closed;
   for (std::size_t served = 0;;) {
+    if (impl_->channel->queued_bytes() > impl_->channel->config().max_send_queue_bytes) {
+      return ServeStatus::blocked;  // backpressure: no more requests until the peer reads
+    }
     {
       std::lock_guard lk(impl_->state_mutex);
       if (impl_->is_closed) return ServeStatus::closed;
@@ -509,6 +606,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
       }
       if (buffered != Buffered::frame || served == max_frames) {
         role.release(/*frame_served=*/false);
+        if (!flush()) return ServeStatus::closed;
         if (buffered == Buffered::frame) return ServeStatus::more;
         return buffered == Buffered::partial ? ServeStatus::partial : ServeStatus::idle;
       }
@@ -516,7 +614,13 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
     }
     impl_->read_one(forever, /*notify=*/false);
     ++served;
+    // Replies pile up only while more requests wait in the buffer; a large backlog goes now.
+    if (impl_->channel->queued_bytes() > (64u << 10) && !flush()) return ServeStatus::closed;
   }
+}
+
+void Connection::set_writer_wanted_handler(std::function<void()> handler) {
+  impl_->writer_wanted_handler = std::move(handler);
 }
 
 void Connection::set_reader_released_handler(std::function<void()> handler) {
@@ -551,7 +655,8 @@ void Connection::close() noexcept {
     return;
   }
   try {
-    // Tell the peer, as RPyC does (an async CLOSE request nobody waits for).
+    // Tell the peer, as RPyC does (an async CLOSE request nobody waits for): queued, and
+    // written if the transport takes it now. Never waits on the peer.
     std::vector<std::uint8_t> frame;
     std::uint32_t seq;
     {
@@ -563,8 +668,8 @@ void Connection::close() noexcept {
     frame.insert(frame.end(), {0x11});
     brine::encode(Value(static_cast<std::int64_t>(Handler::close)), frame);
     frame.insert(frame.end(), {0x11, 0x51, 0x02});
-    std::lock_guard lk(impl_->send_mutex);
-    impl_->channel->send(frame);
+    impl_->channel->enqueue(frame);
+    impl_->channel->flush();
   } catch (...) {
     // best effort
   }
@@ -591,9 +696,10 @@ const char* category_of(const std::exception_ptr& reason) noexcept {
     return "protocol";
   } catch (const Timeout&) {
     return "timeout";
-  } catch (const ConnectionClosed& e) {
-    // The stream's own wording: a stalled writer is a peer that stopped reading.
-    return std::string_view(e.what()).starts_with("write stalled") ? "write_stall" : "peer";
+  } catch (const WriteStalled&) {
+    return "write_stall";  // the peer stopped reading what we queued for it
+  } catch (const ConnectionClosed&) {
+    return "peer";
   } catch (...) {
     return "error";
   }
@@ -635,6 +741,10 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
       woken.emplace_back(call, std::move(call->callbacks));
       call->complete(Value(), closed_error);  // last: a waiter may take the call now
     }
+  }
+  try {
+    channel->flush();  // what is queued and the transport takes now (a reply to a half-close)
+  } catch (...) {
   }
   channel->close();  // wakes a reader blocked in another thread
   {

@@ -202,11 +202,12 @@ struct Connection::Impl {
   std::uint64_t next_object_id = 1;                                       // 0 means "class"
   std::unordered_map<detail::ImportKey, std::weak_ptr<RemoteRef>, detail::ImportKeyHash> imports;
 
-  // --- sending. send_mutex serialises writes; DELs queued by destructors wait in dels.
-  std::mutex send_mutex;
+  // --- sending. The channel queues frames and writes them without waiting; releases
+  // queued by destructors wait in dels until the next frame (or their own flush) takes them.
   std::mutex dels_mutex;
   std::vector<std::pair<IdPack, std::uint64_t>> dels;  // queued releases
   std::atomic<bool> dels_waiting{false};
+  std::function<void()> writer_wanted_handler;  // set before serving; read-only after
 
   std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
   detail::PingLimiter ping_limiter;        // the peer's PINGs; used under the reader role
@@ -227,11 +228,19 @@ struct Connection::Impl {
   Value sync_request(Handler handler, detail::RequestBody body, std::optional<std::chrono::milliseconds> timeout);
   AsyncResult async_request(Handler handler, detail::RequestBody body);
   void send_request(Handler handler, detail::RequestBody body, std::uint32_t seq);
+  /// Queues frame and writes what goes now; never waits on the peer. Bytes the transport
+  /// does not take are carried by whoever reads next, or by a reactor (output_blocked).
   void send_frame(const std::vector<std::uint8_t>& frame);
-  void flush_dels_locked();
+  /// Moves the queued releases (DELs) onto the channel's queue, as frames.
+  void take_dels();
+  /// The transport is full: tells the reactor watching this connection, if there is one.
+  void output_blocked() noexcept;
   void queue_del(const IdPack& id, std::uint64_t count) noexcept;
   bool wait_for(const std::shared_ptr<detail::PendingCall>& call,
                 std::chrono::steady_clock::time_point deadline);
+  /// wait_for's part while another thread holds the reader role: writes what is queued,
+  /// waiting at most a short slice for room or for news.
+  void drain_while_another_reads(std::chrono::steady_clock::time_point deadline);
   bool serve_once(std::chrono::steady_clock::time_point deadline);
   bool read_one(std::chrono::steady_clock::time_point deadline, bool notify = true);
   /// The one failure path. category: see Connection::close_category(); null: from the error.

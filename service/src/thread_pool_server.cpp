@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -22,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "netref/protocol/detail/wait_observer.hpp"
 #include "server_base.hpp"
 
 namespace netref {
@@ -42,7 +44,7 @@ std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.cou
 
 }  // namespace
 
-struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::Impl> {
+struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::Impl>, detail::WaitObserver {
   struct Session {
     enum class Stage { handshake, open, serving };
     Stage stage = Stage::open;
@@ -54,13 +56,15 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     bool queued = false;             // in the work queue or held by a worker
     bool rerun = false;              // something happened while held: look again
     bool retired = false;
-    Clock::time_point deadline = kNever;  // end of the handshake, or of a partial frame
+    Clock::time_point deadline = kNever;  // the earliest of the two below, or the handshake's end
+    Clock::time_point frame_deadline = kNever;  // a partial frame must be whole by then
+    Clock::time_point write_deadline = kNever;  // queued output must have drained by then
     std::uint64_t frames_at_partial = 0;
     std::string abort_reason;        // close on a worker, for this reason...
     const char* abort_category = "aborted";  // ...filed under this close category
   };
   using SessionPtr = std::shared_ptr<Session>;
-  enum class Next { arm_read, arm_write, requeue, park, retire };
+  enum class Next { arm_read, arm_write, arm_read_write, requeue, park, retire };
 
   detail::ServerBase base;
   const std::size_t worker_count;
@@ -78,7 +82,12 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   Clock::time_point next_sweep;  // guarded by mutex
 
   std::thread acceptor;
-  std::vector<std::thread> workers;
+  std::unordered_map<std::thread::id, std::thread> workers;  // guarded by mutex
+  std::vector<std::thread> finished;  // workers that left; joined by the next start or stop
+  std::atomic<std::size_t> threads{0};  // workers running (mirrors workers.size())
+  std::size_t waiting = 0;              // handlers waiting on peers (guarded by mutex)
+  std::unordered_map<const Connection*, std::size_t> waiting_by_connection;  // guarded by mutex
+  std::atomic<std::uint64_t> refused_waits{0};
 
   Impl(Service& service, ServerConfig config)
       : base(service, std::move(config)),
@@ -121,7 +130,69 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     started = true;
     next_sweep = Clock::now() + tick;
     acceptor = std::thread([this] { accept_loop(); });
-    for (std::size_t i = 0; i < worker_count; ++i) workers.emplace_back([this] { worker_loop(); });
+    for (std::size_t i = 0; i < worker_count; ++i) start_worker_locked();
+  }
+
+  void start_worker_locked() {
+    std::thread worker([this] { worker_loop(); });
+    const auto id = worker.get_id();
+    workers.emplace(id, std::move(worker));
+    threads.store(workers.size(), std::memory_order_relaxed);
+  }
+
+  std::size_t max_waiting() const {
+    const std::size_t max_threads = std::max(base.config().max_threads, worker_count);
+    return max_threads - worker_count;
+  }
+
+  // detail::WaitObserver: a handler on one of our workers is about to wait on a peer.
+  void before_wait(const Connection& connection) override {
+    std::lock_guard lk(mutex);
+    auto& of_connection = waiting_by_connection[&connection];
+    const std::size_t per_connection = base.config().max_waiting_handlers_per_connection;
+    if (waiting >= max_waiting() || of_connection >= per_connection) {
+      if (of_connection == 0) waiting_by_connection.erase(&connection);
+      refused_waits.fetch_add(1, std::memory_order_relaxed);
+      throw Error(waiting >= max_waiting()
+                      ? "cannot wait for a peer: " + std::to_string(waiting) +
+                            " handlers of this server already do (ServerConfig::max_threads = " +
+                            std::to_string(base.config().max_threads) + ")"
+                      : "cannot wait for a peer: " + std::to_string(of_connection) + " handlers of " +
+                            connection.name() + " already do (ServerConfig::max_waiting_handlers_per_connection)");
+    }
+    ++of_connection;
+    ++waiting;
+    // Keep worker_count threads free to serve the others.
+    join_finished_locked();
+    if (!workers_done && workers.size() - waiting < worker_count) start_worker_locked();
+  }
+
+  void after_wait(const Connection& connection) noexcept override {
+    std::lock_guard lk(mutex);
+    --waiting;
+    auto it = waiting_by_connection.find(&connection);
+    if (it != waiting_by_connection.end() && --it->second == 0) waiting_by_connection.erase(it);
+  }
+
+  // A worker leaves when more threads are free than the pool needs (it grew for waiting
+  // handlers that are done). Called by the worker between sessions.
+  bool leave_if_surplus() {
+    std::lock_guard lk(mutex);
+    if (workers_done || workers.size() - waiting <= worker_count) return false;
+    auto it = workers.find(std::this_thread::get_id());
+    if (it == workers.end()) return false;
+    finished.push_back(std::move(it->second));
+    workers.erase(it);
+    threads.store(workers.size(), std::memory_order_relaxed);
+    return true;
+  }
+
+  void join_finished_locked() {
+    // A finished worker has returned from worker_loop or is about to: joining is quick.
+    for (auto& t : finished) {
+      if (t.joinable()) t.join();
+    }
+    finished.clear();
   }
 
   void accept_loop() {
@@ -191,6 +262,10 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       if (s->queued || !s->abort_reason.empty()) continue;
       if (s->stage == Session::Stage::handshake) {
         s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
+      } else if (s->write_deadline <= now) {
+        s->abort_category = "write_stall";
+        s->abort_reason = "write stalled: what was queued for the peer " + ms_text(base.config().channel.write_timeout) +
+                          " ago is still not written (write_timeout): the peer is not reading";
       } else {
         s->abort_category = "frame_timeout";
         s->abort_reason = "frame not complete after " + ms_text(base.config().channel.frame_timeout) +
@@ -232,10 +307,12 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   // Takes queued work first; otherwise waits in epoll for a ready connection, which this
   // worker then serves itself.
   void worker_loop() {
+    detail::exchange_wait_observer(this);
     for (;;) {
       SessionPtr s = next_session();
       if (!s) return;
       run(s);
+      if (leave_if_surplus()) return;
     }
   }
 
@@ -298,10 +375,11 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   void apply_locked(const SessionPtr& s, Next next) {
     switch (next) {
       case Next::arm_read:
-      case Next::arm_write: {
+      case Next::arm_write:
+      case Next::arm_read_write: {
         s->queued = false;
         epoll_event ev{};
-        ev.events = (next == Next::arm_read ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT;
+        ev.events = EPOLLONESHOT | (next != Next::arm_write ? EPOLLIN : 0u) | (next != Next::arm_read ? EPOLLOUT : 0u);
         ev.data.ptr = s.get();
         if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, s->fd, &ev) != 0) {
           // Cannot wait on it any more: close it on a worker (never under this lock, where
@@ -374,6 +452,12 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
             [weak_impl = weak_from_this(), weak_session = std::weak_ptr<Session>(sessions_ptr(s))] {
               reader_released(weak_impl, weak_session);
             });
+        // Another thread (a handler of another connection) left bytes queued for this one:
+        // look at it again, which arms it for room.
+        conn->set_writer_wanted_handler(
+            [weak_impl = weak_from_this(), weak_session = std::weak_ptr<Session>(sessions_ptr(s))] {
+              reader_released(weak_impl, weak_session);
+            });
         std::lock_guard lk(mutex);
         s.conn = std::move(conn);
         s.stage = Session::Stage::serving;
@@ -401,30 +485,45 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     // Closed elsewhere (the liveness thread, a handler): close() returns once that thread has
     // run the close handler, so stop() cannot return, and the service go, while it runs.
     if (status == ServeStatus::closed) s.conn->close();
+    Channel& channel = s.conn->channel();
+    const bool output_waits = status != ServeStatus::closed && channel.queued_bytes() != 0;
+    const auto write_deadline = output_waits ? channel.write_deadline() : kNever;
     std::lock_guard lk(mutex);
+    s.write_deadline = write_deadline;
     switch (status) {
       case ServeStatus::idle:
-        set_deadline_locked(s, kNever);
-        return Next::arm_read;
+        s.frame_deadline = kNever;
+        break;
       case ServeStatus::partial: {
         // The frame timeout runs from the first byte of this frame.
         const auto frames = s.conn->frames_received();
-        if (s.deadline == kNever || frames != s.frames_at_partial) {
+        if (s.frame_deadline == kNever || frames != s.frames_at_partial) {
           s.frames_at_partial = frames;
           const auto limit = base.config().channel.frame_timeout;
-          set_deadline_locked(s, limit.count() > 0 ? Clock::now() + limit : kNever);
+          s.frame_deadline = limit.count() > 0 ? Clock::now() + limit : kNever;
         }
-        return Next::arm_read;
+        break;
       }
       case ServeStatus::more:
-        set_deadline_locked(s, kNever);
-        return Next::requeue;
+        s.frame_deadline = kNever;
+        break;
+      case ServeStatus::blocked:
+        break;  // the partial frame's clock, if any, keeps running
       case ServeStatus::busy:
+        // Another thread reads and will serve what arrives; output still queued is ours to
+        // carry when the socket has room (that reader may sit in a plain read).
+        if (output_waits) {
+          set_deadline_locked(s, s.write_deadline);
+          return Next::arm_write;
+        }
         return Next::park;
       case ServeStatus::closed:
         return Next::retire;
     }
-    return Next::retire;
+    set_deadline_locked(s, std::min(s.frame_deadline, s.write_deadline));
+    if (status == ServeStatus::blocked) return Next::arm_write;  // backpressure: room first
+    if (status == ServeStatus::more) return Next::requeue;
+    return output_waits ? Next::arm_read_write : Next::arm_read;
   }
 
   // --- stopping
@@ -462,10 +561,19 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     // Left unread, the eventfd wakes every worker in epoll_wait, each to find workers_done.
     const std::uint64_t one = 1;
     [[maybe_unused]] auto ignored = ::write(wake_fd, &one, sizeof one);
-    for (auto& w : workers) {
+    // Handlers still waiting on peers end now (their connections are closed), and no
+    // worker starts once workers_done is set: the set of workers is final.
+    std::vector<std::thread> all;
+    {
+      std::lock_guard lk(mutex);
+      for (auto& [id, w] : workers) all.push_back(std::move(w));
+      workers.clear();
+      for (auto& w : finished) all.push_back(std::move(w));
+      finished.clear();
+    }
+    for (auto& w : all) {
       if (w.joinable()) w.join();
     }
-    workers.clear();
     {
       std::lock_guard lk(mutex);
       for (auto& s : all_sessions_locked()) retire_locked(s);
@@ -496,6 +604,11 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   ServerStats stats() const {
     ServerStats st;
     base.fill(st);
+    {
+      std::lock_guard lk(mutex);
+      st.waiting_handlers = waiting;
+    }
+    st.refused_waits = refused_waits.load(std::memory_order_relaxed);
     for (auto& s : all_sessions()) {
       ++st.open_connections;
       if (!s->conn) continue;
@@ -531,6 +644,8 @@ std::size_t ThreadPoolServer::connection_count() const {
 
 ServerStats ThreadPoolServer::stats() const { return impl_->stats(); }
 
-std::size_t ThreadPoolServer::thread_count() const noexcept { return impl_->worker_count + 1; }
+std::size_t ThreadPoolServer::thread_count() const noexcept {
+  return impl_->threads.load(std::memory_order_relaxed) + 1;
+}
 
 }  // namespace netref

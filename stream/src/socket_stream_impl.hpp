@@ -116,6 +116,43 @@ class SocketStream final : public Stream {
     write_vectors(vectors);
   }
 
+  // One sendmsg that never waits: what the socket buffer takes now.
+  std::size_t write_some(std::span<const std::span<const std::uint8_t>> pieces) override {
+    if (closed()) throw_closed_locally();
+    std::array<iovec, IOV_MAX < 64 ? IOV_MAX : 64> vectors;
+    std::size_t count = 0;
+    for (const auto& piece : pieces) {
+      if (piece.empty()) continue;
+      if (count == vectors.size()) break;
+      vectors[count].iov_base = const_cast<std::uint8_t*>(piece.data());
+      vectors[count].iov_len = piece.size();
+      ++count;
+    }
+    if (count == 0) return 0;
+    msghdr message{};
+    message.msg_iov = vectors.data();
+    message.msg_iovlen = count;
+    for (;;) {
+      const ssize_t sent = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent >= 0) return static_cast<std::size_t>(sent);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      throw_failure("write", errno);
+    }
+  }
+
+  Ready wait_ready(bool want_read, bool want_write, std::chrono::milliseconds timeout) override {
+    if (closed()) throw_closed_locally();
+    const int revents =
+        poll_fd(fd_, static_cast<short>((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), timeout);
+    if (closed()) throw_closed_locally();
+    if (revents < 0) throw_failure("poll", errno);
+    Ready ready;
+    ready.readable = want_read && (revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+    ready.writable = want_write && (revents & (POLLOUT | POLLERR | POLLHUP)) != 0;
+    return ready;
+  }
+
   void set_write_timeout(std::chrono::milliseconds timeout) override {
     write_timeout_ms_.store(timeout.count(), std::memory_order_relaxed);
   }
@@ -192,7 +229,7 @@ class SocketStream final : public Stream {
     if (revents < 0) throw_failure("write", errno);
     if (revents == 0) {
       close();  // part of a frame may be out: the stream cannot be used again
-      throw ConnectionClosed("write stalled for " + std::to_string(timeout.count()) +
+      throw WriteStalled("write stalled for " + std::to_string(timeout.count()) +
                              " ms: the peer is not reading (" + name_ + ")");
     }
   }

@@ -251,6 +251,71 @@ class TlsSocketStream final : public TlsStream {
     flush_staging();
   }
 
+  // What SSL takes now, never waiting. Small leading pieces go out as one record (as in
+  // write_all); the channel gives the bytes not taken again first on its next call, which
+  // partial-write mode with a moving write buffer allows (the context sets both).
+  std::size_t write_some(std::span<const std::span<const std::uint8_t>> pieces) override {
+    if (closed()) throw_closed_locally();
+    std::size_t total = 0;
+    std::size_t index = 0;
+    std::size_t offset = 0;  // into pieces[index]
+    const auto skip_empty = [&] {
+      while (index < pieces.size() && offset == pieces[index].size()) {
+        ++index;
+        offset = 0;
+      }
+    };
+    skip_empty();
+    while (index < pieces.size()) {
+      const std::uint8_t* data = pieces[index].data() + offset;
+      std::size_t size = pieces[index].size() - offset;
+      if (size < kRecordBytes) {  // gather a record's worth from the pieces that follow
+        staging_.clear();
+        for (std::size_t i = index, from = offset; i < pieces.size() && staging_.size() < kRecordBytes; ++i, from = 0) {
+          const std::size_t take = std::min(pieces[i].size() - from, kRecordBytes - staging_.size());
+          staging_.insert(staging_.end(), pieces[i].begin() + static_cast<std::ptrdiff_t>(from),
+                          pieces[i].begin() + static_cast<std::ptrdiff_t>(from + take));
+        }
+        data = staging_.data();
+        size = staging_.size();
+      }
+      std::size_t written = 0;
+      const Outcome outcome = call([&](SSL* ssl) { return SSL_write_ex(ssl, data, size, &written); });
+      if (outcome.error == SSL_ERROR_WANT_WRITE || outcome.error == SSL_ERROR_WANT_READ) return total;
+      if (outcome.error != SSL_ERROR_NONE) throw_failure("write", outcome);
+      total += written;
+      for (std::size_t left = written; left > 0;) {  // advance the cursor past what went
+        const std::size_t step = std::min(left, pieces[index].size() - offset);
+        offset += step;
+        left -= step;
+        skip_empty();
+      }
+      skip_empty();
+      if (written < size) return total;  // the socket is full
+    }
+    return total;
+  }
+
+  Ready wait_ready(bool want_read, bool want_write, std::chrono::milliseconds timeout) override {
+    if (closed()) throw_closed_locally();
+    if (want_read) {
+      std::lock_guard lock(mutex_);
+      if (SSL_pending(ssl_.get()) > 0) return Ready{true, false};
+    }
+    short events = want_read ? POLLIN : 0;
+    if (want_write || (want_read && read_wants_write_.load(std::memory_order_relaxed))) events |= POLLOUT;
+    const int revents = poll_fd(fd_, events, timeout);
+    if (closed()) throw_closed_locally();
+    if (revents < 0) {
+      const int error = errno;
+      throw ConnectionClosed("poll failed on " + name_ + ": " + lower_errno_message(error));
+    }
+    Ready ready;
+    ready.readable = want_read && (revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+    ready.writable = (revents & (POLLOUT | POLLERR | POLLHUP)) != 0;
+    return ready;
+  }
+
   bool poll(std::chrono::milliseconds timeout) override {
     if (closed()) throw_closed_locally();
     {
@@ -295,6 +360,7 @@ class TlsSocketStream final : public TlsStream {
   std::string peer_name() const override { return name_; }
   int native_handle() const noexcept override { return fd_; }
   void acknowledge_now() noexcept override { inner_->acknowledge_now(); }
+  bool one_frame_per_write() const noexcept override { return true; }
 
   std::string peer_certificate_subject() const override {
     std::lock_guard lock(mutex_);
@@ -535,7 +601,7 @@ class TlsSocketStream final : public TlsStream {
     }
     if (revents == 0 && timeout.count() >= 0 && clock::now() - last_progress >= timeout) {
       close();
-      throw ConnectionClosed("write stalled for " + std::to_string(timeout.count()) +
+      throw WriteStalled("write stalled for " + std::to_string(timeout.count()) +
                              " ms: the peer is not reading (" + name_ + ")");
     }
   }

@@ -139,10 +139,13 @@ class RawPeer {
   using ByteVec = wire::ByteVec;
 
   /// A plain TCP connection to 127.0.0.1:port (TCP_NODELAY, so small writes go out alone).
-  static RawPeer tcp(std::uint16_t port) {
+  /// receive_buffer > 0 sets SO_RCVBUF before connecting, so the window stays that small: a
+  /// peer that reads slowly, or not at all, fills up quickly.
+  static RawPeer tcp(std::uint16_t port, int receive_buffer = 0) {
     RawPeer p;
     p.fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(p.fd_ >= 0);
+    if (receive_buffer > 0) ::setsockopt(p.fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -67,6 +67,21 @@ TEST_CASE_TEMPLATE("mutual TLS: the client's certificate subject is its identity
   CHECK(client->root()->attr("add")->call(40, 2).as<std::int64_t>() == 42);
 }
 
+TEST_CASE_TEMPLATE("over TLS a handler calls back into its client and answers, and a large reply arrives whole",
+                   Server, ThreadedServer, ThreadPoolServer) {
+  Lab lab;
+  LogSink log;
+  Server server(lab.service, tls_config(log));
+  server.start();
+  const std::uint16_t port = server.port();
+  Client client = connect("localhost", port, client_as("client-alice"));
+  const auto doubled = local(std::function<std::int64_t(std::int64_t)>([](std::int64_t x) { return 2 * x; }));
+  CHECK(client->root()->attr("apply")->call(doubled, 21).as<std::int64_t>() == 42);
+  const std::string big(3u << 20, 'y');  // several TLS records, more than a socket buffer at once
+  CHECK(client->root()->attr("echo")->call(big).as<std::string>() == big);
+  CHECK(client->root()->attr("apply")->call(doubled, 4).as<std::int64_t>() == 8);
+}
+
 TEST_CASE_TEMPLATE("bad TLS clients fail clearly and fast while a good one keeps its answers", Server,
                    ThreadedServer, ThreadPoolServer) {
   Lab lab;

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -23,9 +25,14 @@ struct ChannelConfig {
   /// Once a frame's first byte arrived, the rest must follow within this (anti-slowloris);
   /// negative: no limit.
   std::chrono::milliseconds frame_timeout = std::chrono::seconds(30);
-  /// How long a send may wait for a peer that stopped reading (the stream's write timeout);
-  /// negative: no limit.
+  /// How long what is queued for the peer may make no progress: once a write finds the
+  /// transport full, every byte queued by then must be written within this, or the stream
+  /// closes (WriteStalled). Measured over that whole backlog, not per byte, so a peer that
+  /// reads a trickle cannot hold a connection open for ever. Negative: no limit.
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+  /// Outgoing bytes a connection may queue before its server stops reading its requests
+  /// (backpressure). A frame is always queued whole, so the queue may pass this by one frame.
+  std::size_t max_send_queue_bytes = 8u << 20;
   /// Charged for the frames this channel is receiving; null: BufferBudget::process(). Must
   /// outlive the channel.
   BufferBudget* buffer_budget = nullptr;
@@ -38,8 +45,17 @@ enum class Buffered {
   frame,    ///< a whole frame: recv() returns it without touching the stream
 };
 
-/// Frames over one stream. send() and recv() may run concurrently with each other (one
-/// sender and one receiver at a time: the connection serialises each side).
+/// What a flush left behind.
+enum class Flush {
+  done,     ///< nothing is queued any more
+  blocked,  ///< the transport is full and bytes wait: someone must wait for room
+  busy,     ///< another thread is writing; it carries what is queued
+};
+
+/// Frames over one stream. Sending queues frames and writes them without waiting: any
+/// number of threads may send at once, and whichever holds the writer role drains the queue
+/// (frames ready together leave in one write). One receiver at a time; it may run
+/// concurrently with senders, and while it waits for a frame it also writes what is queued.
 class Channel {
  public:
   Channel(StreamPtr stream, ChannelConfig config = {});
@@ -47,9 +63,34 @@ class Channel {
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
-  /// Sends one frame: header, payload and '\n' in one gathered write; compresses when
-  /// configured and the payload exceeds the threshold. Throws ConnectionClosed.
+  /// Sends one frame and waits until it is written (or another thread carries it): for
+  /// callers that may wait on the peer. Throws ConnectionClosed, WriteStalled.
   void send(std::span<const std::uint8_t> payload);
+
+  /// Frames payload (header, payload, '\n'; compressed when configured and over the
+  /// threshold) onto the outgoing queue and writes what the transport takes now, straight
+  /// from payload when nothing is queued before it. Never waits. Thread-safe. Throws
+  /// ConnectionClosed when the stream failed, BudgetExceeded when the queue's memory would
+  /// pass the buffer budget.
+  Flush send_nowait(std::span<const std::uint8_t> payload);
+  /// Queues a frame without writing (a batch of replies leaves together on the next flush).
+  void enqueue(std::span<const std::uint8_t> payload);
+  /// Writes queued bytes without waiting.
+  Flush flush();
+  /// Writes queued bytes, waiting for room as long as the write deadline allows; returns
+  /// when nothing is queued or another thread is writing. Throws WriteStalled (the stream
+  /// is closed) or ConnectionClosed.
+  void flush_wait();
+  /// Waits up to timeout until the transport would take bytes (a sender that must wait for
+  /// room while another thread receives). Throws ConnectionClosed after close().
+  bool wait_writable(std::chrono::milliseconds timeout);
+  /// Bytes queued and not yet written.
+  std::size_t queued_bytes() const noexcept { return queued_.load(std::memory_order_relaxed); }
+  /// When the backlog must have drained: time_point::max() unless a write found the
+  /// transport full and what was queued then is not all written yet.
+  std::chrono::steady_clock::time_point write_deadline() const noexcept;
+  /// Throws WriteStalled (closing the stream) when the write deadline has passed.
+  void check_write_deadline();
 
   /// Receives one frame into out (its capacity is reused), inflating if flagged. Waits as
   /// long as it takes for the frame to start, then at most frame_timeout for the rest.
@@ -132,14 +173,48 @@ class Channel {
   void recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
                   std::vector<std::uint8_t>& out);
 
+  // --- sending (channel_send.cpp)
+  // Compresses payload if configured (into a thread's scratch); the frame's body and flag.
+  std::span<const std::uint8_t> frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag);
+  // Appends a frame to queue_; out_mutex_ held.
+  void append_frame_locked(std::span<const std::uint8_t> body, std::uint8_t flag);
+  // The writer's loop: writes writing_, then what queue_ gathered meanwhile; writer role held.
+  Flush write_queued();
+  // Gives the writer role back, starting the stall clock if bytes are left; out_mutex_ held.
+  void release_writer_locked(bool bytes_left);
+  // Accounts for n bytes written; writer role held.
+  void wrote(std::size_t n);
+  // The receiver's read: stream_->read_some, except that while bytes wait to go out it
+  // writes them as room appears, waiting for input and for room at once.
+  std::size_t receive_some(std::span<std::uint8_t> into, std::chrono::milliseconds wait);
+
   StreamPtr stream_;
   ChannelConfig config_;
-  std::vector<std::uint8_t> send_scratch_;  // compressed outgoing payload, reused by send()
+  mutable std::mutex out_mutex_;
+  std::vector<std::uint8_t> queue_;    // frames queued, not yet taken by a writer (out_mutex_)
+  bool writer_busy_ = false;           // a thread holds the writer role (out_mutex_)
+  std::vector<std::uint8_t> writing_;  // the writer's bytes, [writing_head_, end) still to go
+  std::size_t writing_head_ = 0;       // (both: writer role)
+  // Where each frame in queue_ / writing_ ends, kept only when the stream wants one frame per
+  // write (TLS); writing_frame_ is the next end not yet passed.
+  const bool frame_per_write_;
+  std::vector<std::size_t> queue_ends_;    // (out_mutex_)
+  std::vector<std::size_t> writing_ends_;  // (writer role)
+  std::size_t writing_frame_ = 0;
+  std::atomic<std::size_t> queued_{0};            // queue_ plus what writing_ has left
+  std::uint64_t queued_total_ = 0;                // bytes ever queued (out_mutex_)
+  std::atomic<std::uint64_t> written_total_{0};   // bytes ever written
+  // The stall clock: set when a write found the transport full, cleared once every byte
+  // queued by then (stall_mark_) is written. (out_mutex_)
+  std::chrono::steady_clock::time_point stall_since_ = std::chrono::steady_clock::time_point::max();
+  std::uint64_t stall_mark_ = 0;
+
   std::vector<std::uint8_t> recv_scratch_;  // a large compressed payload, read by recv_large
   std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;
   BufferLease frame_lease_;  // the frame in progress's charge on the buffer budget
+  BufferLease send_lease_;   // the outgoing queue's charge on the buffer budget (out_mutex_)
 };
 
 }  // namespace netref

@@ -47,6 +47,7 @@ enum class ServeStatus {
   partial,  ///< part of a frame is in: wait for the socket, the frame timeout runs
   more,     ///< stopped at max_frames with a whole frame still buffered: call again
   busy,     ///< another thread is reading this connection; it will serve what arrives
+  blocked,  ///< more is queued for the peer than max_send_queue_bytes: wait for room, read nothing
   closed,   ///< the connection is closed
 };
 
@@ -146,14 +147,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Serves until the connection closes; returns normally when the peer hangs up.
   void serve_all();
   /// For servers that multiplex many connections on a few threads: unless another thread
-  /// is reading, reads what the stream has without blocking and serves each whole frame
-  /// received (requests run on this thread), at most max_frames of them. Never waits for
-  /// the network. Says what is left.
+  /// is reading, writes what is queued for the peer, reads what the stream has without
+  /// blocking and serves each whole frame received (requests run on this thread), at most
+  /// max_frames of them; the replies of frames that arrived together leave in one write.
+  /// Never waits for the network. Says what is left; output still queued shows in
+  /// channel().queued_bytes().
   ServeStatus serve_available(std::size_t max_frames = 16);
   /// Called after a thread other than a serve_available caller gave up reading (a handler
   /// that waited for a callback's reply, say): frames may wait in the buffer, so a reactor
   /// must schedule the connection again. Set before serving starts.
   void set_reader_released_handler(std::function<void()> handler);
+  /// Called when bytes queued for the peer could not all be written and no thread of this
+  /// connection will wait for room: a reactor must watch for it (EPOLLOUT) and call
+  /// serve_available, which writes first. Set before serving starts.
+  void set_writer_wanted_handler(std::function<void()> handler);
   /// Echo round trip; throws Timeout, ConnectionClosed or ProtocolError on a wrong echo.
   void ping(std::chrono::milliseconds timeout = std::chrono::seconds(3));
   /// Tells the peer (best effort) and closes: pending requests fail with ConnectionClosed,

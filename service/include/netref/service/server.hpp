@@ -59,6 +59,14 @@ struct ServerConfig {
   std::chrono::milliseconds first_frame_timeout = std::chrono::seconds(30);
   /// ThreadPoolServer's workers; 0: twice the cores, at least 4.
   std::size_t worker_threads = 0;
+  /// ThreadPoolServer: a handler that waits on its own peer (a callback into the client, a
+  /// forwarded attribute, a nested call) gives its worker's place to a new thread, so silent
+  /// clients cannot starve the others. The pool never holds more threads than this (workers
+  /// included); the handlers waiting at once are at most max_threads - worker_threads.
+  std::size_t max_threads = 128;
+  /// ThreadPoolServer: handlers of one connection that may wait on peers at once. One more
+  /// fails at once (the handler sees an Error, its caller an exception reply).
+  std::size_t max_waiting_handlers_per_connection = 4;
   /// Where the server reports what it refused and why (a rejected handshake, a full
   /// server); null: standard error.
   std::function<void(std::string_view)> log;
@@ -72,6 +80,8 @@ struct ServerStats {
   std::uint64_t handshake_failures = 0;  ///< TLS handshakes that failed or timed out
   std::uint64_t rejected = 0;          ///< turned away by the authenticator or on_connect
   std::size_t running_handlers = 0;    ///< requests being served right now
+  std::size_t waiting_handlers = 0;    ///< handlers waiting on a peer (ThreadPoolServer)
+  std::uint64_t refused_waits = 0;     ///< waits refused: the pool's bounds were reached
   std::size_t lent_objects = 0;        ///< objects lent, over every open connection
   /// Connections closed so far, by Connection::close_category(): "peer", "frame",
   /// "message", "reference", "budget", "pings", "frame_timeout", "write_stall", "idle",
@@ -140,7 +150,8 @@ class ThreadPoolServer {
   std::uint16_t port() const noexcept;
   std::size_t connection_count() const;
   ServerStats stats() const;
-  /// Threads the server runs (the acceptor and the workers): bounded, whatever the load.
+  /// Threads the server runs now (the acceptor and the workers, including those grown for
+  /// handlers that wait on peers): at most max_threads + 1, whatever the load.
   std::size_t thread_count() const noexcept;
 
   struct Impl;

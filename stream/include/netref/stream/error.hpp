@@ -19,6 +19,13 @@ class ConnectionClosed : public Error {
   using Error::Error;
 };
 
+/// The peer stopped reading: what we queued for it made no progress for the write-stall
+/// timeout (ChannelConfig::write_timeout), and the stream was closed.
+class WriteStalled : public ConnectionClosed {
+ public:
+  using ConnectionClosed::ConnectionClosed;
+};
+
 /// Connecting failed: refused, unreachable, or the name did not resolve. The message names
 /// the address.
 class ConnectError : public ConnectionClosed {

@@ -37,6 +37,23 @@ class Stream {
   /// part of a frame may have gone out).
   virtual void write_all(std::span<const std::span<const std::uint8_t>> pieces) = 0;
 
+  /// Writes what the transport takes now, without waiting: bytes from the pieces in order,
+  /// possibly none (the transport's buffer is full). Returns how many went. Throws
+  /// ConnectionClosed as write_all, but never for a stall: it does not wait. A TLS stream
+  /// must be given the bytes it did not take again, first, on its next call.
+  virtual std::size_t write_some(std::span<const std::span<const std::uint8_t>> pieces);
+
+  /// What wait_ready found.
+  struct Ready {
+    bool readable = false;  ///< a read would not block (data, EOF or error)
+    bool writable = false;  ///< write_some would take bytes
+  };
+  /// Waits up to timeout (negative: forever) until, when want_read, a read would not block,
+  /// or, when want_write, write_some would take bytes. Both false: the time ran out. Throws
+  /// ConnectionClosed after close(). Lets one thread wait for a reply and for room to send
+  /// the rest of its request at once.
+  virtual Ready wait_ready(bool want_read, bool want_write, std::chrono::milliseconds timeout);
+
   /// Convenience: write_all of a single piece.
   void write_all(std::span<const std::uint8_t> bytes) {
     const std::span<const std::uint8_t> one[1] = {bytes};
@@ -63,6 +80,11 @@ class Stream {
   /// How long write_all may wait for the peer to make room (negative: forever, the default).
   /// A peer that reads nothing must not hold a writer, and its thread, for ever (R7).
   virtual void set_write_timeout(std::chrono::milliseconds timeout) { (void)timeout; }
+
+  /// True when each write_some should carry bytes of one frame only. TLS says so: rpyc reads
+  /// one frame, then waits on the socket for the next, blind to bytes OpenSSL already
+  /// decrypted, so two frames sharing a record would leave the second unread.
+  virtual bool one_frame_per_write() const noexcept { return false; }
 
   /// Acknowledges what has arrived now rather than on the transport's delayed-ACK timer
   /// (TCP_QUICKACK; nothing elsewhere). A peer that keeps Nagle's algorithm on, as rpyc's

@@ -1,0 +1,282 @@
+// The sending side of a channel: frames go onto one outgoing queue, and whichever thread
+// holds the writer role writes it out without ever waiting on the peer. A thread that finds
+// the transport full gives the role back with the bytes still queued; someone that may
+// wait (a receiver, a sync caller, a reactor watching for room) carries them later.
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <string>
+
+#include "frame_format.hpp"
+#include "netref/channel/channel.hpp"
+
+namespace netref {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kNever = Clock::time_point::max();
+using detail::kFlagPlain;
+using detail::kFlagZlib;
+using detail::kHeaderBytes;
+using detail::kTerminator;
+
+// Queue buffers above this are let go once empty: one huge reply must not pin its memory.
+constexpr std::size_t kKeptBytes = 1u << 20;
+// A receiver that waits while another thread writes looks at the queue again this often:
+// that writer may leave bytes behind when the transport fills.
+constexpr std::chrono::milliseconds kBusyWriterSlice(10);
+
+constexpr std::uint8_t kTerminatorByte[1] = {kTerminator};
+
+std::array<std::uint8_t, kHeaderBytes> header_of(std::size_t length, std::uint8_t flag) {
+  return {static_cast<std::uint8_t>(length >> 24), static_cast<std::uint8_t>(length >> 16),
+          static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length), flag};
+}
+
+std::chrono::milliseconds remaining(Clock::time_point deadline) {
+  if (deadline == kNever) return std::chrono::milliseconds(-1);
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max(left, std::chrono::milliseconds(0));
+}
+
+// The compressed form of an outgoing payload, in this thread's scratch.
+std::vector<std::uint8_t>& compress_scratch() {
+  thread_local std::vector<std::uint8_t> scratch;
+  return scratch;
+}
+
+void release_if_large(std::vector<std::uint8_t>& buffer) {
+  if (buffer.capacity() > kKeptBytes) std::vector<std::uint8_t>().swap(buffer);
+}
+
+// Lets go of this thread's compression scratch after a huge payload.
+struct ScratchTrim {
+  ~ScratchTrim() { release_if_large(compress_scratch()); }
+};
+
+}  // namespace
+
+std::span<const std::uint8_t> Channel::frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag) {
+  flag = kFlagPlain;
+  if (!config_.compress || payload.size() <= config_.compression_threshold) return payload;
+  auto& scratch = compress_scratch();
+  uLongf size = compressBound(static_cast<uLong>(payload.size()));
+  if (scratch.size() < size) scratch.resize(size);
+  const int rc = compress2(scratch.data(), &size, payload.data(), static_cast<uLong>(payload.size()),
+                           config_.compression_level);
+  if (rc != Z_OK) {
+    throw Error("cannot compress a payload of " + std::to_string(payload.size()) + " bytes (zlib error " +
+                std::to_string(rc) + ")");
+  }
+  flag = kFlagZlib;
+  return std::span<const std::uint8_t>(scratch.data(), size);
+}
+
+void Channel::append_frame_locked(std::span<const std::uint8_t> body, std::uint8_t flag) {
+  const std::size_t total = kHeaderBytes + body.size() + 1;
+  send_lease_.cover(queued_.load(std::memory_order_relaxed) + total);  // throws before anything changes
+  const auto header = header_of(body.size(), flag);
+  queue_.insert(queue_.end(), header.begin(), header.end());
+  queue_.insert(queue_.end(), body.begin(), body.end());
+  queue_.push_back(kTerminator);
+  if (frame_per_write_) queue_ends_.push_back(queue_.size());
+  queued_.fetch_add(total, std::memory_order_relaxed);
+  queued_total_ += total;
+}
+
+void Channel::enqueue(std::span<const std::uint8_t> payload) {
+  ScratchTrim trim;
+  std::uint8_t flag;
+  const auto body = frame_body(payload, flag);
+  if (body.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error("frame of " + std::to_string(body.size()) + " bytes does not fit the 32-bit length field");
+  }
+  if (stream_->closed()) throw ConnectionClosed("connection closed locally (" + stream_->peer_name() + ")");
+  std::lock_guard lk(out_mutex_);
+  append_frame_locked(body, flag);
+}
+
+Flush Channel::send_nowait(std::span<const std::uint8_t> payload) {
+  ScratchTrim trim;
+  std::uint8_t flag;
+  const auto body = frame_body(payload, flag);
+  if (body.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error("frame of " + std::to_string(body.size()) + " bytes does not fit the 32-bit length field");
+  }
+  const std::size_t total = kHeaderBytes + body.size() + 1;
+  bool direct;
+  {
+    std::lock_guard lk(out_mutex_);
+    direct = !writer_busy_ && queue_.empty() && writing_head_ == writing_.size();
+    if (!direct) {
+      append_frame_locked(body, flag);
+      if (writer_busy_) return Flush::busy;  // the writer looks at the queue before it leaves
+    } else {
+      queued_total_ += total;
+    }
+    writer_busy_ = true;
+  }
+  if (!direct) return write_queued();
+  // Nothing queued before it: straight from the caller's bytes, copying only what the
+  // transport does not take now.
+  const auto header = header_of(body.size(), flag);
+  const std::span<const std::uint8_t> pieces[3] = {header, body, kTerminatorByte};
+  std::size_t sent;
+  try {
+    sent = stream_->write_some(pieces);
+  } catch (...) {
+    std::lock_guard lk(out_mutex_);
+    writer_busy_ = false;
+    throw;
+  }
+  written_total_.fetch_add(sent, std::memory_order_relaxed);
+  if (sent < total) {
+    writing_.clear();
+    writing_head_ = 0;
+    writing_ends_.clear();
+    writing_frame_ = 0;
+    std::size_t skip = sent;
+    for (const auto& piece : pieces) {
+      const std::size_t from = std::min(skip, piece.size());
+      skip -= from;
+      writing_.insert(writing_.end(), piece.begin() + static_cast<std::ptrdiff_t>(from), piece.end());
+    }
+    if (frame_per_write_) writing_ends_.push_back(writing_.size());
+    std::lock_guard lk(out_mutex_);
+    queued_.fetch_add(total - sent, std::memory_order_relaxed);
+    try {
+      send_lease_.cover(queued_.load(std::memory_order_relaxed));
+    } catch (...) {
+      writer_busy_ = false;
+      stream_->close();  // part of a frame is out: the stream cannot carry another one
+      throw;
+    }
+    release_writer_locked(/*bytes_left=*/true);
+    return Flush::blocked;
+  }
+  return write_queued();  // carry what others queued meanwhile
+}
+
+Flush Channel::write_queued() {
+  for (;;) {
+    if (writing_head_ == writing_.size()) {
+      std::lock_guard lk(out_mutex_);
+      if (queue_.empty()) {
+        release_if_large(writing_);
+        release_if_large(queue_);
+        writing_.clear();
+        writing_head_ = 0;
+        writing_ends_.clear();
+        writing_frame_ = 0;
+        release_writer_locked(/*bytes_left=*/false);
+        return Flush::done;
+      }
+      writing_.clear();
+      writing_head_ = 0;
+      queue_.swap(writing_);  // the old buffer's capacity serves the next frames
+      writing_ends_.clear();
+      writing_frame_ = 0;
+      queue_ends_.swap(writing_ends_);
+    }
+    std::size_t end = writing_.size();
+    if (frame_per_write_) {  // up to the end of the frame in progress only
+      while (writing_ends_[writing_frame_] <= writing_head_) ++writing_frame_;
+      end = writing_ends_[writing_frame_];
+    }
+    const std::span<const std::uint8_t> rest(writing_.data() + writing_head_, end - writing_head_);
+    std::size_t sent;
+    try {
+      sent = stream_->write_some(std::span<const std::span<const std::uint8_t>>(&rest, 1));
+    } catch (...) {
+      std::lock_guard lk(out_mutex_);
+      writer_busy_ = false;
+      throw;
+    }
+    writing_head_ += sent;
+    queued_.fetch_sub(sent, std::memory_order_relaxed);
+    written_total_.fetch_add(sent, std::memory_order_relaxed);
+    if (sent < rest.size()) {
+      std::lock_guard lk(out_mutex_);
+      release_writer_locked(/*bytes_left=*/true);
+      return Flush::blocked;
+    }
+  }
+}
+
+void Channel::release_writer_locked(bool bytes_left) {
+  writer_busy_ = false;
+  if (stall_since_ != kNever && written_total_.load(std::memory_order_relaxed) >= stall_mark_) {
+    stall_since_ = kNever;  // the backlog of the last stall is out
+  }
+  if (bytes_left && stall_since_ == kNever) {
+    stall_since_ = Clock::now();
+    stall_mark_ = queued_total_;
+  }
+  if (!bytes_left) send_lease_.cover(0);
+}
+
+Flush Channel::flush() {
+  {
+    std::lock_guard lk(out_mutex_);
+    if (writer_busy_) return Flush::busy;
+    if (queue_.empty() && writing_head_ == writing_.size()) return Flush::done;
+    writer_busy_ = true;
+  }
+  return write_queued();
+}
+
+void Channel::flush_wait() {
+  for (;;) {
+    if (flush() != Flush::blocked) return;
+    check_write_deadline();
+    stream_->wait_ready(/*want_read=*/false, /*want_write=*/true, remaining(write_deadline()));
+  }
+}
+
+void Channel::send(std::span<const std::uint8_t> payload) {
+  if (send_nowait(payload) == Flush::blocked) flush_wait();
+}
+
+Clock::time_point Channel::write_deadline() const noexcept {
+  std::lock_guard lk(out_mutex_);
+  if (stall_since_ == kNever || config_.write_timeout.count() < 0) return kNever;
+  return stall_since_ + config_.write_timeout;
+}
+
+void Channel::check_write_deadline() {
+  const auto deadline = write_deadline();
+  if (deadline == kNever || Clock::now() < deadline) return;
+  stream_->close();  // part of a frame may be out: the stream cannot be used again
+  throw WriteStalled("write stalled: " + std::to_string(queued_bytes()) + " bytes queued for the peer, and what was queued " +
+                     std::to_string(config_.write_timeout.count()) +
+                     " ms ago is still not written (write_timeout): the peer is not reading (" + stream_->peer_name() +
+                     ")");
+}
+
+bool Channel::wait_writable(std::chrono::milliseconds timeout) {
+  return stream_->wait_ready(/*want_read=*/false, /*want_write=*/true, timeout).writable;
+}
+
+std::size_t Channel::receive_some(std::span<std::uint8_t> into, std::chrono::milliseconds wait) {
+  if (queued_.load(std::memory_order_relaxed) == 0 || wait.count() == 0) return stream_->read_some(into, wait);
+  // Bytes wait to go out: write them while waiting for input, so a peer that is itself
+  // blocked sending to us, or waiting for the rest of our request, is never kept waiting.
+  const auto deadline = wait.count() < 0 ? kNever : Clock::now() + wait;
+  for (;;) {
+    const Flush state = flush();
+    if (state == Flush::done) return stream_->read_some(into, remaining(deadline));
+    check_write_deadline();
+    auto slice = remaining(std::min(deadline, write_deadline()));
+    if (state == Flush::busy && (slice.count() < 0 || slice > kBusyWriterSlice)) slice = kBusyWriterSlice;
+    // Past max_send_queue_bytes, read nothing more until the peer takes what we owe it
+    // (backpressure): it cannot flood requests whose replies it never reads.
+    const bool full = queued_bytes() > config_.max_send_queue_bytes;
+    const auto ready = stream_->wait_ready(!full, state == Flush::blocked, slice);
+    if (ready.readable) return stream_->read_available(into);
+    if (deadline != kNever && Clock::now() >= deadline) return 0;
+  }
+}
+
+}  // namespace netref

@@ -1,0 +1,246 @@
+// The asynchronous core against hostile and careless clients: handlers that wait on peers
+// that never answer give their worker's place to another thread (within bounds), a peer
+// that never reads costs queued bytes and is closed when its backlog makes no progress, and
+// nothing that closes a connection waits on its peer.
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+
+#include <future>
+
+#include "fault/fault.hpp"
+
+using namespace netref;
+using namespace netref::test;
+
+namespace {
+
+using Fn = std::function<std::int64_t(std::int64_t)>;
+
+/// A client that asks the server to call it back (apply(fn, 1)) and then never serves its
+/// connection: the server's handler waits on it for the sync request timeout.
+struct SilentClient {
+  ConnectionPtr connection;
+  AsyncResult pending;
+
+  explicit SilentClient(std::uint16_t port)
+      : connection(plain_client(port)),
+        pending(connection->async_request(
+            Handler::callattr, {Value(connection->root()), Value("apply"), Value(tuple_of(local(Fn([](std::int64_t x) {
+                                                                                        return x;
+                                                                                      })),
+                                                                                      1))})) {}
+};
+
+std::int64_t add_on(Connection& client) {
+  auto root = client.root();
+  return *client.sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(1, 2))}).get_if<std::int64_t>();
+}
+
+/// A ping request whose payload is bytes long (the server echoes it back).
+wire::ByteVec big_ping(std::uint32_t seq, std::size_t bytes) {
+  return wire::request(seq, Handler::ping, {wire::boxed(Value(std::string(bytes, 'x')))});
+}
+
+}  // namespace
+
+TEST_CASE("forty clients that never answer their callbacks do not stop a ThreadPoolServer, and its threads stay bounded") {
+  constexpr std::size_t kSilent = 40;
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 2;
+    c.max_threads = 64;
+  });
+  std::vector<std::unique_ptr<SilentClient>> silent;
+  for (std::size_t i = 0; i < kSilent; ++i) silent.push_back(std::make_unique<SilentClient>(s.port()));
+  // Every handler is parked on its silent client, each on a thread of its own.
+  REQUIRE(eventually([&] { return s.server->stats().waiting_handlers == kSilent; }, std::chrono::seconds(20)));
+  CHECK(s.server->thread_count() <= 64 + 1);
+  CHECK(s.server->thread_count() >= kSilent + 2 + 1);
+  // A new client gets its root and its answer as if nothing were happening.
+  auto fresh = plain_client(s.port());
+  CHECK(add_on(*fresh) == 3);
+  s.check_canary();
+  // When the silent clients go, their handlers end and the grown threads leave.
+  silent.clear();
+  CHECK(eventually([&] { return s.server->stats().waiting_handlers == 0; }, std::chrono::seconds(20)));
+  CHECK(eventually([&] { return s.server->thread_count() == 2 + 1; }, std::chrono::seconds(20)));
+  CHECK(add_on(*fresh) == 3);
+}
+
+TEST_CASE("a handler that would wait past the pool's bound fails at once with a clear error, and the pool serves on") {
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 2;
+    c.max_threads = 4;  // two handlers may wait on peers at once
+  });
+  SilentClient first(s.port());
+  SilentClient second(s.port());
+  REQUIRE(eventually([&] { return s.server->stats().waiting_handlers == 2; }, std::chrono::seconds(10)));
+  // The third apply is refused before its callback is sent: its caller gets an error reply.
+  SilentClient third(s.port());
+  REQUIRE(third.pending.wait(std::chrono::seconds(10)));
+  const std::string message = what_of(third.pending.error());
+  CHECK(message.find("max_threads") != std::string::npos);
+  CHECK(s.server->stats().refused_waits == 1);
+  auto fresh = plain_client(s.port());
+  CHECK(add_on(*fresh) == 3);
+  s.check_canary();
+}
+
+TEST_CASE("waits on one peer are bounded per connection: handlers of others calling its stored callback") {
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 2;
+    c.max_waiting_handlers_per_connection = 1;
+  });
+  // The silent client lends a callback the service stores, then stops serving.
+  auto silent = plain_client(s.port());
+  auto silent_root = silent->root();
+  silent->sync_request(Handler::callattr,
+                       {Value(silent_root), Value("store"), Value(tuple_of(local(Fn([](std::int64_t x) { return x; }))))});
+  // Two other clients fire it: the first handler waits on the silent client, the second is
+  // refused at once, naming the bound.
+  auto first = plain_client(s.port());
+  auto first_call = first->async_request(Handler::callattr, {Value(first->root()), Value("fire"), Value(tuple_of(1))});
+  REQUIRE(eventually([&] { return s.server->stats().waiting_handlers == 1; }, std::chrono::seconds(10)));
+  auto second = plain_client(s.port());
+  auto second_call = second->async_request(Handler::callattr, {Value(second->root()), Value("fire"), Value(tuple_of(2))});
+  REQUIRE(second_call.wait(std::chrono::seconds(10)));
+  CHECK(what_of(second_call.error()).find("max_waiting_handlers_per_connection") != std::string::npos);
+  CHECK(add_on(*second) == 3);
+  s.check_canary();
+  silent->close();  // the waiting handler ends with ConnectionClosed
+  REQUIRE(first_call.wait(std::chrono::seconds(10)));
+  CHECK(first_call.error() != nullptr);
+  {
+    std::lock_guard lk(s.lab.mutex);
+    s.lab.stored = nullptr;  // it held a netref of the closed connection
+  }
+}
+
+TEST_CASE("a client that never reads a large reply holds no worker, and is closed when its backlog stalls") {
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 1;  // one worker: had the reply held it, nobody else would be served
+    c.channel.write_timeout = std::chrono::milliseconds(1000);
+    c.connection.max_pings_per_second = 0;
+    c.channel.compress = false;  // the raw peer reads plain frames
+  });
+  RawPeer peer = RawPeer::tcp(s.port(), 4096);
+  peer.send_frame(big_ping(1, 6u << 20));
+  // Someone else is served meanwhile, on the only worker.
+  auto other = plain_client(s.port());
+  CHECK(add_on(*other) == 3);
+  s.check_canary();
+  // The backlog made no progress for write_timeout: closed, filed as a write stall.
+  const bool stalled = s.watch.wait_reason("write stalled", std::chrono::seconds(10));
+  CHECK(stalled);
+  if (!stalled) {
+    for (auto& r : s.watch.reasons()) MESSAGE("closed: " << r);
+    auto c = s.watch.connection(1);
+    if (c) MESSAGE("queued " << c->channel().queued_bytes() << ", served " << c->stats().requests_served);
+  }
+  CHECK(s.server->stats().closed["write_stall"] == 1);
+  CHECK(add_on(*other) == 3);
+}
+
+TEST_CASE("a peer that reads a trickle is closed at write_timeout over its whole backlog, not per byte") {
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 2;
+    c.channel.write_timeout = std::chrono::milliseconds(1000);
+    c.connection.max_pings_per_second = 0;
+    c.channel.compress = false;  // the raw peer reads plain frames
+  });
+  RawPeer peer = RawPeer::tcp(s.port(), 4096);
+  peer.send_frame(big_ping(1, 6u << 20));
+  // 16 KiB every 20 ms: progress all the time, but far too slow for 6 MiB within a second.
+  std::size_t got = 0;
+  bool stalled = false;
+  const auto end = Clock::now() + std::chrono::seconds(8);
+  while (Clock::now() < end && !stalled) {
+    std::uint8_t buffer[16 * 1024];
+    pollfd p{peer.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 20) > 0) {
+      const ssize_t n = ::recv(peer.fd(), buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the trickle's pace is the workload
+    stalled = s.watch.closed_count() > 0;
+  }
+  // Closed while most of the reply was still unread: the clock ran over the whole backlog.
+  CHECK(stalled);
+  CHECK(got < (4u << 20));
+  CHECK(s.watch.wait_reason("write stalled"));
+  s.check_canary();
+}
+
+TEST_CASE("a client whose queue passes max_send_queue_bytes is not read from until it drains (backpressure)") {
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 2;
+    c.channel.max_send_queue_bytes = 1u << 20;
+    c.channel.write_timeout = std::chrono::seconds(30);
+    c.connection.max_pings_per_second = 0;
+    c.channel.compress = false;  // the raw peer reads plain frames
+  });
+  RawPeer peer = RawPeer::tcp(s.port(), 4096);
+  // Four 2 MiB echoes at once: the first reply fills the queue past the bound, so the server
+  // stops reading the others until the peer reads.
+  wire::ByteVec burst;
+  for (std::uint32_t seq = 1; seq <= 4; ++seq) {
+    auto frame = wire::frame(big_ping(seq, 2u << 20));
+    burst.insert(burst.end(), frame.begin(), frame.end());
+  }
+  std::thread sender([&] {
+    try {
+      peer.send(burst);
+    } catch (...) {
+    }
+  });
+  REQUIRE(s.watch.wait_opened(2));
+  auto conn = s.watch.connection(1);
+  REQUIRE(conn);
+  REQUIRE(eventually([&] { return conn->stats().requests_served >= 1; }));
+  // Held back: not every request is served while nothing is read.
+  CHECK(eventually([&] { return conn->channel().queued_bytes() > 0; }));
+  CHECK(conn->stats().requests_served < 4);
+  s.check_canary();
+  // Once the peer reads, every reply arrives, in order.
+  for (std::uint32_t seq = 1; seq <= 4; ++seq) {
+    auto reply = peer.read_reply_to(seq, nullptr, std::chrono::seconds(20));
+    CHECK(reply.type == MsgType::reply);
+  }
+  sender.join();
+  CHECK(conn->stats().requests_served == 4);
+}
+
+TEST_CASE("close() returns at once while the peer has stopped reading what is queued for it") {
+  Served<> s([](ServerConfig& c) {
+    c.worker_threads = 2;
+    c.channel.write_timeout = std::chrono::seconds(60);
+    c.connection.max_pings_per_second = 0;
+    c.channel.compress = false;  // the raw peer reads plain frames
+  });
+  RawPeer peer = RawPeer::tcp(s.port(), 4096);
+  peer.send_frame(big_ping(1, 4u << 20));
+  REQUIRE(s.watch.wait_opened(2));
+  auto conn = s.watch.connection(1);
+  REQUIRE(conn);
+  REQUIRE(eventually([&] { return conn->channel().queued_bytes() > 0; }));
+  auto closing = std::async(std::launch::async, [&] { conn->close(); });
+  CHECK(closing.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
+  CHECK(conn->closed());
+  CHECK(s.watch.wait_closed(1));
+  s.check_canary();
+}
+
+TEST_CASE("a netref dropped while the peer has stopped reading queues its release and returns at once") {
+  // A client-side netref's destructor must never write while another thread waits for room.
+  Served<> s([](ServerConfig& c) { c.connection.max_pings_per_second = 0; });
+  auto client = plain_client(s.port());
+  auto root = client->root();
+  auto counter = client->sync_request(Handler::callattr, {Value(root), Value("make_counter"), Value(tuple_of(1))});
+  REQUIRE(counter.get_if<RemoteRefPtr>());
+  auto dropping = std::async(std::launch::async, [counter = std::move(counter)]() mutable { counter = Value(); });
+  CHECK(dropping.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
+  CHECK(eventually([&] {
+    client->poll();
+    return s.watch.connection(1) && s.watch.connection(1)->stats().lent_objects == 1;  // the root alone
+  }));
+}
