@@ -14,14 +14,20 @@
 /// A conversion that does not fit throws netref::TypeError naming what was expected and
 /// what arrived ("expected int, got str"; "int 300 does not fit in uint8").
 ///
+/// A Converter may also offer `static Fit fits(const Value&, FitCheck&)`, a check of the
+/// value's kind that converts nothing and makes no round trip (overloads and variant
+/// alternatives are chosen with it before anything converts). Without one, the conversion
+/// itself decides, and when it refuses, the next overload or alternative is tried.
+///
 /// Built in: every integer type (range-checked; Python's bool counts as an int), float and
 /// double (ints accepted), bool, char (a 1-character str), std::string / std::string_view /
 /// const char* (str), Bytes and std::vector<std::uint8_t> (bytes), std::complex, enums (as
 /// int), std::vector / deque / list / set / unordered_set / array / pair / tuple (tuple),
 /// std::map / unordered_map (tuple of pairs), std::optional (None), std::variant (first
-/// alternative that converts), Value, ObjectPtr, RemoteRefPtr, std::function (function.hpp).
+/// alternative that fits), Value, ObjectPtr, RemoteRefPtr, std::function (function.hpp).
 /// A Python list, dict, set... arrives as a netref: copying it into a container iterates it
-/// with BUFFITER (a few round trips, never one per item).
+/// with BUFFITER (a few round trips, never one per item), at most once per call however many
+/// overloads and alternatives look at it, and within DrainLimits.
 ///
 /// Any other class type T:
 /// - with a cereal `serialize` (or `save`/`load`), member or free, it travels by value as a
