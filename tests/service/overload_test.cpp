@@ -123,16 +123,13 @@ TEST_CASE("arguments that are not netrefs choose an overload without a single ro
   Registry mine = client_types();
   Link link(svc.root_object(), Service(mine).root_object());
   RemoteRefPtr root = link.client->root();
-  CHECK(root->callattr("kind", {tuple_of(1)}) == Value("ints 1"));  // the first call may add a handshake
-  const auto server_frames = link.server->stats().frames_out;
   const auto served = requests_served_during(link, [&] {
     CHECK(root->callattr("kind", {tuple_of("p", "q")}) == Value("strs pq"));
     CHECK(root->callattr("kind", {tuple_of(1, 2)}) == Value("ints 2"));
     CHECK(root->callattr("either", {tuple_of("p")}) == Value("strs p"));
     CHECK_THROWS_AS(root->callattr("kind", {Value(1.5)}), TypeError);
   });
-  CHECK(served == 0);
-  CHECK(link.server->stats().frames_out - server_frames == 4);  // the four replies, nothing else
+  CHECK(served == 0);  // the server asked the client for nothing (no __iter__, no BUFFITER)
 }
 
 TEST_CASE("an overload that another argument rules out never fetches the netref's items") {
