@@ -2,11 +2,62 @@
 // did not fit. Everything here works on FunctionRecords; no templates.
 #include "netref/service/function.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
 namespace netref::detail {
 namespace {
+
+// The whole "incompatible arguments" message stays under this, however large the arguments
+// (a 10 MB string, a keyword argument with a 10 MB name): nothing past it is ever formatted.
+constexpr std::size_t error_text_cap = 4096;
+// What one argument (a keyword name) or one overload's reason may take of it.
+constexpr std::size_t piece_cap = 64;
+constexpr std::size_t reason_cap = 512;
+
+// The longest prefix of text within max bytes that does not split a UTF-8 character (the
+// message travels to Python as a str).
+std::string_view utf8_prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
+// text cut to max bytes, "..." marking a cut.
+std::string clip(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return std::string(utf8_prefix(text, max)) + "...";
+}
+
+// Text that stops growing at its cap: the piece that would cross it is cut, marked with
+// "...", and everything after is dropped unread.
+class BoundedText {
+ public:
+  explicit BoundedText(std::size_t cap) : limit_(cap - marker.size()) {}
+
+  BoundedText& operator<<(std::string_view piece) {
+    if (full_) return *this;
+    const std::size_t room = limit_ - text_.size();
+    if (piece.size() <= room) {
+      text_ += piece;
+    } else {
+      text_ += utf8_prefix(piece, room);
+      text_ += marker;
+      full_ = true;
+    }
+    return *this;
+  }
+  bool full() const noexcept { return full_; }
+  std::string take() { return std::move(text_); }
+
+ private:
+  static constexpr std::string_view marker = "...";
+  std::size_t limit_;
+  std::string text_;
+  bool full_ = false;
+};
 
 std::string argument_label(const FunctionRecord& record, std::size_t index) {
   std::string label = "argument " + std::to_string(index + 1);
@@ -16,21 +67,45 @@ std::string argument_label(const FunctionRecord& record, std::size_t index) {
   return label;
 }
 
-// "(str, int, b=float)": what the caller sent, for the error message.
-std::string describe_call(const Args& args, const Kwargs& kwargs) {
-  std::string s = "(";
+// "(str, int, b=float)": what the caller sent, for the error message. Types only, never
+// values; keyword names cut to piece_cap.
+void describe_call(BoundedText& out, const Args& args, const Kwargs& kwargs) {
+  out << "(";
   bool first = true;
   for (const auto& a : args) {
-    if (!first) s += ", ";
-    s += a.type_name();
+    if (out.full()) return;
+    out << (first ? "" : ", ") << a.type_name();
     first = false;
   }
   for (const auto& [name, value] : kwargs) {
-    if (!first) s += ", ";
-    s += name + "=" + std::string(value.type_name());
+    if (out.full()) return;
+    out << (first ? "" : ", ") << utf8_prefix(name, piece_cap) << (name.size() > piece_cap ? "..." : "") << "="
+        << value.type_name();
     first = false;
   }
-  return s + ")";
+  out << ")";
+}
+
+// "f(): incompatible arguments (float); expected one of: f(int) -> int [why] | ...", within
+// error_text_cap.
+std::string incompatible_arguments(const std::vector<FunctionRecord>& records, const std::vector<std::string>& reasons,
+                                   const Args& args, const Kwargs& kwargs) {
+  BoundedText out(error_text_cap);
+  out << (records.empty() ? std::string_view() : std::string_view(records.front().name)) << "(): incompatible arguments ";
+  describe_call(out, args, kwargs);
+  out << "; expected one of: ";
+  for (std::size_t i = 0; i < records.size() && !out.full(); ++i) {
+    out << (i ? " | " : "") << records[i].signature << " [" << reasons[i] << "]";
+  }
+  return out.take();
+}
+
+// The two kind checks: first without a round trip; only when that cannot tell (a netref
+// whose items decide), again with the items fetched, once for the whole call.
+bool record_fits(const FunctionRecord& record, CallFrame& frame) {
+  Fit fit = record.check(record, frame, false);
+  if (fit == Fit::unknown) fit = record.check(record, frame, true);
+  return fit != Fit::no;
 }
 
 }  // namespace
@@ -54,11 +129,11 @@ bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value*
       }
     }
     if (index == n) {
-      frame.mismatch = "unexpected keyword argument '" + name + "'";
+      frame.mismatch = "unexpected keyword argument '" + clip(name, piece_cap) + "'";
       return false;
     }
     if (slots[index]) {
-      frame.mismatch = "got multiple values for argument '" + name + "'";
+      frame.mismatch = "got multiple values for argument '" + name + "'";  // a parameter's own name
       return false;
     }
     slots[index] = &value;
@@ -76,7 +151,12 @@ bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value*
 
 void note_argument_mismatch(const FunctionRecord& record, CallFrame& frame, std::size_t index,
                             const TypeError& error) {
-  frame.mismatch = argument_label(record, index) + ": " + error.message();
+  frame.mismatch = argument_label(record, index) + ": " + clip(error.message(), reason_cap);
+}
+
+void note_argument_misfit(const FunctionRecord& record, CallFrame& frame, std::size_t index,
+                          std::string_view reason) {
+  frame.mismatch = argument_label(record, index) + ": " + clip(reason, reason_cap);
 }
 
 void describe_record(FunctionRecord& record, std::vector<std::string> param_types,
@@ -118,22 +198,20 @@ void describe_record(FunctionRecord& record, std::vector<std::string> param_type
 
 Value call_records(const std::vector<FunctionRecord>& records, void* self, const ConvertContext& ctx,
                    Args& args, Kwargs& kwargs) {
-  CallFrame frame{self, args, kwargs, ctx, Value(), std::string()};
-  // Only the failure path below allocates.
+  DrainCache drained;  // what this call fetched, for every record's checks and conversion
+  ConvertContext call_ctx = ctx;
+  call_ctx.drained = &drained;
+  CallFrame frame{self, args, kwargs, call_ctx, Value(), std::string()};
   std::vector<std::string> reasons;
   for (const auto& record : records) {
+    // A conversion can still refuse what the kind check passed (a user Converter without
+    // fits); then the next record is tried, so only the last one may take the arguments.
     frame.consume = &record == &records.back();
-    if (record.invoke(record, frame)) return std::move(frame.result);
+    if (record_fits(record, frame) && record.invoke(record, frame)) return std::move(frame.result);
     reasons.push_back(std::move(frame.mismatch));
     frame.mismatch.clear();
   }
-  const std::string& name = records.empty() ? std::string() : records.front().name;
-  std::string message = name + "(): incompatible arguments " + describe_call(args, kwargs) + "; expected one of: ";
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    if (i) message += " | ";
-    message += records[i].signature + " [" + reasons[i] + "]";
-  }
-  throw TypeError(std::move(message));
+  throw TypeError(incompatible_arguments(records, reasons, args, kwargs));
 }
 
 }  // namespace netref::detail

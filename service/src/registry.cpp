@@ -86,6 +86,10 @@ bool Registry::exposes(const std::type_info& type) const noexcept {
   return impl_->types.count(std::type_index(type)) != 0;
 }
 
+void Registry::set_drain_limits(DrainLimits limits) noexcept { impl_->drain_limits = limits; }
+
+const DrainLimits& Registry::drain_limits() const noexcept { return impl_->drain_limits; }
+
 std::string_view Registry::exposed_name(const std::type_info& type) const noexcept {
   auto it = impl_->types.find(std::type_index(type));
   return it == impl_->types.end() ? std::string_view() : std::string_view(it->second->name);

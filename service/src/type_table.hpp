@@ -47,6 +47,7 @@ std::uint64_t make_type_id() noexcept;
 struct RegistryImpl {
   std::unordered_map<std::type_index, std::unique_ptr<TypeTable>> types;
   std::unordered_map<std::string, const TypeTable*> by_name;
+  DrainLimits drain_limits;  ///< Registry::set_drain_limits
 };
 
 struct RegistryAccess {

@@ -15,8 +15,10 @@
 #include "netref/protocol/connection.hpp"
 #include "netref/service/service.hpp"
 #include "netref/stream/memory_stream.hpp"
+#include "service/link.hpp"
 
 using namespace netref;
+using netref::test::Link;
 
 namespace {
 
@@ -31,27 +33,6 @@ struct Sequence {
 struct SequenceIterator {
   std::shared_ptr<const Sequence> seq;
   std::size_t next = 0;
-};
-
-/// A client and a server Connection; the server lends server_root and is served by a thread.
-struct Link {
-  ConnectionPtr client;
-  ConnectionPtr server;
-  std::thread server_thread;
-
-  Link(ObjectPtr server_root, ObjectPtr client_root) {
-    auto [a, b] = make_memory_pair();
-    ConnectionConfig server_cfg;
-    server_cfg.detect_generation = true;
-    client = Connection::create(std::make_unique<Channel>(std::move(a)), std::move(client_root));
-    server = Connection::create(std::make_unique<Channel>(std::move(b)), std::move(server_root), server_cfg);
-    server_thread = std::thread([s = server] { s->serve_all(); });
-  }
-  ~Link() {
-    client->close();
-    server->close();
-    if (server_thread.joinable()) server_thread.join();
-  }
 };
 
 Registry server_types() {

@@ -14,14 +14,20 @@
 /// A conversion that does not fit throws netref::TypeError naming what was expected and
 /// what arrived ("expected int, got str"; "int 300 does not fit in uint8").
 ///
+/// A Converter may also offer `static Fit fits(const Value&, FitCheck&)`, a check of the
+/// value's kind that converts nothing and makes no round trip (overloads and variant
+/// alternatives are chosen with it before anything converts). Without one, the conversion
+/// itself decides, and when it refuses, the next overload or alternative is tried.
+///
 /// Built in: every integer type (range-checked; Python's bool counts as an int), float and
 /// double (ints accepted), bool, char (a 1-character str), std::string / std::string_view /
 /// const char* (str), Bytes and std::vector<std::uint8_t> (bytes), std::complex, enums (as
 /// int), std::vector / deque / list / set / unordered_set / array / pair / tuple (tuple),
 /// std::map / unordered_map (tuple of pairs), std::optional (None), std::variant (first
-/// alternative that converts), Value, ObjectPtr, RemoteRefPtr, std::function (function.hpp).
+/// alternative that fits), Value, ObjectPtr, RemoteRefPtr, std::function (function.hpp).
 /// A Python list, dict, set... arrives as a netref: copying it into a container iterates it
-/// with BUFFITER (a few round trips, never one per item).
+/// with BUFFITER (a few round trips, never one per item), at most once per call however many
+/// overloads and alternatives look at it, and within DrainLimits.
 ///
 /// Any other class type T:
 /// - with a cereal `serialize` (or `save`/`load`), member or free, it travels by value as a
@@ -29,9 +35,11 @@
 /// - otherwise it is an exposed type (Registry::expose<T>): results are lent to the peer as
 ///   netrefs (`std::shared_ptr<T>`, `T` by value, `T&`), and an argument accepts our own
 ///   object coming back.
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <complex>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -63,6 +71,22 @@ namespace netref {
 
 class Registry;
 
+namespace detail {
+class DrainCache;
+}
+
+/// Caps on copying one peer's iterable (a netref to a list, a generator...) into a container,
+/// so a never-ending iterable cannot grow memory without limit. Past either cap the copy
+/// stops with std::length_error naming the cap (the peer gets a ValueError). Set per
+/// Registry (Registry::set_drain_limits); without a Registry the defaults apply.
+struct DrainLimits {
+  /// Most items copied from one iterable.
+  std::size_t max_items = 1'000'000;
+  /// Most bytes the copied items may take in memory (strings, bytes and the Values holding
+  /// them, nested tuples included).
+  std::size_t max_bytes = std::size_t{64} << 20;
+};
+
 /// What a conversion may need besides the value itself.
 struct ConvertContext {
   /// Where exposed types are looked up (results lent as netrefs, our objects coming back).
@@ -71,6 +95,30 @@ struct ConvertContext {
   /// The owner of the object whose method is running, if any: a result that is a reference
   /// into that object (`T&` of an exposed type) is lent with it kept alive.
   const std::shared_ptr<void>* parent = nullptr;
+  /// The iterables already copied during this call (set by overload resolution and by
+  /// std::variant): each netref argument is fetched at most once, however many overloads and
+  /// alternatives look at its items. Null: every conversion fetches for itself.
+  detail::DrainCache* drained = nullptr;
+};
+
+/// What a kind check can tell about a Value and a C++ type without converting and without a
+/// round trip (the first pass of overload resolution, after pybind11's dispatcher).
+enum class Fit : std::uint8_t {
+  no,       ///< the Value is not something the type accepts (FitCheck::reason says why)
+  unknown,  ///< a netref or local iterable whose items have not been fetched yet
+  yes,      ///< the type accepts it; the conversion may still refuse what the check cannot
+            ///< see (a user Converter without fits), and then the next candidate is tried
+};
+
+/// The state of one kind check. A Converter may offer
+/// `static Fit fits(const Value&, FitCheck&)`; without one, the conversion itself decides.
+struct FitCheck {
+  const ConvertContext& ctx;
+  /// May fetch the items of a netref or local iterable (into ctx.drained, once per call);
+  /// false: the check never leaves this process and answers unknown instead.
+  bool fetch = false;
+  /// Why the check answered no ("expected int, got str"; "item 2: expected str, got int").
+  std::string reason;
 };
 
 /// The conversion trait. The primary template handles enums, cereal structs and exposed
@@ -91,11 +139,27 @@ namespace detail {
 bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept;
 /// The nearest double to a BigInt.
 double big_to_double(const BigInt& big);
+/// The text throw_mismatch throws.
+std::string mismatch_text(std::string_view expected, const Value& got);
+/// Sets check.reason to mismatch_text and answers Fit::no.
+Fit no_fit(FitCheck& check, std::string_view expected, const Value& got);
+/// The text throw_int_range throws.
+std::string int_range_text(const Value& got, std::string_view target);
 /// The items of a sequence value: a Tuple's or FrozenSet's own items (no copy), or, for a
-/// netref or a local object, its items fetched into storage (BUFFITER on its iterator; with
-/// mapping, on its items()). Anything else: TypeError naming expected.
+/// netref or a local object, its items fetched (BUFFITER on its iterator; with mapping, on
+/// its items()) into ctx.drained when set (once per call), else into storage. Anything
+/// else: TypeError naming expected. Past ctx's DrainLimits: std::length_error.
 const std::vector<Value>& items_of(const Value& value, bool mapping, std::string_view expected,
-                                   std::vector<Value>& storage);
+                                   std::vector<Value>& storage, const ConvertContext& ctx);
+/// The kind check behind items_of: yes with items set to a Tuple's or FrozenSet's items or
+/// to a netref's fetched ones; unknown for a netref not fetched yet when check.fetch is
+/// false; no (with the reason) for anything else, or for a netref that is not iterable.
+Fit items_fit(const Value& value, bool mapping, std::string_view expected, FitCheck& check,
+              const std::vector<Value>*& items);
+/// The worse of two answers: no before unknown before yes.
+constexpr Fit worse(Fit a, Fit b) noexcept { return a < b ? a : b; }
+/// Prefixes check.reason with "item 3: " (or what) and answers Fit::no.
+Fit no_fit_at(FitCheck& check, std::string_view what, std::size_t index);
 /// Wraps an instance of an exposed type as an Object (TypeError if the type is not exposed in
 /// ctx.registry).
 Value lend_object(const ConvertContext& ctx, const std::type_info& type,
@@ -153,6 +217,49 @@ template <class Container, class Item>
 decltype(auto) forward_like(Item& item) noexcept {
   if constexpr (std::is_lvalue_reference_v<Container>) return static_cast<const Item&>(item);
   else return std::move(item);
+}
+
+/// The iterables copied during one call, keyed by the netref (or local object) they came
+/// from. Entries never move once added, so items_of hands out references into them. Lives on
+/// the stack of the call (call_records) or of a std::variant conversion; one thread.
+class DrainCache {
+ public:
+  struct Entry {
+    Value source;              ///< the netref or object iterated; keeps the key alive
+    bool mapping = false;      ///< fetched as a mapping (items()), not as a sequence
+    std::vector<Value> items;  ///< what was fetched
+    std::string failure;       ///< set when it is not iterable: the TypeError's text
+  };
+  /// The entry of source fetched with this mapping, or null.
+  const Entry* find(const Value& source, bool mapping) const noexcept;
+  /// Keeps a fetched entry for the rest of the call.
+  const Entry& add(Entry entry);
+
+ private:
+  std::deque<Entry> entries_;
+};
+
+/// The kind check of T: its Converter's fits when it has one, else yes (the conversion
+/// decides, and the next candidate is tried if it refuses).
+template <class T>
+Fit fits(const Value& v, FitCheck& check) {
+  if constexpr (requires { { Converter<T>::fits(v, check) } -> std::same_as<Fit>; }) {
+    return Converter<T>::fits(v, check);
+  } else {
+    return Fit::yes;
+  }
+}
+
+/// Checks each item against T; the first that does not fit names its index.
+template <class T>
+Fit each_fits(const std::vector<Value>& items, FitCheck& check) {
+  Fit out = Fit::yes;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const Fit f = fits<T>(items[i], check);
+    if (f == Fit::no) return no_fit_at(check, "item", i);
+    out = worse(out, f);
+  }
+  return out;
 }
 
 /// Converts one element, prefixing errors with "item i".
@@ -357,12 +464,19 @@ Value save_struct(const T& t, const ConvertContext& ctx) {
   return Value(Tuple{std::move(ar.fields)});
 }
 
+/// A cereal struct's kind check: a tuple (or fetched iterable); its fields are checked when
+/// they are converted.
+inline Fit struct_fits(const Value& v, FitCheck& check, std::string_view name) {
+  const std::vector<Value>* fields = nullptr;
+  return items_fit(v, false, name, check, fields);
+}
+
 template <class T>
 T load_struct(const Value& v, const ConvertContext& ctx, std::string_view name) {
   static_assert(std::is_default_constructible_v<T>,
                 "netref: a cereal struct received by value must be default-constructible");
   std::vector<Value> storage;
-  const std::vector<Value>& fields = items_of(v, false, name, storage);
+  const std::vector<Value>& fields = items_of(v, false, name, storage, ctx);
   T t{};
   ValueInputArchive ar(fields, ctx);
   try {
@@ -407,6 +521,22 @@ struct Converter {
   /// Exposed classes (no cereal serialize) travel by reference.
   static constexpr bool lends_by_reference = std::is_class_v<T> && !detail::cereal_struct<T>;
 
+  static Fit fits(const Value& v, FitCheck& check) {
+    if constexpr (std::is_enum_v<T>) {
+      return detail::fits<std::underlying_type_t<T>>(v, check);
+    } else if constexpr (detail::cereal_struct<T>) {
+      return detail::struct_fits(v, check, type_name());
+    } else {
+      try {
+        detail::object_cast<T>(v, false);  // a type check in this process
+        return Fit::yes;
+      } catch (const TypeError& e) {
+        check.reason = e.message();
+        return Fit::no;
+      }
+    }
+  }
+
   static T from_value(const Value& v, const ConvertContext& ctx) {
     if constexpr (std::is_enum_v<T>) {
       return static_cast<T>(Converter<std::underlying_type_t<T>>::from_value(v, ctx));
@@ -440,6 +570,20 @@ struct Converter {
 
 template <class T>
 struct Converter<T, std::enable_if_t<detail::integer<T>>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    if (const auto* i = v.get_if<std::int64_t>()) {
+      if (std::in_range<T>(*i)) return Fit::yes;
+    } else if (v.get_if<bool>()) {
+      return Fit::yes;
+    } else if (const auto* big = v.get_if<BigInt>()) {
+      std::uint64_t u = 0;
+      if (std::is_unsigned_v<T> && sizeof(T) == 8 && detail::big_to_uint64(*big, u)) return Fit::yes;
+    } else {
+      return detail::no_fit(check, "int", v);
+    }
+    check.reason = detail::int_range_text(v, detail::int_name<T>());
+    return Fit::no;
+  }
   static T from_value(const Value& v, const ConvertContext&) {
     if (const auto* i = v.get_if<std::int64_t>()) {
       if (std::in_range<T>(*i)) return static_cast<T>(*i);
@@ -466,6 +610,10 @@ struct Converter<T, std::enable_if_t<detail::integer<T>>> {
 
 template <class T>
 struct Converter<T, std::enable_if_t<std::is_floating_point_v<T>>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    if (v.get_if<double>() || v.get_if<std::int64_t>() || v.get_if<bool>() || v.get_if<BigInt>()) return Fit::yes;
+    return detail::no_fit(check, "float", v);
+  }
   static T from_value(const Value& v, const ConvertContext&) {
     if (const auto* d = v.get_if<double>()) return static_cast<T>(*d);
     if (const auto* i = v.get_if<std::int64_t>()) return static_cast<T>(*i);
@@ -479,6 +627,9 @@ struct Converter<T, std::enable_if_t<std::is_floating_point_v<T>>> {
 
 template <>
 struct Converter<bool> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.get_if<bool>() ? Fit::yes : detail::no_fit(check, "bool", v);
+  }
   static bool from_value(const Value& v, const ConvertContext&) {
     if (const auto* b = v.get_if<bool>()) return *b;
     detail::throw_mismatch("bool", v);
@@ -490,6 +641,10 @@ struct Converter<bool> {
 /// char is a str of exactly one byte.
 template <>
 struct Converter<char> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    const auto* s = v.get_if<std::string>();
+    return s && s->size() == 1 ? Fit::yes : detail::no_fit(check, "str of length 1", v);
+  }
   static char from_value(const Value& v, const ConvertContext&) {
     if (const auto* s = v.get_if<std::string>(); s && s->size() == 1) return (*s)[0];
     detail::throw_mismatch("str of length 1", v);
@@ -500,6 +655,11 @@ struct Converter<char> {
 
 template <class T>
 struct Converter<std::complex<T>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    if (v.get_if<std::complex<double>>()) return Fit::yes;
+    if (v.get_if<double>() || v.get_if<std::int64_t>() || v.get_if<bool>() || v.get_if<BigInt>()) return Fit::yes;
+    return detail::no_fit(check, "complex", v);
+  }
   static std::complex<T> from_value(const Value& v, const ConvertContext& ctx) {
     if (const auto* c = v.get_if<std::complex<double>>()) return std::complex<T>(c->real(), c->imag());
     if (v.get_if<double>() || v.get_if<std::int64_t>() || v.get_if<bool>() || v.get_if<BigInt>()) {
@@ -517,6 +677,9 @@ struct Converter<std::complex<T>> {
 
 template <>
 struct Converter<std::string> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.get_if<std::string>() ? Fit::yes : detail::no_fit(check, "str", v);
+  }
   static std::string from_value(const Value& v, const ConvertContext&) {
     if (const auto* s = v.get_if<std::string>()) return *s;
     detail::throw_mismatch("str", v);
@@ -534,6 +697,7 @@ struct Converter<std::string> {
 /// A view into the Value's own string: valid while that Value lives (a call's arguments do).
 template <>
 struct Converter<std::string_view> {
+  static Fit fits(const Value& v, FitCheck& check) { return Converter<std::string>::fits(v, check); }
   static std::string_view from_value(const Value& v, const ConvertContext&) {
     if (const auto* s = v.get_if<std::string>()) return *s;
     detail::throw_mismatch("str", v);
@@ -545,6 +709,9 @@ struct Converter<std::string_view> {
 /// Results only need this; as a parameter it points into the Value like string_view.
 template <>
 struct Converter<const char*> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.is_none() || v.get_if<std::string>() ? Fit::yes : detail::no_fit(check, "str", v);
+  }
   static const char* from_value(const Value& v, const ConvertContext&) {
     if (v.is_none()) return nullptr;
     if (const auto* s = v.get_if<std::string>()) return s->c_str();
@@ -565,6 +732,9 @@ struct Converter<char[N]> {
 
 template <>
 struct Converter<Bytes> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.get_if<Bytes>() ? Fit::yes : detail::no_fit(check, "bytes", v);
+  }
   static Bytes from_value(const Value& v, const ConvertContext&) {
     if (const auto* b = v.get_if<Bytes>()) return *b;
     detail::throw_mismatch("bytes", v);
@@ -581,6 +751,7 @@ struct Converter<Bytes> {
 
 template <class Alloc>
 struct Converter<std::vector<std::uint8_t, Alloc>> {
+  static Fit fits(const Value& v, FitCheck& check) { return Converter<Bytes>::fits(v, check); }
   static std::vector<std::uint8_t, Alloc> from_value(const Value& v, const ConvertContext&) {
     if (const auto* b = v.get_if<Bytes>()) {
       return std::vector<std::uint8_t, Alloc>(b->data.begin(), b->data.end());
@@ -607,6 +778,9 @@ struct Converter<Value> {
 
 template <>
 struct Converter<None> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.is_none() ? Fit::yes : detail::no_fit(check, "None", v);
+  }
   static None from_value(const Value& v, const ConvertContext&) {
     if (v.is_none()) return None{};
     detail::throw_mismatch("None", v);
@@ -623,6 +797,9 @@ struct Converter<std::nullptr_t> {
 /// One of our own local objects (lent earlier and passed back); None is a null pointer.
 template <>
 struct Converter<ObjectPtr> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.is_none() || v.get_if<ObjectPtr>() ? Fit::yes : detail::no_fit(check, "local object", v);
+  }
   static ObjectPtr from_value(const Value& v, const ConvertContext&) {
     if (v.is_none()) return nullptr;
     if (const auto* o = v.get_if<ObjectPtr>()) return *o;
@@ -635,6 +812,9 @@ struct Converter<ObjectPtr> {
 /// A netref (an object the peer lends); None is a null pointer.
 template <>
 struct Converter<RemoteRefPtr> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.is_none() || v.get_if<RemoteRefPtr>() ? Fit::yes : detail::no_fit(check, "netref", v);
+  }
   static RemoteRefPtr from_value(const Value& v, const ConvertContext&) {
     if (v.is_none()) return nullptr;
     if (const auto* r = v.get_if<RemoteRefPtr>()) return *r;
@@ -647,6 +827,10 @@ struct Converter<RemoteRefPtr> {
 /// Exposed types are lent (None for null); for value types the pointee converts by value.
 template <class T>
 struct Converter<std::shared_ptr<T>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    if (v.is_none()) return Fit::yes;
+    return detail::fits<std::remove_cv_t<T>>(v, check);
+  }
   static std::shared_ptr<T> from_value(const Value& v, const ConvertContext& ctx) {
     if constexpr (lends_by_reference<T>) {
       return detail::object_cast<T>(v, true);
@@ -683,9 +867,14 @@ namespace detail {
 /// Sequences and sets: a tuple out; a tuple, frozenset or iterable netref in.
 template <class C, class T>
 struct SequenceConverter {
+  static Fit fits(const Value& v, FitCheck& check) {
+    const std::vector<Value>* items = nullptr;
+    const Fit f = items_fit(v, false, Converter<C>::type_name(), check, items);
+    return f == Fit::yes ? detail::each_fits<T>(*items, check) : f;
+  }
   static C from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const std::vector<Value>& items = items_of(v, false, Converter<C>::type_name(), storage);
+    const std::vector<Value>& items = items_of(v, false, Converter<C>::type_name(), storage, ctx);
     C out;
     if constexpr (requires { out.reserve(items.size()); }) out.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -712,9 +901,27 @@ struct SequenceConverter {
 /// Maps: a tuple of (key, value) tuples out; that, or a dict netref (via items()), in.
 template <class M, class K, class V>
 struct MapConverter {
+  static Fit fits(const Value& v, FitCheck& check) {
+    const std::vector<Value>* items = nullptr;
+    Fit out = items_fit(v, true, Converter<M>::type_name(), check, items);
+    if (out != Fit::yes) return out;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const auto* pair = (*items)[i].get_if<Tuple>();
+      if (!pair || pair->items.size() != 2) {
+        no_fit(check, "(key, value) pair", (*items)[i]);
+        return no_fit_at(check, "item", i);
+      }
+      const Fit f = detail::fits<K>(pair->items[0], check);
+      if (f == Fit::no) return no_fit_at(check, "item", i);
+      const Fit g = detail::fits<V>(pair->items[1], check);
+      if (g == Fit::no) return no_fit_at(check, "item", i);
+      out = worse(out, worse(f, g));
+    }
+    return out;
+  }
   static M from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const std::vector<Value>& items = items_of(v, true, Converter<M>::type_name(), storage);
+    const std::vector<Value>& items = items_of(v, true, Converter<M>::type_name(), storage, ctx);
     M out;
     for (std::size_t i = 0; i < items.size(); ++i) {
       const auto* pair = items[i].get_if<Tuple>();
@@ -782,9 +989,19 @@ struct Converter<std::unordered_map<K, V, H, E, A>>
 
 template <class T, std::size_t N>
 struct Converter<std::array<T, N>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    const std::vector<Value>* items = nullptr;
+    const Fit f = detail::items_fit(v, false, type_name(), check, items);
+    if (f != Fit::yes) return f;
+    if (items->size() != N) {
+      check.reason = "expected " + type_name() + " of " + std::to_string(N) + " items, got " + std::to_string(items->size());
+      return Fit::no;
+    }
+    return detail::each_fits<T>(*items, check);
+  }
   static std::array<T, N> from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage);
+    const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage, ctx);
     if (items.size() != N) {
       throw TypeError("expected " + type_name() + " of " + std::to_string(N) + " items, got " +
                       std::to_string(items.size()));
@@ -802,9 +1019,23 @@ struct Converter<std::array<T, N>> {
 
 template <class... Ts>
 struct Converter<std::tuple<Ts...>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    const std::vector<Value>* items = nullptr;
+    Fit out = detail::items_fit(v, false, type_name(), check, items);
+    if (out != Fit::yes) return out;
+    if (items->size() != sizeof...(Ts)) {
+      check.reason = "expected " + type_name() + ", got a tuple of " + std::to_string(items->size()) + " items";
+      return Fit::no;
+    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      // Stops at the first item that does not fit, whose reason names it.
+      ((out = out == Fit::no ? out : item_fits<Ts>((*items)[I], check, I, out)), ...);
+    }(std::index_sequence_for<Ts...>{});
+    return out;
+  }
   static std::tuple<Ts...> from_value(const Value& v, const ConvertContext& ctx) {
     std::vector<Value> storage;
-    const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage);
+    const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage, ctx);
     if (items.size() != sizeof...(Ts)) {
       throw TypeError("expected " + type_name() + ", got a tuple of " + std::to_string(items.size()) +
                       " items");
@@ -826,10 +1057,18 @@ struct Converter<std::tuple<Ts...>> {
     ((s += (first ? "" : ", ") + Converter<Ts>::type_name(), first = false), ...);
     return s + "]";
   }
+
+ private:
+  template <class T>
+  static Fit item_fits(const Value& item, FitCheck& check, std::size_t index, Fit so_far) {
+    const Fit f = detail::fits<T>(item, check);
+    return f == Fit::no ? detail::no_fit_at(check, "item", index) : detail::worse(so_far, f);
+  }
 };
 
 template <class A, class B>
 struct Converter<std::pair<A, B>> {
+  static Fit fits(const Value& v, FitCheck& check) { return detail::fits<std::tuple<A, B>>(v, check); }
   static std::pair<A, B> from_value(const Value& v, const ConvertContext& ctx) {
     auto t = Converter<std::tuple<A, B>>::from_value(v, ctx);
     return {std::move(std::get<0>(t)), std::move(std::get<1>(t))};
@@ -847,6 +1086,7 @@ struct Converter<std::pair<A, B>> {
 
 template <class T>
 struct Converter<std::optional<T>> {
+  static Fit fits(const Value& v, FitCheck& check) { return v.is_none() ? Fit::yes : detail::fits<T>(v, check); }
   static std::optional<T> from_value(const Value& v, const ConvertContext& ctx) {
     if (v.is_none()) return std::nullopt;
     return Converter<T>::from_value(v, ctx);
@@ -859,21 +1099,22 @@ struct Converter<std::optional<T>> {
   static std::string type_name() { return "Optional[" + Converter<T>::type_name() + "]"; }
 };
 
-/// The first alternative that converts wins (list them most specific first).
+/// The first alternative that fits wins (list them most specific first). Alternatives are
+/// chosen by their kind check; a netref's items are fetched once for all of them.
 template <class... Ts>
 struct Converter<std::variant<Ts...>> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    Fit best = Fit::no;
+    ((best = best == Fit::yes ? best : std::max(best, detail::fits<Ts>(v, check))), ...);
+    if (best == Fit::no) return detail::no_fit(check, type_name(), v);
+    return best;
+  }
   static std::variant<Ts...> from_value(const Value& v, const ConvertContext& ctx) {
-    std::optional<std::variant<Ts...>> out;
-    auto attempt = [&]<class T>(std::type_identity<T>) {
-      if (out) return;
-      try {
-        out.emplace(std::in_place_type<T>, Converter<T>::from_value(v, ctx));
-      } catch (const TypeError&) {
-      }
-    };
-    (attempt(std::type_identity<Ts>{}), ...);
-    if (!out) detail::throw_mismatch(type_name(), v);
-    return std::move(*out);
+    if (ctx.drained) return choose(v, ctx);
+    detail::DrainCache drained;  // one fetch for every alternative
+    ConvertContext with_cache = ctx;
+    with_cache.drained = &drained;
+    return choose(v, with_cache);
   }
   template <class V>
   static Value to_value(V&& var, const ConvertContext& ctx) {
@@ -885,10 +1126,29 @@ struct Converter<std::variant<Ts...>> {
     ((s += (first ? "" : ", ") + Converter<Ts>::type_name(), first = false), ...);
     return s + "]";
   }
+
+ private:
+  // ctx.drained is set: the checks fetch into it and the conversion reads it back.
+  static std::variant<Ts...> choose(const Value& v, const ConvertContext& ctx) {
+    std::optional<std::variant<Ts...>> out;
+    FitCheck check{ctx, true, {}};
+    auto attempt = [&]<class T>(std::type_identity<T>) {
+      if (out || detail::fits<T>(v, check) == Fit::no) return;
+      try {
+        out.emplace(std::in_place_type<T>, Converter<T>::from_value(v, ctx));
+      } catch (const TypeError&) {
+        // A refusal the kind check could not see (a user Converter without fits).
+      }
+    };
+    (attempt(std::type_identity<Ts>{}), ...);
+    if (!out) detail::throw_mismatch(type_name(), v);
+    return std::move(*out);
+  }
 };
 
 template <>
 struct Converter<std::monostate> {
+  static Fit fits(const Value& v, FitCheck& check) { return Converter<None>::fits(v, check); }
   static std::monostate from_value(const Value& v, const ConvertContext&) {
     if (v.is_none()) return {};
     detail::throw_mismatch("None", v);

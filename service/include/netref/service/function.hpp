@@ -1,9 +1,15 @@
 #pragma once
 /// Function records: each `def` turns a typed C++ callable into one non-template
-/// FunctionRecord {name, signature text, parameter names and defaults, invoke function}.
-/// Overload resolution, keyword matching and error messages are plain functions working on
-/// records (service/src/function.cpp); the only per-def template code is the invoke function
-/// that converts the arguments and calls the callable.
+/// FunctionRecord {name, signature text, parameter names and defaults, check and invoke
+/// functions}. Overload resolution, keyword matching and error messages are plain functions
+/// working on records (service/src/function.cpp); the only per-def template code is the check
+/// function that asks each argument's Converter whether it fits, and the invoke function that
+/// converts the arguments and calls the callable.
+///
+/// Overloads are chosen in two passes, as pybind11's dispatcher does: first a kind check of
+/// every argument that never leaves this process; only when it cannot tell (a netref whose
+/// items decide) are the netref's items fetched, once per call, and checked; then the chosen
+/// overload converts its arguments once, from those same fetched items.
 #include <array>
 #include <cstddef>
 #include <functional>
@@ -60,7 +66,7 @@ struct CallFrame {
   void* self;                  ///< the exposed instance (methods), else null
   Args& args;
   Kwargs& kwargs;
-  const ConvertContext& ctx;
+  const ConvertContext& ctx;   ///< ctx.drained holds what this call fetched (call_records)
   Value result;                ///< set when a record matched and ran
   std::string mismatch;        ///< why the record just tried did not match
   /// The record being tried is the last candidate: it may take (move) the contents of args
@@ -73,6 +79,9 @@ struct FunctionRecord {
   std::string name;
   std::string signature;           ///< "add(a: int, b: int = 2) -> int"
   std::vector<ParamInfo> params;   ///< the converted parameters (a method's object excluded)
+  /// Binds and checks each argument's kind (FitCheck, fetch as given) without converting.
+  /// Fit::no sets frame.mismatch. Without fetch it never makes a round trip.
+  Fit (*check)(const FunctionRecord&, CallFrame&, bool fetch) = nullptr;
   /// Binds, converts and calls. False (frame.mismatch says why) when the arguments do not
   /// fit; anything the callable throws propagates.
   bool (*invoke)(const FunctionRecord&, CallFrame&) = nullptr;
@@ -93,12 +102,16 @@ bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value*
 /// Records in frame.mismatch that argument index did not convert.
 void note_argument_mismatch(const FunctionRecord& record, CallFrame& frame, std::size_t index,
                             const TypeError& error);
+/// Records in frame.mismatch that argument index does not fit (reason from its FitCheck).
+void note_argument_misfit(const FunctionRecord& record, CallFrame& frame, std::size_t index,
+                          std::string_view reason);
 /// Fills params and signature; throws std::invalid_argument when annotations do not match
 /// the parameter count.
 void describe_record(FunctionRecord& record, std::vector<std::string> param_types,
                      std::string result_type, std::vector<ParamAnnotation> annotations);
-/// Tries records in order; the first whose arguments convert runs. None matching: TypeError
-/// listing every signature and why it did not fit.
+/// Chooses the first record whose arguments fit (kind checks first, a netref argument's items
+/// fetched at most once for the whole call) and runs it. None matching: TypeError listing
+/// every signature and why it did not fit, capped in size however large the arguments.
 Value call_records(const std::vector<FunctionRecord>& records, void* self,
                    const ConvertContext& ctx, Args& args, Kwargs& kwargs);
 /// A callable Object ("builtins.builtin_function_or_method") around one record.
@@ -145,11 +158,25 @@ concept plain_callable = std::is_function_v<std::remove_pointer_t<F>> ||
 
 // ---- arguments ----------------------------------------------------------------------------
 
+/// The kind check of an exposed-type reference or pointer: our own object of that type (or
+/// None when allow_none). A type check in this process.
+template <class T>
+Fit object_fits(const Value& v, bool allow_none, FitCheck& check) {
+  try {
+    object_cast<T>(v, allow_none);
+    return Fit::yes;
+  } catch (const TypeError& e) {
+    check.reason = e.message();
+    return Fit::no;
+  }
+}
+
 /// Holds one converted argument for the duration of a call.
 template <class P>
 struct ArgCaster {
   using D = std::remove_cvref_t<P>;
   std::optional<D> value;
+  static Fit fits(const Value& v, FitCheck& check) { return detail::fits<D>(v, check); }
   void load(const Value& v, const ConvertContext& ctx) { value.emplace(Converter<D>::from_value(v, ctx)); }
   /// load from a Value nobody reads afterwards: a converter with a from_value(Value&&)
   /// (strings, bytes) takes its contents instead of copying them.
@@ -165,6 +192,7 @@ template <class P>
   requires(std::is_lvalue_reference_v<P> && lends_by_reference<std::remove_cvref_t<P>>)
 struct ArgCaster<P> {
   std::shared_ptr<std::remove_reference_t<P>> object;
+  static Fit fits(const Value& v, FitCheck& check) { return object_fits<std::remove_reference_t<P>>(v, false, check); }
   void load(const Value& v, const ConvertContext&) { object = object_cast<std::remove_reference_t<P>>(v, false); }
   P get() { return *object; }
 };
@@ -174,6 +202,7 @@ template <class P>
   requires(std::is_pointer_v<P> && lends_by_reference<std::remove_cv_t<std::remove_pointer_t<P>>>)
 struct ArgCaster<P> {
   std::shared_ptr<std::remove_pointer_t<P>> object;
+  static Fit fits(const Value& v, FitCheck& check) { return object_fits<std::remove_pointer_t<P>>(v, true, check); }
   void load(const Value& v, const ConvertContext&) { object = object_cast<std::remove_pointer_t<P>>(v, true); }
   P get() { return object.get(); }
 };
@@ -182,6 +211,7 @@ struct ArgCaster<P> {
 template <>
 struct ArgCaster<const std::string&> {
   const std::string* value = nullptr;
+  static Fit fits(const Value& v, FitCheck& check) { return Converter<std::string>::fits(v, check); }
   void load(const Value& v, const ConvertContext&) {
     value = v.get_if<std::string>();
     if (!value) throw_mismatch("str", v);
@@ -191,6 +221,7 @@ struct ArgCaster<const std::string&> {
 template <>
 struct ArgCaster<const Value&> {
   const Value* value = nullptr;
+  static Fit fits(const Value&, FitCheck&) { return Fit::yes; }
   void load(const Value& v, const ConvertContext&) { value = &v; }
   const Value& get() { return *value; }
 };
@@ -274,6 +305,25 @@ bool load_arguments(const FunctionRecord& record, CallFrame& frame, Casters& cas
   return true;
 }
 
+/// The kind check of every argument of a record; the first that does not fit names itself.
+template <class... A>
+Fit check_record(const FunctionRecord& record, CallFrame& frame, bool fetch) {
+  std::array<const Value*, sizeof...(A) + 1> slots{};
+  if (!bind_arguments(record, frame, slots.data())) return Fit::no;
+  FitCheck check{frame.ctx, fetch, {}};
+  Fit out = Fit::yes;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    [[maybe_unused]] auto one = [&]<class P>(std::type_identity<P>, std::size_t index) {
+      if (out == Fit::no) return;
+      const Fit f = ArgCaster<P>::fits(*slots[index], check);
+      if (f == Fit::no) note_argument_misfit(record, frame, index, check.reason);
+      out = worse(out, f);
+    };
+    (one(std::type_identity<A>{}, I), ...);
+  }(std::index_sequence_for<A...>{});
+  return out;
+}
+
 template <class Fn, class R, class Klass, class Self, class... A>
 bool invoke_record(const FunctionRecord& record, CallFrame& frame) {
   std::array<const Value*, sizeof...(A) + 1> slots{};
@@ -297,6 +347,7 @@ template <bool Method, class Klass, class Fn, class R, class Params>
 struct RecordBuilder;
 template <class Klass, class Fn, class R, class... A>
 struct RecordBuilder<false, Klass, Fn, R, type_list<A...>> {
+  static constexpr auto check = &check_record<A...>;
   static constexpr auto invoke = &invoke_record<Fn, R, void, void, A...>;
   static std::vector<std::string> param_types() { return {param_type_name<A>()...}; }
 };
@@ -307,6 +358,7 @@ struct RecordBuilder<true, Klass, Fn, R, type_list<>> {
 };
 template <class Klass, class Fn, class R, class S, class... A>
 struct RecordBuilder<true, Klass, Fn, R, type_list<S, A...>> {
+  static constexpr auto check = &check_record<A...>;
   static constexpr auto invoke = &invoke_record<Fn, R, Klass, S, A...>;
   static std::vector<std::string> param_types() { return {param_type_name<A>()...}; }
 };
@@ -328,6 +380,7 @@ FunctionRecord make_record(std::string name, F&& f, const Extra&... extra) {
   using Builder = RecordBuilder<Method, Klass, Fn, R, typename Traits::args>;
   FunctionRecord record;
   record.name = std::move(name);
+  record.check = Builder::check;
   record.invoke = Builder::invoke;
   record.callable = std::make_shared<Fn>(std::forward<F>(f));
   std::vector<ParamAnnotation> annotations;
@@ -371,6 +424,9 @@ template <class R, class... A>
 struct Converter<std::function<R(A...)>> {
   static_assert(!std::is_reference_v<R>, "netref: a callback cannot return a reference");
 
+  static Fit fits(const Value& v, FitCheck& check) {
+    return v.is_none() || v.is_ref() ? Fit::yes : detail::no_fit(check, type_name(), v);
+  }
   static std::function<R(A...)> from_value(const Value& v, const ConvertContext& ctx) {
     if (v.is_none()) return {};
     if (!v.is_ref()) detail::throw_mismatch(type_name(), v);

@@ -134,6 +134,12 @@ class Registry {
   /// The name type was exposed under ("" if none).
   std::string_view exposed_name(const std::type_info& type) const noexcept;
 
+  /// Caps on copying a peer's iterable into a container argument of a function bound here
+  /// (see DrainLimits for the defaults). Set before any connection serves.
+  void set_drain_limits(DrainLimits limits) noexcept;
+  /// The caps in force.
+  const DrainLimits& drain_limits() const noexcept;
+
   /// Wraps object as a lendable Object (pass it anywhere a Value goes). Null gives null.
   /// Throws TypeError if T is not exposed.
   template <class T>
