@@ -2,6 +2,9 @@
 // BoxedReader: the fast way in for the messages every call carries. It reads a message's
 // envelope and its boxed values straight from the frame's bytes into their final Values,
 // without the (label, value) tuples and the second pass that brine::decode plus unbox take.
+// It is the wire parser used well, not a second decoder: every tag, count, depth and budget
+// check is the parser's, and whatever it does not read itself the general decoder reads on
+// the same parser.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -9,9 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "netref/protocol/brine.hpp"
 #include "netref/protocol/consts.hpp"
 #include "netref/protocol/object.hpp"
 #include "netref/protocol/value.hpp"
+#include "wire/parser.hpp"
 
 namespace netref::detail {
 
@@ -31,9 +36,13 @@ struct RefSlot {
 /// falling back is always safe and every error stays exactly what the general path says.
 class BoxedReader {
  public:
-  /// frame: a whole message; max_depth: the connection's brine nesting limit.
+  /// frame: a whole message; max_depth: the connection's brine nesting limit; the decode
+  /// budget is brine::Limits' default.
   BoxedReader(std::span<const std::uint8_t> frame, std::size_t max_depth) noexcept
-      : data_(frame), max_depth_(max_depth) {}
+      : BoxedReader(frame, brine::Limits{.max_depth = max_depth}) {}
+  /// frame: a whole message; limits: nesting and decode budget, as the general decoder's.
+  BoxedReader(std::span<const std::uint8_t> frame, const brine::Limits& limits) noexcept
+      : p_(frame, 0, limits) {}
 
   /// The envelope: the message type and seq, leaving the reader at the body.
   bool envelope(Generation generation, MsgType& type, std::uint32_t& seq);
@@ -44,7 +53,7 @@ class BoxedReader {
   /// Boxed request arguments, which must be a tuple, into args (resized to fit).
   bool boxed_args(Args& args);
   /// True when every byte of the frame was read.
-  bool at_end() const noexcept { return pos_ == data_.size(); }
+  bool at_end() const noexcept { return p_.at_end(); }
 
   /// The references met, in wire order. The slots point into the outputs given above,
   /// which must stay where they are until the references are resolved.
@@ -54,32 +63,26 @@ class BoxedReader {
   }
 
  private:
-  bool tag(std::uint8_t& out) {
-    if (pos_ == data_.size()) return false;
-    out = data_[pos_++];
-    return true;
+  /// A tuple of exactly n items, opened (the caller closes it).
+  bool expect_tuple_of(std::size_t n) {
+    const std::size_t at = p_.pos();
+    std::uint8_t t = 0;
+    std::size_t count = 0;
+    return p_.tag(t) && p_.open_tuple(t, at, count) && count == n;
   }
-  bool tuple_header(std::uint8_t tag, std::size_t& n);
-  bool expect_tuple_of(std::size_t n);
   /// (int, ...: a boxed value's label, a request body's handler; leaves the reader at the
   /// second item, one level down. Here, to be inlined: every boxed value starts with one.
-  bool pair_head(std::int64_t& first) {
-    if (!expect_tuple_of(2)) return false;
-    ++depth_;
-    return integer(first);
+  bool pair_head(std::int64_t& first) { return expect_tuple_of(2) && p_.int64(first); }
+  bool str(std::string_view& out) {
+    const std::size_t at = p_.pos();
+    std::uint8_t t = 0;
+    return p_.tag(t) && t == wire::tag::unicode && p_.str_body(at, out);
   }
-  bool integer(std::int64_t& out);
-  bool str(std::string_view& out);
   bool id_pack(RefSlot& ref);
   bool plain_value(Value& out);
-  bool boxed_tuple(Value& out);
   bool boxed_items(std::vector<Value>& items, std::size_t n);
-  std::size_t left() const noexcept { return data_.size() - pos_; }
 
-  std::span<const std::uint8_t> data_;
-  std::size_t pos_ = 0;
-  std::size_t depth_ = 0;  // brine containers around the next value
-  std::size_t max_depth_;
+  wire::Parser p_;
   // A call names one or two references: those stay inline, more spill to the heap.
   std::array<RefSlot, 4> inline_refs_;
   std::size_t ref_count_ = 0;

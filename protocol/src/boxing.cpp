@@ -6,50 +6,18 @@
 #include "connection_impl.hpp"
 #include "forwarding_object.hpp"
 #include "netref/protocol/brine.hpp"
+#include "wire/decimal.hpp"
+#include "wire/messages.hpp"
+#include "wire/writer.hpp"
 
 namespace netref {
+namespace wire = detail::wire;
+
 namespace detail {
-namespace {
-/// Appends a boxing label pair's head: 0x11 (a 2-tuple) and the label's immediate int.
-/// Two push_backs: a braced insert goes through vector's general range insert.
-void label(std::vector<std::uint8_t>& out, std::uint8_t immediate_label) {
-  out.push_back(0x11);
-  out.push_back(immediate_label);
-}
-}  // namespace
 
-void encode_tuple_header(std::size_t n, std::vector<std::uint8_t>& out) {
-  if (n == 0) {
-    out.push_back(0x02);
-  } else if (n <= 4) {
-    out.push_back(static_cast<std::uint8_t>(0x10 + n - 1));
-  } else if (n < 256) {
-    out.push_back(0x14);
-    out.push_back(static_cast<std::uint8_t>(n));
-  } else {
-    out.push_back(0x15);
-    const auto len = static_cast<std::uint32_t>(n);
-    out.insert(out.end(), {static_cast<std::uint8_t>(len >> 24), static_cast<std::uint8_t>(len >> 16),
-                           static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)});
-  }
-}
+void encode_tuple_header(std::size_t n, std::vector<std::uint8_t>& out) { wire::put_tuple_header(n, out); }
 
-namespace {
-void encode_u64(std::uint64_t v, std::vector<std::uint8_t>& out) {
-  if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    brine::encode_int(static_cast<std::int64_t>(v), out);
-  } else {
-    brine::encode(Value(BigInt{std::to_string(v)}), out);
-  }
-}
-}  // namespace
-
-void encode_id_pack(const IdPack& id, std::vector<std::uint8_t>& out) {
-  out.push_back(0x12);  // 3-tuple
-  brine::encode_str(id.type_name, out);
-  encode_u64(id.type_id, out);
-  encode_u64(id.object_id, out);
-}
+void encode_id_pack(const IdPack& id, std::vector<std::uint8_t>& out) { wire::encode_id_pack(id, out); }
 
 std::int64_t expect_int(const Value& v, const char* what) {
   if (auto* i = v.get_if<std::int64_t>()) return *i;
@@ -63,18 +31,10 @@ std::uint64_t expect_u64(const Value& v, const char* what) {
     return static_cast<std::uint64_t>(*i);
   }
   if (auto* b = v.get_if<BigInt>()) {
-    std::uint64_t out = 0;
-    const auto& d = b->digits;
-    if (d.empty() || d[0] == '-' || d.size() > 20) throw ProtocolError(std::string(what) + " is out of range");
-    for (char c : d) {
-      if (c < '0' || c > '9') throw ProtocolError(std::string(what) + " is not a number");
-      const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
-      if (out > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-        throw ProtocolError(std::string(what) + " is out of range");
-      }
-      out = out * 10 + digit;
-    }
-    return out;
+    wire::DecimalInt d;
+    if (!wire::parse_decimal(b->digits, d)) throw ProtocolError(std::string(what) + " is not a number");
+    if (d.negative || !d.fits_u64) throw ProtocolError(std::string(what) + " is out of range");
+    return d.magnitude;
   }
   throw ProtocolError(std::string(what) + " must be an int, got " + std::string(v.type_name()));
 }
@@ -115,21 +75,14 @@ IdPack parse_id_pack(const Value& v) {
 // Envelope
 
 void Connection::Impl::begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const {
-  if (generation.load(std::memory_order_relaxed) == Generation::v5) {
-    out.push_back(0x12);  // (msg, seq, body)
-    brine::encode_int(static_cast<std::int64_t>(type), out);
-  } else {
-    out.push_back(static_cast<std::uint8_t>(type));  // msg byte, then (seq, body)
-    out.push_back(0x11);
-  }
-  brine::encode_int(static_cast<std::int64_t>(seq), out);
+  wire::encode_message_head(generation.load(std::memory_order_relaxed), type, seq, out);
 }
 
 detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> frame) {
   if (frame.empty()) throw ProtocolError("empty message (a frame of length 0)");
   if (!generation_known.load(std::memory_order_acquire)) {
-    // rpyc 5.x messages are brine 3-tuples (tag 0x12); 6.x start with the raw msg byte.
-    generation.store(frame[0] == 0x12 ? Generation::v5 : Generation::v6, std::memory_order_relaxed);
+    // rpyc 5.x messages are brine 3-tuples; 6.x start with the raw msg byte.
+    generation.store(frame[0] == wire::tag::tup3 ? Generation::v5 : Generation::v6, std::memory_order_relaxed);
     generation_known.store(true, std::memory_order_release);
   }
   brine::Limits limits;
@@ -186,7 +139,8 @@ bool Connection::Impl::read_fast(detail::BoxedReader& reader, detail::FastMessag
 void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& out,
                             std::vector<const Object*>& lent_now) {
   if (!object) {
-    brine::encode(Value(), out);  // a null object travels as None
+    wire::put_label(Label::value, out);  // a null object travels as None
+    wire::put_byte(wire::tag::none, out);
     return;
   }
   std::uint64_t id;
@@ -207,18 +161,19 @@ void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& 
     }
   }
   lent_now.push_back(object.get());
-  detail::label(out, 0x54);  // (LABEL_REMOTE_REF, id_pack)
-  out.push_back(0x12);
-  brine::encode_str(object->type_name(), out);
-  brine::encode_int(static_cast<std::int64_t>(object->type_id() & 0x7fffffffffffffffull), out);
-  brine::encode_int(static_cast<std::int64_t>(id), out);
+  wire::put_label(Label::remote_ref, out);  // (LABEL_REMOTE_REF, id_pack)
+  wire::put_byte(wire::tag::tup3, out);
+  wire::put_str(object->type_name(), out);
+  // Type ids stay below 2**63, object ids are a counter: both one int64 on the wire.
+  wire::put_int(static_cast<std::int64_t>(object->type_id() & 0x7fffffffffffffffull), out);
+  wire::put_int(static_cast<std::int64_t>(id), out);
 }
 
 void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now) {
   switch (v.kind()) {
     case Value::Kind::integer:  // the commonest result
-      detail::label(out, 0x51);
-      brine::encode_int(*v.get_if<std::int64_t>(), out);
+      wire::put_label(Label::value, out);
+      wire::put_int(*v.get_if<std::int64_t>(), out);
       return;
     case Value::Kind::local_object:
       lend(*v.get_if<ObjectPtr>(), out, lent_now);
@@ -226,9 +181,10 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
     case Value::Kind::remote_ref: {
       const auto& ref = *v.get_if<RemoteRefPtr>();
       if (!ref) {
-        out.insert(out.end(), {0x11, 0x51, 0x00});
+        wire::put_label(Label::value, out);  // a null netref travels as None
+        wire::put_byte(wire::tag::none, out);
       } else if (ref->connection().get() == self) {
-        detail::label(out, 0x53);  // (LABEL_LOCAL_REF, id_pack): the peer's own object
+        wire::put_label(Label::local_ref, out);  // (LABEL_LOCAL_REF, id_pack): the peer's own object
         out.insert(out.end(), ref->wire_id_.begin(), ref->wire_id_.end());
       } else {
         // A netref of another connection: lend a forwarder (RPyC lends the netref itself).
@@ -239,8 +195,8 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
     case Value::Kind::tuple: {
       if (brine::dumpable(v)) break;
       const auto& items = v.get_if<Tuple>()->items;
-      detail::label(out, 0x52);  // (LABEL_TUPLE, (boxed, ...))
-      detail::encode_tuple_header(items.size(), out);
+      wire::put_label(Label::tuple, out);  // (LABEL_TUPLE, (boxed, ...))
+      wire::put_tuple_header(items.size(), out);
       for (const auto& item : items) box(item, out, lent_now);
       return;
     }
@@ -253,7 +209,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
     default:
       break;
   }
-  detail::label(out, 0x51);  // (LABEL_VALUE, v)
+  wire::put_label(Label::value, out);  // (LABEL_VALUE, v)
   brine::encode(v, out);
 }
 
@@ -267,35 +223,35 @@ void Connection::Impl::box_args(std::span<const Value> args, std::vector<std::ui
     }
   }
   if (plain) {
-    detail::label(out, 0x51);
-    detail::encode_tuple_header(args.size(), out);
+    wire::put_label(Label::value, out);
+    wire::put_tuple_header(args.size(), out);
     for (const auto& a : args) brine::encode(a, out);
     return;
   }
-  detail::label(out, 0x52);
-  detail::encode_tuple_header(args.size(), out);
+  wire::put_label(Label::tuple, out);
+  wire::put_tuple_header(args.size(), out);
   for (const auto& a : args) box(a, out, lent_now);
 }
 
 void Connection::Impl::box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out,
                                 std::vector<const Object*>& lent_now) {
   // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), [name or names,] args, kwargs))
-  detail::label(out, 0x52);
-  detail::encode_tuple_header(call.names.empty() ? 3 : 4, out);
-  detail::label(out, 0x53);
+  wire::put_label(Label::tuple, out);
+  wire::put_tuple_header(call.names.empty() ? 3 : 4, out);
+  wire::put_label(Label::local_ref, out);
   out.insert(out.end(), call.target.wire_id_.begin(), call.target.wire_id_.end());
   if (call.names.size() == 1) {
-    detail::label(out, 0x51);
-    brine::encode_str(call.names.front(), out);
+    wire::put_label(Label::value, out);
+    wire::put_str(call.names.front(), out);
   } else if (call.names.size() > 1) {
-    detail::label(out, 0x51);
-    detail::encode_tuple_header(call.names.size(), out);
-    for (const auto& name : call.names) brine::encode_str(name, out);
+    wire::put_label(Label::value, out);
+    wire::put_tuple_header(call.names.size(), out);
+    for (const auto& name : call.names) wire::put_str(name, out);
   }
   box_args(call.args, out, lent_now);
   if (call.kwargs.empty()) {
-    detail::label(out, 0x51);  // (LABEL_VALUE, ())
-    out.push_back(0x02);
+    wire::put_label(Label::value, out);  // (LABEL_VALUE, ())
+    wire::put_byte(wire::tag::empty_tuple, out);
   } else {
     box(kwargs_to_value(std::move(call.kwargs)), out, lent_now);
   }

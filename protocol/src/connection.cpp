@@ -8,6 +8,7 @@
 #include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
+#include "wire/messages.hpp"
 
 namespace netref {
 namespace {
@@ -150,9 +151,7 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
   auto& frame = buffer.bytes;
   std::vector<const Object*> lent_now;
   try {
-    begin_message(frame, MsgType::request, seq);
-    frame.push_back(0x11);  // (handler, boxed args)
-    brine::encode_int(static_cast<std::int64_t>(handler), frame);
+    detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, handler, frame);
     if (body.call != nullptr) {
       box_call(*body.call, frame, lent_now);
     } else {
@@ -214,33 +213,17 @@ void Connection::Impl::take_dels() {
     return seq;
   };
   std::vector<std::uint8_t> frame;
+  const Generation gen = generation.load(std::memory_order_relaxed);
   if (peer_netref.load(std::memory_order_acquire)) {
     // One message for all of them; the peer sends no reply.
-    begin_message(frame, MsgType::request, next_fire_and_forget_seq());
-    frame.push_back(0x11);
-    brine::encode(Value(static_cast<std::int64_t>(Handler::del_batch)), frame);
-    frame.push_back(0x11);
-    frame.push_back(0x51);  // LABEL_VALUE
-    detail::encode_tuple_header(batch.size(), frame);
-    for (auto& [id, count] : batch) {
-      frame.push_back(0x11);
-      detail::encode_id_pack(id, frame);
-      brine::encode(Value(static_cast<std::int64_t>(count)), frame);
-    }
+    detail::wire::encode_del_batch(gen, next_fire_and_forget_seq(), batch, frame);
     channel->enqueue(frame);
     frames_out.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   for (auto& [id, count] : batch) {
-    // RPyC's DEL: (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), (LABEL_VALUE, count)))
     frame.clear();
-    begin_message(frame, MsgType::request, next_fire_and_forget_seq());
-    frame.push_back(0x11);
-    brine::encode(Value(static_cast<std::int64_t>(Handler::del)), frame);
-    frame.insert(frame.end(), {0x11, 0x52, 0x11, 0x11, 0x53});
-    detail::encode_id_pack(id, frame);
-    frame.insert(frame.end(), {0x11, 0x51});
-    brine::encode(Value(static_cast<std::int64_t>(count)), frame);
+    detail::wire::encode_del(gen, next_fire_and_forget_seq(), id, count, frame);
     channel->enqueue(frame);
     frames_out.fetch_add(1, std::memory_order_relaxed);
   }
@@ -664,10 +647,7 @@ void Connection::close() noexcept {
       seq = impl_->next_seq++;
       ++impl_->issued;
     }
-    impl_->begin_message(frame, MsgType::request, seq);
-    frame.insert(frame.end(), {0x11});
-    brine::encode(Value(static_cast<std::int64_t>(Handler::close)), frame);
-    frame.insert(frame.end(), {0x11, 0x51, 0x02});
+    detail::wire::encode_close(impl_->generation.load(std::memory_order_relaxed), seq, frame);
     impl_->channel->enqueue(frame);
     impl_->channel->flush();
   } catch (...) {

@@ -5,6 +5,7 @@
 #include "connection_impl.hpp"
 #include "forwarding_object.hpp"
 #include "netref/protocol/brine.hpp"
+#include "wire/messages.hpp"
 
 namespace netref {
 namespace detail {
@@ -416,7 +417,7 @@ void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std:
   frame.clear();
   std::vector<const Object*> lent_now;
   try {
-    begin_message(frame, MsgType::reply, seq);
+    detail::wire::encode_reply_head(generation.load(std::memory_order_relaxed), seq, frame);
     box(result, frame, lent_now);
     if (frame.size() > channel->config().max_frame_bytes) {
       throw ValueError("result of " + std::to_string(frame.size()) + " bytes exceeds the limit of " +
@@ -437,7 +438,7 @@ void Connection::Impl::send_reply(std::uint32_t seq, const Value& result) {
 void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {
   std::vector<std::uint8_t> frame;
   try {
-    begin_message(frame, MsgType::exception, seq);
+    detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);
     brine::encode(exception_codec::encode(describe_exception(std::move(error), context)), frame);
   } catch (...) {
     // Describing the error failed: send a fixed one rather than loop (RELIABILITY.md F6).
@@ -446,7 +447,7 @@ void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr erro
     info.class_name = "RuntimeError";
     info.args.emplace_back("internal error while encoding an exception");
     try {
-      begin_message(frame, MsgType::exception, seq);
+      detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);
       brine::encode(exception_codec::encode(info), frame);
     } catch (...) {
       return;

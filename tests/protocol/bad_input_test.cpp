@@ -184,6 +184,18 @@ TEST_CASE("bytes after a message's envelope close the connection, naming them") 
   CHECK(p.closed_reason().find("1 trailing bytes") != std::string::npos);
 }
 
+TEST_CASE("a request that decodes past the decode budget closes the connection, naming the limit") {
+  // 2M one-byte ints: a 2 MiB frame, well within max_frame_bytes, that would decode to 2M
+  // Values (80 MiB) and is refused as its tuple's header is read.
+  std::vector<std::uint8_t> payload = {0x12, 0x51, 0x50, 0x11, 0x57, 0x11, 0x51, 0x15, 0x00, 0x20, 0x00, 0x00};
+  payload.resize(payload.size() + (std::size_t{2} << 20), 0x51);
+  RawPeer p;
+  p.frame(payload);
+  const std::string reason = p.closed_reason();
+  CHECK(reason.find("max_decoded_items") != std::string::npos);
+  CHECK(reason.find("2097152 items") != std::string::npos);
+}
+
 TEST_CASE("an unknown message type closes the connection") {
   RawPeer p;
   p.frame(message_v5(9, 0, Value()));

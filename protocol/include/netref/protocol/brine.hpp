@@ -10,9 +10,17 @@
 
 namespace netref::brine {
 
-/// Decoder limits (RELIABILITY.md R1).
+/// Decoder limits (RELIABILITY.md R1). The budget bounds what one decode builds, checked as
+/// each header is read and before anything is reserved for it: a 16 KiB compressed frame
+/// that inflates to 16 MiB of one-byte ints would otherwise become 16M Values (about 40 bytes
+/// each). Past a limit, decode throws ProtocolError naming it.
 struct Limits {
   std::size_t max_depth = 64;  ///< tuples/frozensets/slices nested deeper fail to decode
+  /// Items of tuples, frozensets and slices one decode may build (max_decoded_items).
+  std::size_t max_items = std::size_t{1} << 20;
+  /// Bytes those may take (max_decoded_bytes): sizeof(Value) for each item, plus the bytes of
+  /// every str, bytes and int text read. 64 MiB: four times the default frame limit.
+  std::size_t max_bytes = std::size_t{64} << 20;
 };
 
 /// Appends the encoding of v to out, choosing the same tag RPyC would (immediate ints for

@@ -1,0 +1,72 @@
+// The writer's out-of-line pieces: decimal text, big ints, strs and doubles.
+#include "writer.hpp"
+
+#include <bit>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "netref/protocol/brine.hpp"
+#include "netref/stream/error.hpp"
+
+namespace netref::detail::wire {
+
+void fail_length(std::size_t n, const char* what) {
+  throw ProtocolError("brine: " + std::string(what) + " of " + std::to_string(n) +
+                      " exceeds brine's 32-bit length");
+}
+
+void fail_utf8() { throw ProtocolError("brine: a str holds invalid UTF-8 (send it as Bytes)"); }
+
+void put_int_text(std::int64_t i, Buffer& out) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, i);
+  const auto n = static_cast<std::size_t>(r.ptr - buf);
+  // One size change for tag, length and digits (an int is in every message: the seq).
+  const std::size_t at = out.size();
+  out.resize(at + 2 + n);
+  std::uint8_t* p = out.data() + at;
+  p[0] = tag::int_l1;
+  p[1] = static_cast<std::uint8_t>(n);
+  std::memcpy(p + 2, buf, n);
+}
+
+void put_u64(std::uint64_t v, Buffer& out) {
+  if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return put_int(static_cast<std::int64_t>(v), out);
+  }
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  put_big_int(false, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)), out);
+}
+
+void put_big_int(bool negative, std::string_view digits, Buffer& out) {
+  const std::size_t n = digits.size() + (negative ? 1 : 0);
+  if (n < 256) {
+    put_byte(tag::int_l1, out);
+    put_byte(static_cast<std::uint8_t>(n), out);
+  } else {
+    const std::uint32_t length = checked_length(n, "an int text");
+    put_byte(tag::int_l4, out);
+    put_u32(length, out);
+  }
+  if (negative) put_byte('-', out);
+  put_raw(digits.data(), digits.size(), out);
+}
+
+void put_str(std::string_view s, Buffer& out) {
+  if (!brine::is_valid_utf8(s)) fail_utf8();
+  if (s.size() > 0xFFFFFFFFu) fail_length(s.size(), "a bytes/str");
+  put_byte(tag::unicode, out);
+  put_bytes(s, out);
+}
+
+void put_f64(double d, Buffer& out) {
+  const auto bits = std::bit_cast<std::uint64_t>(d);
+  std::uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+  put_raw(b, 8, out);
+}
+
+}  // namespace netref::detail::wire
