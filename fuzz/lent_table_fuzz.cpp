@@ -249,6 +249,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto [a, b] = netref::make_memory_pair();
     netref::ConnectionConfig client_cfg;
     client_cfg.generation = (in.u8() & 1) ? netref::Generation::v6 : netref::Generation::v5;
+    // Requests leave as they are made: the model steps both peers by hand, with no clock.
+    client_cfg.request_batch_delay = std::chrono::microseconds(0);
     netref::ConnectionConfig server_cfg;
     server_cfg.detect_generation = true;
     p.root = new_item('s');

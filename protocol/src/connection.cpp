@@ -8,6 +8,7 @@
 #include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
+#include "flush_timer.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -22,6 +23,8 @@ thread_local Connection* current_connection = nullptr;
 thread_local const Connection::Impl* corked_connection = nullptr;
 // Inside serve_available: this thread belongs to a reactor and never waits for room to send.
 thread_local int reactor_depth = 0;
+// Deferred requests past this many bytes leave at once rather than wait for the timer.
+constexpr std::size_t kBatchBytes = 64u << 10;
 std::atomic<std::uint64_t> connection_counter{0};
 
 Clock::time_point deadline_after(std::chrono::milliseconds timeout) {
@@ -124,7 +127,7 @@ Connection::~Connection() { close(); }
 // ---------------------------------------------------------------------------------------------
 // Requests out
 
-std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::PendingCall>& call) {
+std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::PendingCall>& call, std::size_t* in_flight) {
   std::lock_guard lk(state_mutex);
   if (is_closed) throw_closed_locked();
   std::uint32_t seq = next_seq++;
@@ -138,6 +141,7 @@ std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::Pend
     spare_pending_node.mapped() = call;
     pending.insert(std::move(spare_pending_node));
   }
+  if (in_flight != nullptr) *in_flight = pending.size();
   return seq;
 }
 
@@ -146,7 +150,7 @@ void Connection::Impl::forget_call(std::uint32_t seq) {
   pending.erase(seq);
 }
 
-void Connection::Impl::send_request(Handler handler, detail::RequestBody body, std::uint32_t seq) {
+void Connection::Impl::send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer) {
   detail::FrameBuffer buffer;
   auto& frame = buffer.bytes;
   std::vector<const Object*> lent_now;
@@ -161,16 +165,16 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
     rollback_lends(lent_now);
     throw;
   }
-  send_frame(frame);
+  send_frame(frame, defer);
 }
 
-void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame) {
+void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool defer) {
   try {
     if (closed_flag.load(std::memory_order_acquire)) throw_closed();
     if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
     Flush state = Flush::busy;
-    if (corked_connection == this) {
-      channel->enqueue(frame);  // the batch being served leaves together (serve_available)
+    if (defer || corked_connection == this) {
+      channel->enqueue(frame);  // leaves with the batch (serve_available) or the next flush
     } else {
       state = channel->send_nowait(frame);
     }
@@ -183,6 +187,23 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame) {
   } catch (const BudgetExceeded&) {
     fail(std::current_exception(), "budget");
     throw_closed();
+  }
+}
+
+void Connection::Impl::schedule_flush() {
+  if (flush_scheduled.exchange(true, std::memory_order_acq_rel)) return;
+  detail::run_at(Clock::now() + config.request_batch_delay,
+                 [weak = std::weak_ptr<Connection>(self->shared_from_this())] {
+                   if (auto conn = weak.lock()) conn->impl_->deferred_flush();
+                 });
+}
+
+void Connection::Impl::deferred_flush() noexcept {
+  flush_scheduled.store(false, std::memory_order_release);
+  try {
+    if (channel->flush() == Flush::blocked) output_blocked();
+  } catch (...) {
+    fail(std::current_exception());
   }
 }
 
@@ -307,12 +328,25 @@ Value Connection::Impl::sync_request(Handler handler, detail::RequestBody body,
 
 AsyncResult Connection::Impl::async_request(Handler handler, detail::RequestBody body) {
   auto call = std::make_shared<detail::PendingCall>();
-  const auto seq = register_call(call);
+  std::size_t in_flight = 0;
+  const auto seq = register_call(call, &in_flight);
   try {
-    send_request(handler, body, seq);
-    // A caller outside a reactor chose to send: it waits for room for the rest, so its
-    // request is out when it returns (nobody may read this connection for a while).
-    if (reactor_depth == 0 && !writer_wanted_handler && channel->queued_bytes() != 0) channel->flush_wait();
+    // Nagle's rule on messages: with other calls in flight the link is busy anyway, so the
+    // request waits for the next flush (a wait or serve on this connection, another send, a
+    // full batch, or the flush timer within request_batch_delay): pipelined calls leave
+    // many to a write. Alone, it leaves now.
+    const bool defer = in_flight > 1 && reactor_depth == 0 && config.request_batch_delay.count() > 0;
+    send_request(handler, body, seq, defer);
+    if (defer && channel->queued_bytes() < kBatchBytes) {
+      schedule_flush();
+    } else if (defer && channel->flush() == Flush::blocked) {
+      output_blocked();
+    }
+    // A caller outside a reactor chose to send: it waits for room for what it may not leave
+    // queued (its own request, or a full batch), so the queue stays bounded and its request
+    // is out when it returns (nobody may read this connection for a while).
+    const std::size_t may_leave = defer ? kBatchBytes : 1;
+    if (reactor_depth == 0 && !writer_wanted_handler && channel->queued_bytes() >= may_leave) channel->flush_wait();
   } catch (const ConnectionClosed&) {
     forget_call(seq);
     fail(std::current_exception());

@@ -208,6 +208,7 @@ struct Connection::Impl {
   std::vector<std::pair<IdPack, std::uint64_t>> dels;  // queued releases
   std::atomic<bool> dels_waiting{false};
   std::function<void()> writer_wanted_handler;  // set before serving; read-only after
+  std::atomic<bool> flush_scheduled{false};     // the flush timer will flush deferred requests
 
   std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
   detail::PingLimiter ping_limiter;        // the peer's PINGs; used under the reader role
@@ -222,15 +223,22 @@ struct Connection::Impl {
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
 
   // connection.cpp
-  std::uint32_t register_call(const std::shared_ptr<detail::PendingCall>& call);
+  /// Issues a seq for call; in_flight (if given) gets how many calls await replies, call
+  /// included.
+  std::uint32_t register_call(const std::shared_ptr<detail::PendingCall>& call, std::size_t* in_flight = nullptr);
   void forget_call(std::uint32_t seq);
   /// A sync request: sends, waits for the reply and returns it or throws its error.
   Value sync_request(Handler handler, detail::RequestBody body, std::optional<std::chrono::milliseconds> timeout);
   AsyncResult async_request(Handler handler, detail::RequestBody body);
-  void send_request(Handler handler, detail::RequestBody body, std::uint32_t seq);
+  /// defer: queue the request without writing (it leaves with the next flush).
+  void send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer = false);
+  /// Makes sure deferred requests leave within config.request_batch_delay.
+  void schedule_flush();
+  /// The timer's flush of deferred requests.
+  void deferred_flush() noexcept;
   /// Queues frame and writes what goes now; never waits on the peer. Bytes the transport
   /// does not take are carried by whoever reads next, or by a reactor (output_blocked).
-  void send_frame(const std::vector<std::uint8_t>& frame);
+  void send_frame(const std::vector<std::uint8_t>& frame, bool defer = false);
   /// Moves the queued releases (DELs) onto the channel's queue, as frames.
   void take_dels();
   /// The transport is full: tells the reactor watching this connection, if there is one.

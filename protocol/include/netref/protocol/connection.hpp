@@ -67,6 +67,11 @@ struct ConnectionConfig {
   std::size_t max_callback_depth = 32;
   /// Answer and use netref's extension handlers (hello, call chains, batched DEL).
   bool enable_extensions = true;
+  /// Async requests made while others await their replies are held up to this long, so
+  /// that pipelined calls leave many to a write (the next wait or serve on the connection,
+  /// any other send, or 64 KiB of them sends them sooner). An async request with nothing
+  /// else in flight leaves at once. Zero: every request leaves at once.
+  std::chrono::microseconds request_batch_delay{200};
   /// Name for logs and errors ("conn7"); empty: assigned.
   std::string name;
   /// Sees each incoming request first and may refuse it (authorization).
