@@ -78,6 +78,7 @@ void Channel::append_frame_locked(std::span<const std::uint8_t> body, std::uint8
   const std::size_t total = kHeaderBytes + body.size() + 1;
   send_lease_.cover(queued_.load(std::memory_order_relaxed) + total);  // throws before anything changes
   const auto header = header_of(body.size(), flag);
+  if (queue_.capacity() - queue_.size() < total) queue_.reserve(std::max(queue_.size() + total, 2 * queue_.capacity()));
   queue_.insert(queue_.end(), header.begin(), header.end());
   queue_.insert(queue_.end(), body.begin(), body.end());
   queue_.push_back(kTerminator);

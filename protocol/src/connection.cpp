@@ -173,8 +173,10 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool d
     if (closed_flag.load(std::memory_order_acquire)) throw_closed();
     if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
     Flush state = Flush::busy;
-    if (defer || corked_connection == this) {
-      channel->enqueue(frame);  // leaves with the batch (serve_available) or the next flush
+    // Small frames wait for their batch (serve_available) or the next flush; a large one
+    // goes now, straight from its buffer: batching it saves no write, queuing it costs a copy.
+    if ((defer || corked_connection == this) && frame.size() < kBatchBytes) {
+      channel->enqueue(frame);
     } else {
       state = channel->send_nowait(frame);
     }
