@@ -155,8 +155,12 @@ void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& 
         throw Error("too many objects lent to the peer (max_lent_objects = " +
                     std::to_string(config.max_lent_objects) + ")");
       }
+      if (detail::ProcessLentShare::total().load(std::memory_order_relaxed) >= config.max_lent_objects_in_process) {
+        throw Error("too many objects lent by this process over all its connections (max_lent_objects_in_process = " +
+                    std::to_string(config.max_lent_objects_in_process) + ")");
+      }
       id = next_object_id++;
-      lent.emplace(id, detail::LentEntry{object, 1});
+      lent.emplace(id, detail::LentEntry{object, 1, {}});
       lent_ids.emplace(object.get(), id);
     }
   }

@@ -882,6 +882,10 @@ std::uint64_t Connection::lent_count(const Object& object) const {
 
 Connection* Connection::current() noexcept { return current_connection; }
 
+std::size_t Connection::lent_objects_in_process() noexcept {
+  return detail::ProcessLentShare::total().load(std::memory_order_relaxed);
+}
+
 namespace detail {
 Connection* exchange_current_connection(Connection* c) noexcept {
   auto* old = current_connection;

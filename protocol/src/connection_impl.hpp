@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "boxed_reader.hpp"
@@ -50,10 +51,40 @@ struct PendingCall {
   }
 };
 
+/// One lent object's share of the process-wide count (ConnectionConfig::
+/// max_lent_objects_in_process): counted while its entry exists, however the entry goes
+/// (released, rolled back, dropped with its connection).
+class ProcessLentShare {
+ public:
+  ProcessLentShare() noexcept { total().fetch_add(1, std::memory_order_relaxed); }
+  ProcessLentShare(ProcessLentShare&& other) noexcept : held_(std::exchange(other.held_, false)) {}
+  ProcessLentShare& operator=(ProcessLentShare&& other) noexcept {
+    if (this != &other) {
+      release();
+      held_ = std::exchange(other.held_, false);
+    }
+    return *this;
+  }
+  ~ProcessLentShare() { release(); }
+  /// Distinct objects lent now, over every connection of the process.
+  static std::atomic<std::size_t>& total() noexcept {
+    static std::atomic<std::size_t> count{0};
+    return count;
+  }
+
+ private:
+  void release() noexcept {
+    if (held_) total().fetch_sub(1, std::memory_order_relaxed);
+    held_ = false;
+  }
+  bool held_ = true;
+};
+
 /// One object we lend: the object, and how many times the peer received it.
 struct LentEntry {
   ObjectPtr object;
   std::uint64_t count = 0;  // DEL(obj, n) lowers it; at 0 the entry goes
+  ProcessLentShare share;   // counts the entry against the process-wide cap
 };
 
 struct ImportKey {

@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "netref/protocol/detail/identity_hash.hpp"
 #include "netref/protocol/errors.hpp"
 #include "netref/protocol/remote_ref.hpp"
 
@@ -36,9 +37,7 @@ std::string Object::repr() { return "<" + std::string(type_name()) + " object>";
 
 std::string Object::str() { return repr(); }
 
-std::int64_t Object::hash() {
-  return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(this) >> 4);
-}
+std::int64_t Object::hash() { return detail::identity_hash(this); }
 
 std::vector<std::string> Object::dir() { return {}; }
 

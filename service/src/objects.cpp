@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "netref/protocol/detail/identity_hash.hpp"
 #include "netref/service/convert.hpp"
 #include "type_table.hpp"
 
@@ -152,7 +153,7 @@ std::int64_t BoundObject::hash() {
     return Converter<std::int64_t>::from_value(call_dunder(*m, {}), context());
   }
   const void* identity = instance_ ? instance_.get() : static_cast<const void*>(this);
-  return static_cast<std::int64_t>(std::hash<const void*>{}(identity));
+  return detail::identity_hash(identity);  // keyed: never the address itself
 }
 
 std::vector<std::string> BoundObject::dir() {

@@ -63,6 +63,9 @@ struct ConnectionConfig {
   std::size_t max_depth = 64;
   /// Most objects lent to the peer at once; boxing one more fails the request.
   std::size_t max_lent_objects = 100000;
+  /// Most objects lent at once over every connection of the process (per-connection caps
+  /// alone allow 100,000 x 4,096 connections); boxing one more fails the request.
+  std::size_t max_lent_objects_in_process = 1000000;
   /// Deepest nesting of requests served inside a wait on one thread (callbacks).
   std::size_t max_callback_depth = 32;
   /// Answer and use netref's extension handlers (hello, call chains, batched DEL).
@@ -208,6 +211,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// empty when unknown. Set by servers before serving starts.
   const std::string& peer_identity() const noexcept;
   void set_peer_identity(std::string identity);
+
+  /// Distinct objects lent now over every connection of this process.
+  static std::size_t lent_objects_in_process() noexcept;
 
   /// The connection whose request this thread is running right now (nullptr outside a
   /// handler). Lets a handler reach its caller (identity, callbacks).
