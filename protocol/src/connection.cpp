@@ -506,9 +506,11 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
       stage = Stage::message;
       Value value = unbox(std::move(msg.body));
       stage = Stage::bookkeeping;
-      deliver(msg.seq, std::move(value), nullptr);
+      deliver(msg.seq, std::move(value), nullptr, &role);
     } else {
-      deliver(msg.seq, Value(), make_remote_exception(exception_codec::decode(msg.body)));
+      // The reader role goes back before then-callbacks run, on this path as on the fast
+      // one: a callback may make a sync call on this connection.
+      deliver(msg.seq, Value(), make_remote_exception(exception_codec::decode(msg.body)), &role);
     }
     return true;
   } catch (const ProtocolError&) {

@@ -296,3 +296,29 @@ TEST_CASE("a close handler that closes its connection again does not wait for it
   CHECK(handler_runs == 1);
   CHECK(pair.client->closed());
 }
+
+TEST_CASE("a then-callback may make a sync call on the same connection, after a normal and after an exception reply") {
+  Pair p;
+  auto r = p.client->root();
+  for (const char* method : {"add", "fail"}) {
+    CAPTURE(method);
+    std::promise<std::int64_t> got;
+    Args args = method == std::string("add") ? Args{Value(r), Value("add"), make_args(1, 2), Value(Tuple{})}
+                                             : Args{Value(r), Value("fail"), Value(Tuple{}), Value(Tuple{})};
+    auto res = p.client->async_request(Handler::callattr, std::move(args));
+    res.then([&](const AsyncResult&) {
+      try {
+        // The callback runs on the thread that delivered the reply: it must not hold the
+        // reader role, or this call would wait for itself until its timeout.
+        Value v = p.client->sync_request(Handler::callattr, {Value(r), Value("add"), make_args(20, 22), Value(Tuple{})},
+                                         std::chrono::seconds(2));
+        got.set_value(*v.get_if<std::int64_t>());
+      } catch (...) {
+        got.set_exception(std::current_exception());
+      }
+    });
+    auto fut = got.get_future();
+    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) p.client->serve(std::chrono::seconds(1));
+    CHECK(fut.get() == 42);
+  }
+}
