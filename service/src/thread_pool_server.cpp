@@ -547,9 +547,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     base.refuse_requests();
     detail::ServerBase::drain(grace, [this] {
       std::size_t running = 0;
-      for (auto& s : all_sessions()) {
-        if (s->conn) running += s->conn->stats().running_handlers;
-      }
+      for (auto& conn : open_connections()) running += conn->stats().running_handlers;
       return running;
     });
     // Close every connection: clients see ConnectionClosed now, whatever still runs.
@@ -583,6 +581,15 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     stopped.notify_all();
   }
 
+  std::vector<ConnectionPtr> open_connections() const {
+    std::lock_guard lk(mutex);  // a worker sets a session's conn under it
+    std::vector<ConnectionPtr> all;
+    for (auto& [key, s] : sessions) {
+      if (s->conn) all.push_back(s->conn);
+    }
+    return all;
+  }
+
   std::vector<SessionPtr> all_sessions_locked() const {
     std::vector<SessionPtr> all;
     for (auto& [key, s] : sessions) all.push_back(s);
@@ -609,10 +616,16 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       st.waiting_handlers = waiting;
     }
     st.refused_waits = refused_waits.load(std::memory_order_relaxed);
-    for (auto& s : all_sessions()) {
-      ++st.open_connections;
-      if (!s->conn) continue;
-      const auto cs = s->conn->stats();
+    std::vector<ConnectionPtr> connections;
+    {
+      std::lock_guard lk(mutex);  // a worker sets a session's conn under it
+      st.open_connections = sessions.size();
+      for (auto& [key, s] : sessions) {
+        if (s->conn) connections.push_back(s->conn);
+      }
+    }
+    for (auto& conn : connections) {
+      const auto cs = conn->stats();
       st.running_handlers += cs.running_handlers;
       st.lent_objects += cs.lent_objects;
     }
