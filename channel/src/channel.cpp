@@ -202,6 +202,7 @@ bool Channel::recv_until(std::vector<std::uint8_t>& out,
   try {
     const bool received = receive_frame(out, start_deadline);
     frame_lease_.release();  // handed over
+    frame_waiting_.store(received && buffered() == Buffered::frame, std::memory_order_relaxed);
     return received;
   } catch (...) {
     frame_lease_.release();  // the frame failed: its buffers are no longer "in progress"

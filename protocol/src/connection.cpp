@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 
 #include "connection_impl.hpp"
 #include "liveness.hpp"
@@ -173,9 +174,11 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool d
     if (closed_flag.load(std::memory_order_acquire)) throw_closed();
     if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
     Flush state = Flush::busy;
-    // Small frames wait for their batch (serve_available) or the next flush; a large one
-    // goes now, straight from its buffer: batching it saves no write, queuing it costs a copy.
-    if ((defer || corked_connection == this) && frame.size() < kBatchBytes) {
+    // A reply waits only while the next request is already buffered (it leaves with that
+    // one's reply), and a deferred request for the next flush; a large frame goes now,
+    // straight from its buffer: batching it saves no write, queuing it costs a copy.
+    const bool batch = defer || (corked_connection == this && channel->frame_waiting());
+    if (batch && frame.size() < kBatchBytes) {
       channel->enqueue(frame);
     } else {
       state = channel->send_nowait(frame);
@@ -591,6 +594,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
   // What earlier turns left queued goes first (the reactor saw room); then the replies of
   // the frames that arrived together, in one write when the last buffered one is served.
   const auto flush = [this]() -> bool {
+    if (impl_->channel->queued_bytes() == 0) return true;  // the common case: nothing owed
     try {
       impl_->channel->flush();
       impl_->channel->check_write_deadline();
@@ -649,6 +653,14 @@ void Connection::set_reader_released_handler(std::function<void()> handler) {
 }
 
 void Connection::serve_all() {
+  // A serving loop corks its connection as a reactor's turn does: the replies of requests
+  // that arrived together are queued, and leave in one write when the loop next waits for
+  // input (Channel::receive_some writes what is queued first).
+  const Connection::Impl* previous = std::exchange(corked_connection, impl_.get());
+  struct Uncork {
+    const Connection::Impl* previous;
+    ~Uncork() { corked_connection = previous; }
+  } uncork{previous};
   try {
     while (!closed()) serve(std::chrono::milliseconds(-1));
   } catch (const ConnectionClosed&) {

@@ -84,6 +84,9 @@ class Channel {
   /// Waits up to timeout until the transport would take bytes (a sender that must wait for
   /// room while another thread receives). Throws ConnectionClosed after close().
   bool wait_writable(std::chrono::milliseconds timeout);
+  /// True when, after the frame recv handed over last, another whole frame is already
+  /// buffered: its reply may wait to leave with the next one's. A hint, readable anywhere.
+  bool frame_waiting() const noexcept { return frame_waiting_.load(std::memory_order_relaxed); }
   /// Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept { return queued_.load(std::memory_order_relaxed); }
   /// When the backlog must have drained: time_point::max() unless a write found the
@@ -213,6 +216,7 @@ class Channel {
   std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;
+  std::atomic<bool> frame_waiting_{false};  // see frame_waiting()
   BufferLease frame_lease_;  // the frame in progress's charge on the buffer budget
   BufferLease send_lease_;   // the outgoing queue's charge on the buffer budget (out_mutex_)
 };
