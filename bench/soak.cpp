@@ -1,4 +1,4 @@
-// Soak runs of RELIABILITY.md K1-K3 (issue 5, item 5): long workloads against a netref
+// Soak runs of docs/FAULTS.md K1-K3 (issue 5, item 5): long workloads against a netref
 // ThreadPoolServer that check nothing leaks, in the server or in this client.
 //   K1  N calls of make_counter(i), each returning a fresh netref that is dropped at once
 //   K2  N calls of fail(i), each a C++ exception in the handler that arrives here as the

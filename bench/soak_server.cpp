@@ -1,4 +1,4 @@
-// The server the soak workloads (netref_soak, RELIABILITY.md K1-K3) call: a ThreadPoolServer
+// The server the soak workloads (netref_soak, docs/FAULTS.md K1-K3) call: a ThreadPoolServer
 // on a free loopback port, run as a child process so the soak reads its memory, threads and
 // descriptors from /proc/<pid>/ without measuring itself. The service:
 //   make_counter(start)  a fresh Counter, lent as a netref (K1, K3)

@@ -1,4 +1,4 @@
-// Fuzz target L3 (RELIABILITY.md §6): the brine value codec. Byte 0 picks the mode (bit 0) and
+// Fuzz target L3 (docs/FAULTS.md §6): the brine value codec. Byte 0 picks the mode (bit 0) and
 // the decoder's max_depth (bits 1-3).
 //  Decode mode (bit 0 clear): the rest is brine bytes from a peer.
 //   - decode throws only ProtocolError; it succeeds exactly when decode_prefix reads a value

@@ -1,4 +1,4 @@
-// Fuzz target L4 (RELIABILITY.md §6): the exception decoder (RPyC's vinegar tuples). Byte 0,
+// Fuzz target L4 (docs/FAULTS.md §6): the exception decoder (RPyC's vinegar tuples). Byte 0,
 // bit 0 picks where the wire value comes from: brine bytes from a peer (clear), or a value
 // built from the input (set), shaped like a vinegar tuple most of the time, with strings past
 // the 64 KiB caps and, when bit 1 is set, invalid UTF-8 that only a locally built value has.

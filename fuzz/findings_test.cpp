@@ -70,7 +70,7 @@ Value boxed(std::int64_t label, Value v) { return tuple_of(label, std::move(v));
 
 }  // namespace
 
-// RELIABILITY.md R5 and C4: a new request that reuses a seq still in flight closes the
+// docs/FAULTS.md R5 and C4: a new request that reuses a seq still in flight closes the
 // connection. Here the first request (seq 1) is waiting for its callback's reply when a second
 // request with seq 1 arrives; the server used to serve it and answer seq 1 twice (found in the
 // session harness's trace). The same input for the harness:

@@ -1,4 +1,4 @@
-// Fuzz target L1 (RELIABILITY.md §6): the frame decoder, with reads split where the fuzzer
+// Fuzz target L1 (docs/FAULTS.md §6): the frame decoder, with reads split where the fuzzer
 // chooses. The bytes of the input describe a byte stream and how it arrives (chunks, stalls,
 // long runs of one byte); a Channel reads frames from it, either blocking (recv) or as a
 // reactor would (read_available, then recv of a buffered frame). Checked against a model that

@@ -16,7 +16,7 @@
 #include "netref/protocol/value.hpp"
 
 /// Fails the run when cond is false: prints where and why, then aborts. For harness
-/// invariants only; the library must never abort on peer input (RELIABILITY.md R9).
+/// invariants only; the library must never abort on peer input (docs/FAULTS.md R9).
 #define NETREF_FUZZ_CHECK(cond, detail)                                     \
   do {                                                                      \
     if (!(cond)) ::netref::fuzz::fail(__FILE__, __LINE__, #cond, (detail)); \
@@ -203,7 +203,7 @@ inline bool encodable(const Value& v, std::size_t depth = 0) {
 }
 
 /// Names the harnesses use as attribute names and strings: what the test objects expose,
-/// what they do not, and the names RELIABILITY.md E1 lists as hostile.
+/// what they do not, and the names docs/FAULTS.md E1 lists as hostile.
 inline constexpr std::string_view kWords[] = {
     "add",   "make", "fail",     "echo",    "apply",  "value",         "self",     "sum",
     "keys",  "big",  "missing",  "__init__", "__class__", "exposed_add", "_private", "",

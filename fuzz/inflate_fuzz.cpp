@@ -1,4 +1,4 @@
-// Fuzz target L2 (RELIABILITY.md §6): the compressed flag and inflate, with the size caps.
+// Fuzz target L2 (docs/FAULTS.md §6): the compressed flag and inflate, with the size caps.
 // Three modes, picked by byte 0 (bits 0-1); bits 2-4 pick max_inflated_bytes:
 //  0: the rest is the payload of a flag-1 frame. recv must return exactly what zlib's one-shot
 //     uncompress2 makes of it (one whole zlib stream, nothing after it, at most the cap), or
@@ -68,7 +68,7 @@ void check_against_model(std::span<const std::uint8_t> compressed, const netref:
   }
 }
 
-// Damages a valid zlib stream the way RELIABILITY.md B5 lists.
+// Damages a valid zlib stream the way docs/FAULTS.md B5 lists.
 void damage(std::vector<std::uint8_t>& z, Input& in) {
   const std::uint8_t how = in.u8();
   const std::size_t where = z.empty() ? 0 : in.u16() % z.size();

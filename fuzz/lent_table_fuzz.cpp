@@ -1,4 +1,4 @@
-// Fuzz target L6 (RELIABILITY.md §6): the lent-object tables of both peers, against a model.
+// Fuzz target L6 (docs/FAULTS.md §6): the lent-object tables of both peers, against a model.
 // A client and a server Connection over an in-memory pair, served in turn on one thread
 // (requests go out async, then each side polls until neither has anything to read), so every
 // run is deterministic. The server lends Items; the client holds the netrefs it receives in a

@@ -1,4 +1,4 @@
-// Fuzz target L5 (RELIABILITY.md §6): a server session. A Connection lending a small test
+// Fuzz target L5 (docs/FAULTS.md §6): a server session. A Connection lending a small test
 // Service (one method returning a new object, some throwing, one calling back, an exposed type)
 // reads the frames the input describes from a scripted in-memory stream and answers into it.
 // The stream has no clock: at the end of what was delivered a zero-timeout poll sees nothing

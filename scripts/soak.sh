@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the soak workloads K1-K3 of RELIABILITY.md (issue 5): builds netref_soak and its server,
+# Runs the soak workloads K1-K3 of docs/FAULTS.md (issue 5): builds netref_soak and its server,
 # then runs 1,000,000 calls each returning a fresh netref (K1), 1,000,000 calls each throwing
 # (K2) and 100,000 short connections of 10 netref calls (K3) against a ThreadPoolServer child
 # process on a loopback port. Prints each workload's table; fails when a check fails (lent

@@ -21,7 +21,7 @@
 namespace netref::detail {
 
 /// A reference met while reading: where its object goes once the whole message has been
-/// read. Nothing is looked up or imported before that (RELIABILITY.md R4).
+/// read. Nothing is looked up or imported before that (docs/FAULTS.md R4).
 struct RefSlot {
   Value* slot;
   Label label;  // local_ref: an object we lent; remote_ref: one the peer lends us

@@ -1,5 +1,5 @@
 // Brine, byte for byte as rpyc/core/brine.py writes it; a decoder that is total and bounded
-// (RELIABILITY.md R1): every read is checked, counts are checked against the bytes left before
+// (docs/FAULTS.md R1): every read is checked, counts are checked against the bytes left before
 // anything is reserved, nesting is capped.
 #include "netref/protocol/brine.hpp"
 

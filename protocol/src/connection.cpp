@@ -721,7 +721,7 @@ const char* category_of(const std::exception_ptr& reason) noexcept {
   try {
     std::rethrow_exception(reason);
   } catch (const BudgetExceeded&) {
-    return "budget";  // the process buffer budget refused a frame (RELIABILITY.md B4)
+    return "budget";  // the process buffer budget refused a frame (docs/FAULTS.md B4)
   } catch (const ProtocolError&) {
     return "protocol";
   } catch (const Timeout&) {

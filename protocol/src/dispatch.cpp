@@ -20,7 +20,7 @@ constexpr std::string_view exposed_prefix = "exposed_";
 
 thread_local std::size_t serving_depth = 0;
 
-/// The one name check every name-taking handler goes through (RELIABILITY.md R2). The name
+/// The one name check every name-taking handler goes through (docs/FAULTS.md R2). The name
 /// points into v.
 std::string_view attr_name(const Value& v) {
   std::string_view name;
@@ -323,7 +323,7 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
     args_error = std::current_exception();
   }
   // A seq still being served must not be reused: both replies would carry it, and the
-  // peer would take the first for the other's answer (RELIABILITY.md R5: close). Checked in
+  // peer would take the first for the other's answer (docs/FAULTS.md R5: close). Checked in
   // the same step that gives the reader role back, so others may read while the handler runs.
   {
     std::lock_guard lk(state_mutex);
@@ -401,7 +401,7 @@ Args Connection::Impl::take_args(detail::RequestArgs& request_args) {
   return std::move(*request_args.args);
 }
 
-// RELIABILITY.md G9: a peer that floods PINGs (cheap to send, a reply each to answer) is cut
+// docs/FAULTS.md G9: a peer that floods PINGs (cheap to send, a reply each to answer) is cut
 // off after ping_strikes pings beyond max_pings_per_second. Runs under the reader role.
 bool Connection::Impl::admit_ping() {
   if (!ping_limiter.enabled()) return true;
@@ -441,7 +441,7 @@ void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr erro
     detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);
     brine::encode(exception_codec::encode(describe_exception(std::move(error), context)), frame);
   } catch (...) {
-    // Describing the error failed: send a fixed one rather than loop (RELIABILITY.md F6).
+    // Describing the error failed: send a fixed one rather than loop (docs/FAULTS.md F6).
     frame.clear();
     ExceptionInfo info;
     info.class_name = "RuntimeError";

@@ -1,4 +1,4 @@
-// The counter service of DESIGN.md §1: plain functions, an exposed type lent as a netref, and
+// The counter service of the README's quick start: plain functions, an exposed type lent as a netref, and
 // a function that calls back into its client, served by a thread pool until SIGINT or SIGTERM
 // (then a graceful stop). Usage: counter_server [port]   (default 18861)
 #include <netref/netref.hpp>

@@ -1,5 +1,5 @@
 // TlsContext: an SSL_CTX configured through asio::ssl::context from the client's or the
-// server's options, with the defaults of RELIABILITY.md section J: TLS 1.2 at least, no
+// server's options, with the defaults of docs/FAULTS.md section J: TLS 1.2 at least, no
 // renegotiation, no compression, the peer verified unless the options say insecure.
 #include <openssl/err.h>
 #include <openssl/pem.h>

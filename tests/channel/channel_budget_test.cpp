@@ -1,4 +1,4 @@
-// The buffer budget (RELIABILITY.md B4): the counter and its limit, the lease a channel holds
+// The buffer budget (docs/FAULTS.md B4): the counter and its limit, the lease a channel holds
 // for its frame in progress, and that a channel gives its charge back on every path: handed
 // over, a protocol error, EOF, close and destruction in the middle of a frame, a refusal.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Hostile or broken frame headers and terminators (RELIABILITY.md section A, B1).
+// Hostile or broken frame headers and terminators (docs/FAULTS.md section A, B1).
 #include <doctest/doctest.h>
 
 #include <string>

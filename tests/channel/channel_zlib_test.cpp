@@ -1,4 +1,4 @@
-// Flag-1 payloads that are not one whole zlib stream, and zlib bombs (RELIABILITY.md B2-B6).
+// Flag-1 payloads that are not one whole zlib stream, and zlib bombs (docs/FAULTS.md B2-B6).
 #include <doctest/doctest.h>
 
 #include <chrono>

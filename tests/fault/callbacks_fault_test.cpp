@@ -1,4 +1,4 @@
-// RELIABILITY.md I (timeouts and callbacks): a late reply after a timeout, a timeout while a
+// docs/FAULTS.md I (timeouts and callbacks): a late reply after a timeout, a timeout while a
 // callback runs, nesting to the callback depth limit, a callback whose connection is gone,
 // and two sides calling each other at once.
 #include <doctest/doctest.h>

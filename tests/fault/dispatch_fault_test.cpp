@@ -1,4 +1,4 @@
-// RELIABILITY.md C (messages, seqs, dispatch), D (references and refcounts), E (exposure
+// docs/FAULTS.md C (messages, seqs, dispatch), D (references and refcounts), E (exposure
 // policy) and F (exceptions over the wire), against a real server and, for the client's
 // side, a raw "server" the test writes by hand.
 #include <doctest/doctest.h>

@@ -35,7 +35,7 @@ inline constexpr bool kSanitized = false;
 /// n in a release build, n / divisor (at least 1) under a sanitizer.
 inline int scaled(int n, int divisor = 4) { return kSanitized ? std::max(1, n / divisor) : n; }
 
-/// The slowest canary call a hostile row may cause: RELIABILITY.md's 250 ms in a release
+/// The slowest canary call a hostile row may cause: docs/FAULTS.md's 250 ms in a release
 /// build; under sanitizers, whose instrumented threads run many times slower on two shared
 /// cores (next to another test under ctest -j2), only a stall of seconds counts.
 inline constexpr auto kCanaryBound = kSanitized ? std::chrono::milliseconds(2000) : std::chrono::milliseconds(250);

@@ -1,5 +1,5 @@
 #pragma once
-// A fault-injecting loopback TCP proxy (RELIABILITY.md's "faultproxy": this kernel has no
+// A fault-injecting loopback TCP proxy (docs/FAULTS.md's "faultproxy": this kernel has no
 // netem). It listens on 127.0.0.1:0 and forwards every connection to a target port, doing to
 // the bytes what a bad network would: delay with jitter, 1-byte writes, a flipped byte, a cut
 // (FIN or RST) or a stall after N bytes, a half-close. A fault is planned per direction for

@@ -1,4 +1,4 @@
-// RELIABILITY.md A (framing) and B (compression flag and zlib), against a real server on
+// docs/FAULTS.md A (framing) and B (compression flag and zlib), against a real server on
 // loopback: every bad frame costs only its own connection, with the reason recorded, while
 // a canary keeps getting fast answers.
 #include <doctest/doctest.h>
@@ -401,7 +401,7 @@ TEST_CASE_TEMPLATE("B4: peers holding large frames in progress fill the process 
 
 TEST_CASE_TEMPLATE("B4: many peers at once, each with a frame that inflates to just under the cap: the budget holds",
                    Server, ThreadPoolServer, ThreadedServer) {
-  // RELIABILITY.md's fifty frames just under a 16 MiB cap, shrunk: a 2 MiB cap, and room for
+  // docs/FAULTS.md's fifty frames just under a 16 MiB cap, shrunk: a 2 MiB cap, and room for
   // two such frames at once. Each asks for the size of a string (a small answer, so that the
   // work the server does per frame is mostly receiving it).
   BudgetLimit limit(4 * MiB + (256u << 10));

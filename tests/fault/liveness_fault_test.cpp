@@ -1,4 +1,4 @@
-// RELIABILITY.md H (liveness, peer death, restart): a peer that vanishes mid-call, a link
+// docs/FAULTS.md H (liveness, peer death, restart): a peer that vanishes mid-call, a link
 // that resets or stalls, a half-close, a restarted server. Peer death is a reset from the
 // fault proxy (what the kernel does for a killed process), so no process is forked.
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 #pragma once
-// The raw peer of RELIABILITY.md: a test-side endpoint that writes arbitrary bytes over TCP
+// The raw peer of docs/FAULTS.md: a test-side endpoint that writes arbitrary bytes over TCP
 // (a plain socket, so it can also half-close and reset) or TLS (netref's own TLS stream,
 // once the handshake is done), reads frames back, and tells whether the other side closed
 // within a timeout. Plus the wire vocabulary to build messages by hand (RPyC 6.x envelope:

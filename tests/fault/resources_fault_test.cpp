@@ -1,4 +1,4 @@
-// RELIABILITY.md G (resources and concurrency), bounded for CI: connection churn leaves no
+// docs/FAULTS.md G (resources and concurrency), bounded for CI: connection churn leaves no
 // descriptor or thread behind, cancelled calls cannot pile up handlers, slowloris and silent
 // TLS peers are cut at their timeouts, and threads sharing one connection each get their
 // own replies.

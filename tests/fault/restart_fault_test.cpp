@@ -1,4 +1,4 @@
-// RELIABILITY.md G10 and H9: the server under CPU starvation, and restarted under load.
+// docs/FAULTS.md G10 and H9: the server under CPU starvation, and restarted under load.
 #include <doctest/doctest.h>
 
 #include <algorithm>

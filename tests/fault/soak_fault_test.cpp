@@ -1,4 +1,4 @@
-// RELIABILITY.md J8 (TLS cut mid-reply) and K (short soaks): the bounded versions CI runs.
+// docs/FAULTS.md J8 (TLS cut mid-reply) and K (short soaks): the bounded versions CI runs.
 // The million-call soaks live in bench/.
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// RELIABILITY.md J10: a burst of mutual-TLS connections against the thread pool, on two
+// docs/FAULTS.md J10: a burst of mutual-TLS connections against the thread pool, on two
 // cores shared with the clients: every handshake completes, the canary keeps its answers,
 // and the memory each connection costs is recorded and bounded.
 #include <doctest/doctest.h>

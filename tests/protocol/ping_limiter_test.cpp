@@ -1,4 +1,4 @@
-// The ping-rate cap (RELIABILITY.md G9) on a clock of the test's own: a burst of the rate is
+// The ping-rate cap (docs/FAULTS.md G9) on a clock of the test's own: a burst of the rate is
 // fine, pings beyond it are strikes, strikes are forgotten after a quiet second, and the last
 // strike allowed says close.
 #include "netref/protocol/detail/ping_limiter.hpp"

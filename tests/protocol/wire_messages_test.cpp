@@ -120,7 +120,7 @@ TEST_CASE("every message builder writes rpyc 5.3's bytes") { check_against_golde
 
 TEST_CASE("every message builder writes rpyc 6.0.1's bytes") { check_against_goldens(Generation::v6); }
 
-TEST_CASE("GETROOT with seq 0 is the golden of DESIGN.md in both generations") {
+TEST_CASE("GETROOT with seq 0 is the known golden in both generations") {
   Buf v5, v6;
   wire::encode_getroot(Generation::v5, 0, v5);
   wire::encode_getroot(Generation::v6, 0, v6);

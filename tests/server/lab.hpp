@@ -141,7 +141,7 @@ inline ServerConfig loopback_config(LogSink* sink = nullptr) {
 }
 
 /// A well-behaved client calling ping() every 20 ms on its own thread while a test runs;
-/// what RELIABILITY.md calls the canary. check() asserts it never failed and stayed fast.
+/// what docs/FAULTS.md calls the canary. check() asserts it never failed and stayed fast.
 class Canary {
  public:
   explicit Canary(std::uint16_t port, const ClientConfig& config = {}, const std::string& host = "127.0.0.1")

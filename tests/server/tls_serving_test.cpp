@@ -1,4 +1,4 @@
-// Servers over TLS (RELIABILITY.md J1-J7 at the server): mutual TLS with the client's
+// Servers over TLS (docs/FAULTS.md J1-J7 at the server): mutual TLS with the client's
 // identity in on_connect, and each bad client failing clearly within a bound while a
 // well-behaved TLS client keeps getting answers.
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // TLS streams: round trips, threads, close and close_notify, contexts, and the failure rows
-// J1-J9 of RELIABILITY.md. Certificates come from tests/tls/make_certs.sh. A bare OpenSSL
+// J1-J9 of docs/FAULTS.md. Certificates come from tests/tls/make_certs.sh. A bare OpenSSL
 // client stands in for peers TlsContext never makes on purpose (old versions,
 // renegotiation, key updates).
 #include <doctest/doctest.h>
@@ -662,7 +662,7 @@ TEST_CASE("connect_tls and accept_tls refuse a context made for the other side")
 }
 
 // =========================================================================================
-// Failures (RELIABILITY.md section J)
+// Failures (docs/FAULTS.md section J)
 
 TEST_CASE("J1: a server certificate from an untrusted CA fails the client's handshake") {
   OneShotServer server(TlsContext::server(server_options("server-b")));

@@ -1,5 +1,5 @@
 #pragma once
-/// The process buffer budget (RELIABILITY.md B4): a cap on the memory of the frames being
+/// The process buffer budget (docs/FAULTS.md B4): a cap on the memory of the frames being
 /// received, over every connection at once. Each Channel charges what it holds for the frame
 /// in progress (the raw bytes and the inflated output) beyond a small allowance of its own;
 /// a frame whose buffers would take the total past the limit is refused with BudgetExceeded

@@ -15,7 +15,7 @@
 
 namespace netref {
 
-/// Framing and compression settings; the defaults are RPyC's and RELIABILITY.md's.
+/// Framing and compression settings; the defaults are RPyC's and docs/FAULTS.md's.
 struct ChannelConfig {
   bool compress = true;                         ///< compress payloads above the threshold
   std::size_t compression_threshold = 3000;     ///< bytes; RPyC compresses len > 3000

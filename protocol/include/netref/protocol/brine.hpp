@@ -10,7 +10,7 @@
 
 namespace netref::brine {
 
-/// Decoder limits (RELIABILITY.md R1). The budget bounds what one decode builds, checked as
+/// Decoder limits (docs/FAULTS.md R1). The budget bounds what one decode builds, checked as
 /// each header is read and before anything is reserved for it: a 16 KiB compressed frame
 /// that inflates to 16 MiB of one-byte ints would otherwise become 16M Values (about 40 bytes
 /// each). Past a limit, decode throws ProtocolError naming it.

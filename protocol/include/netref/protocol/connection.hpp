@@ -51,7 +51,7 @@ enum class ServeStatus {
   closed,   ///< the connection is closed
 };
 
-/// Settings of one connection; defaults follow RPyC and RELIABILITY.md.
+/// Settings of one connection; defaults follow RPyC and docs/FAULTS.md.
 struct ConnectionConfig {
   /// The envelope a client speaks (servers detect it from the first message).
   Generation generation = Generation::v6;
@@ -91,7 +91,7 @@ struct ConnectionConfig {
   /// Close when the peer sends nothing for this long after the connection opened (a client
   /// that connects and stays silent); zero turns it off. Servers set it.
   std::chrono::milliseconds first_frame_timeout{0};
-  /// The peer's PINGs are rate-limited (RELIABILITY.md G9): this many a second, and bursts
+  /// The peer's PINGs are rate-limited (docs/FAULTS.md G9): this many a second, and bursts
   /// of as many. Each PING beyond the rate is a strike (still answered); strikes are
   /// forgotten after a second without one; ping_strikes of them close the connection ("too
   /// many pings", close category "pings"). 0 in either turns the cap off. A netref peer's
@@ -101,7 +101,7 @@ struct ConnectionConfig {
   std::size_t max_pings_per_second = 10;
   std::size_t ping_strikes = 3;
   /// The seq of the first request; seqs count up from it and wrap at 2^32. Tests start near
-  /// the top to cross the wrap (RELIABILITY.md C8); there is no other reason to change it.
+  /// the top to cross the wrap (docs/FAULTS.md C8); there is no other reason to change it.
   std::uint32_t first_seq = 0;
 };
 

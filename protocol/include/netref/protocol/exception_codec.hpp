@@ -25,7 +25,7 @@ struct ExceptionInfo {
 
 namespace exception_codec {
 
-/// Caps applied when decoding (RELIABILITY.md §5).
+/// Caps applied when decoding (docs/FAULTS.md §5).
 inline constexpr std::size_t max_text_bytes = 64 * 1024;
 
 /// The wire form of info (the int 1 for stop_iteration). Args/attrs that hold references are

@@ -7,7 +7,7 @@
 ///     .def_readwrite("value", &Counter::value)
 ///     .def("__len__", [](const Counter& c) { return c.value; });
 /// ```
-/// Only what is defined is reachable (RELIABILITY.md §E): every other name, including
+/// Only what is defined is reachable (docs/FAULTS.md §E): every other name, including
 /// dunders nobody defined, is an AttributeError; setattr works only on def_readwrite and on
 /// properties with a setter; delattr never works.
 ///

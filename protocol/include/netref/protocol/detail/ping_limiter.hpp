@@ -1,5 +1,5 @@
 #pragma once
-// Not for users: the ping-rate cap of one connection (RELIABILITY.md G9), kept apart so that
+// Not for users: the ping-rate cap of one connection (docs/FAULTS.md G9), kept apart so that
 // tests can drive it with a clock of their own.
 #include <algorithm>
 #include <chrono>
