@@ -60,6 +60,9 @@ struct ScratchTrim {
 
 std::span<const std::uint8_t> Channel::frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag) {
   flag = kFlagPlain;
+  if (payload.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error("frame of " + std::to_string(payload.size()) + " bytes does not fit the 32-bit length field");
+  }
   if (!config_.compress || payload.size() <= config_.compression_threshold) return payload;
   auto& scratch = compress_scratch();
   uLongf size = compressBound(static_cast<uLong>(payload.size()));
@@ -91,9 +94,6 @@ void Channel::enqueue(std::span<const std::uint8_t> payload) {
   ScratchTrim trim;
   std::uint8_t flag;
   const auto body = frame_body(payload, flag);
-  if (body.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error("frame of " + std::to_string(body.size()) + " bytes does not fit the 32-bit length field");
-  }
   if (stream_->closed()) throw ConnectionClosed("connection closed locally (" + stream_->peer_name() + ")");
   std::lock_guard lk(out_mutex_);
   append_frame_locked(body, flag);
@@ -103,9 +103,6 @@ Flush Channel::send_nowait(std::span<const std::uint8_t> payload) {
   ScratchTrim trim;
   std::uint8_t flag;
   const auto body = frame_body(payload, flag);
-  if (body.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error("frame of " + std::to_string(body.size()) + " bytes does not fit the 32-bit length field");
-  }
   const std::size_t total = kHeaderBytes + body.size() + 1;
   bool direct;
   {

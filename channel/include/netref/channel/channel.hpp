@@ -178,6 +178,7 @@ class Channel {
 
   // --- sending (channel_send.cpp)
   // Compresses payload if configured (into a thread's scratch); the frame's body and flag.
+  // Throws Error for a payload the 32-bit length field cannot carry.
   std::span<const std::uint8_t> frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag);
   // Appends a frame to queue_; out_mutex_ held.
   void append_frame_locked(std::span<const std::uint8_t> body, std::uint8_t flag);
