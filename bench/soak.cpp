@@ -202,7 +202,7 @@ struct ServerCounters {
   std::int64_t lent_objects = 0;
   std::int64_t open_connections = 0;
   std::int64_t running_handlers = 0;  ///< counts the stats() call that asks
-  std::map<std::string, std::int64_t> closed;  ///< closes by Connection::close_category()
+  std::map<std::string, std::int64_t> closed;  ///< closes by Connection::close_reason(), as words
 };
 
 ServerCounters server_counters(const netref::Proxy& stats) {

@@ -31,7 +31,7 @@ using StatsReply = std::tuple<std::int64_t, std::int64_t, std::int64_t, ClosesBy
 
 StatsReply stats_reply(const netref::ServerStats& s) {
   ClosesByReason closed;
-  for (const auto& [reason, count] : s.closed) closed[reason] = static_cast<std::int64_t>(count);
+  for (const auto& [reason, count] : s.closed) closed[std::string(netref::to_string(reason))] = static_cast<std::int64_t>(count);
   return {static_cast<std::int64_t>(s.lent_objects), static_cast<std::int64_t>(s.open_connections),
           static_cast<std::int64_t>(s.running_handlers), std::move(closed)};
 }

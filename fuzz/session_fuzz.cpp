@@ -426,7 +426,7 @@ struct Session {
 };
 
 void check_close_reason(const netref::Connection& server) {
-  const auto reason = server.close_reason();
+  const auto reason = server.close_error();
   if (!reason) return;
   try {
     std::rethrow_exception(reason);
@@ -566,7 +566,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     deliver();
     if (netref::fuzz::trace() && session.server->closed()) {
       try {
-        std::rethrow_exception(session.server->close_reason());
+        std::rethrow_exception(session.server->close_error());
       } catch (const std::exception& e) {
         std::fprintf(stderr, "  server closed: %s\n", e.what());
       }

@@ -146,23 +146,7 @@ void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& 
   std::uint64_t id;
   {
     std::lock_guard lk(tables_mutex);
-    auto found = lent_ids.find(object.get());
-    if (found != lent_ids.end()) {
-      id = found->second;
-      ++lent[id].count;
-    } else {
-      if (lent.size() >= config.max_lent_objects) {
-        throw Error("too many objects lent to the peer (max_lent_objects = " +
-                    std::to_string(config.max_lent_objects) + ")");
-      }
-      if (detail::ProcessLentShare::total().load(std::memory_order_relaxed) >= config.max_lent_objects_in_process) {
-        throw Error("too many objects lent by this process over all its connections (max_lent_objects_in_process = " +
-                    std::to_string(config.max_lent_objects_in_process) + ")");
-      }
-      id = next_object_id++;
-      lent.emplace(id, detail::LentEntry{object, 1, {}});
-      lent_ids.emplace(object.get(), id);
-    }
+    id = lent.lend(object, {config.max_lent_objects, config.max_lent_objects_in_process});
   }
   lent_now.push_back(object.get());
   wire::put_label(Label::remote_ref, out);  // (LABEL_REMOTE_REF, id_pack)
@@ -262,21 +246,9 @@ void Connection::Impl::box_call(const detail::CallSpec& call, std::vector<std::u
 }
 
 void Connection::Impl::rollback_lends(const std::vector<const Object*>& lent_now) noexcept {
-  std::vector<ObjectPtr> dropped;
-  {
-    std::lock_guard lk(tables_mutex);
-    for (const Object* object : lent_now) {
-      auto id = lent_ids.find(object);
-      if (id == lent_ids.end()) continue;
-      auto entry = lent.find(id->second);
-      if (entry == lent.end()) continue;
-      if (--entry->second.count == 0) {
-        dropped.push_back(std::move(entry->second.object));
-        lent.erase(entry);
-        lent_ids.erase(id);
-      }
-    }
-  }
+  std::vector<ObjectPtr> dropped;  // destroyed after the lock is released
+  std::lock_guard lk(tables_mutex);
+  lent.rollback(lent_now, dropped);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,13 +285,10 @@ ObjectPtr Connection::Impl::lookup_lent(const Value& id_pack) {
 
 ObjectPtr Connection::Impl::lookup_lent(std::string_view type_name, std::uint64_t object_id) {
   std::lock_guard lk(tables_mutex);
-  auto entry = lent.find(object_id);
+  auto object = lent.find(object_id, type_name);
   // Same answer for a forged id, another connection's id, and a released one: no oracle.
-  if (entry == lent.end() || entry->second.object->type_name() != type_name) {
-    throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) +
-                                            ") on this connection");
-  }
-  return entry->second.object;
+  if (!object) throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) + ") on this connection");
+  return object;
 }
 
 RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
@@ -328,13 +297,8 @@ RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
 
 RemoteRefPtr Connection::Impl::import_ref(IdPack id) {
   std::lock_guard lk(tables_mutex);
-  auto& slot = imports[detail::ImportKey{id.type_id, id.object_id}];
-  if (auto existing = slot.lock()) {
-    existing->received_.fetch_add(1, std::memory_order_relaxed);
-    return existing;
-  }
-  auto ref = std::make_shared<RemoteRef>(self->shared_from_this(), std::move(id));
-  slot = ref;
+  auto [ref, existed] = imports.find_or_add(id, [&] { return std::make_shared<RemoteRef>(self->shared_from_this(), std::move(id)); });
+  if (existed) ref->received_.fetch_add(1, std::memory_order_relaxed);  // one more DEL count owed
   return ref;
 }
 
@@ -348,26 +312,10 @@ void Connection::Impl::resolve(std::span<const detail::RefSlot> refs) {
   }
 }
 
-void Connection::Impl::release_lent(const Value& id_pack, std::uint64_t count) {
+ObjectPtr Connection::Impl::release_lent(const Value& id_pack, std::uint64_t count) {
   const auto id = detail::parse_id_pack_view(id_pack);
-  ObjectPtr dropped;
   std::lock_guard lk(tables_mutex);
-  auto entry = lent.find(id.object_id);
-  if (entry == lent.end()) {
-    throw ProtocolError("release of unknown object id " + std::to_string(id.object_id));
-  }
-  if (count > entry->second.count) {
-    throw ProtocolError("release of " + std::to_string(count) + " references to object id " +
-                        std::to_string(id.object_id) + ", which was lent " +
-                        std::to_string(entry->second.count) + " times");
-  }
-  entry->second.count -= count;
-  if (entry->second.count == 0) {
-    dropped = std::move(entry->second.object);
-    lent_ids.erase(dropped.get());
-    lent.erase(entry);
-  }
-  // dropped is destroyed after the lock is released (declared before the guard).
+  return lent.release(id.object_id, count);
 }
 
 }  // namespace netref

@@ -106,9 +106,9 @@ Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionCo
       config(std::move(cfg)),
       generation(config.generation),
       generation_known(!config.detect_generation),
+      pending(config.first_seq),
       ping_limiter(config.max_pings_per_second, config.ping_strikes) {
   if (config.name.empty()) config.name = "conn" + std::to_string(++connection_counter);
-  next_seq = config.first_seq;
 }
 
 std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel, ObjectPtr local_root,
@@ -130,25 +130,15 @@ Connection::~Connection() { close(); }
 
 std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::PendingCall>& call, std::size_t* in_flight) {
   std::lock_guard lk(state_mutex);
-  if (is_closed) throw_closed_locked();
-  std::uint32_t seq = next_seq++;
-  while (pending.count(seq) != 0) seq = next_seq++;  // wrapped onto a call still in flight
-  ++issued;
-  call->seq = seq;
-  if (spare_pending_node.empty()) {
-    pending.emplace(seq, call);
-  } else {
-    spare_pending_node.key() = seq;
-    spare_pending_node.mapped() = call;
-    pending.insert(std::move(spare_pending_node));
-  }
+  if (!state.open()) throw_closed_locked();
+  const std::uint32_t seq = pending.add(call);
   if (in_flight != nullptr) *in_flight = pending.size();
   return seq;
 }
 
 void Connection::Impl::forget_call(std::uint32_t seq) {
   std::lock_guard lk(state_mutex);
-  pending.erase(seq);
+  pending.forget(seq);
 }
 
 void Connection::Impl::send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer) {
@@ -171,7 +161,7 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
 
 void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool defer) {
   try {
-    if (closed_flag.load(std::memory_order_acquire)) throw_closed();
+    if (!state.open()) throw_closed();
     if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
     Flush state = Flush::busy;
     // A reply waits only while the next request is already buffered (it leaves with that
@@ -190,7 +180,7 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool d
     fail(std::current_exception());
     throw_closed();
   } catch (const BudgetExceeded&) {
-    fail(std::current_exception(), "budget");
+    fail(std::current_exception(), CloseReason::budget);
     throw_closed();
   }
 }
@@ -230,13 +220,10 @@ void Connection::Impl::take_dels() {
     batch.swap(dels);
     dels_waiting.store(false, std::memory_order_release);
   }
-  if (batch.empty() || closed_flag.load(std::memory_order_acquire)) return;
+  if (batch.empty() || !state.open()) return;
   auto next_fire_and_forget_seq = [this] {
     std::lock_guard lk(state_mutex);
-    std::uint32_t seq = next_seq++;
-    while (pending.count(seq) != 0) seq = next_seq++;
-    ++issued;
-    return seq;
+    return pending.issue_unanswered();
   };
   std::vector<std::uint8_t> frame;
   const Generation gen = generation.load(std::memory_order_relaxed);
@@ -256,7 +243,7 @@ void Connection::Impl::take_dels() {
 }
 
 void Connection::Impl::queue_del(const IdPack& id, std::uint64_t count) noexcept {
-  if (closed_flag.load(std::memory_order_acquire)) return;
+  if (!state.open()) return;
   try {
     {
       std::lock_guard lk(dels_mutex);
@@ -268,7 +255,7 @@ void Connection::Impl::queue_del(const IdPack& id, std::uint64_t count) noexcept
     take_dels();
     if (corked_connection != this && channel->flush() == Flush::blocked) output_blocked();
   } catch (const BudgetExceeded&) {
-    fail(std::current_exception(), "budget");
+    fail(std::current_exception(), CloseReason::budget);
   } catch (...) {
     fail(std::current_exception());
   }
@@ -399,7 +386,7 @@ bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call
   std::unique_lock lk(state_mutex);
   for (;;) {
     if (call->done.load(std::memory_order_relaxed)) return true;
-    if (is_closed) return call->done.load(std::memory_order_relaxed);  // fail() completes every pending call
+    if (!state.open()) return call->done.load(std::memory_order_relaxed);  // fail() completes every pending call
     if (Clock::now() >= deadline) return false;
     if (!reader_busy) {
       reader_busy = true;
@@ -451,7 +438,7 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
   std::unique_lock lk(state_mutex);
   const auto seen = frames_processed;
   for (;;) {
-    if (is_closed) throw_closed_locked();
+    if (!state.open()) throw_closed_locked();
     if (frames_processed != seen) return true;
     if (!reader_busy) {
       reader_busy = true;
@@ -459,14 +446,14 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
       bool served = read_one(deadline);
       if (!served) {
         std::lock_guard relock(state_mutex);
-        if (is_closed) throw_closed_locked();
+        if (!state.open()) throw_closed_locked();
       }
       return served;
     }
     if (deadline == forever) {
       state_cv.wait(lk);
     } else if (state_cv.wait_until(lk, deadline) == std::cv_status::timeout) {
-      if (is_closed) throw_closed_locked();
+      if (!state.open()) throw_closed_locked();
       return frames_processed != seen;
     }
   }
@@ -517,11 +504,11 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
     }
     return true;
   } catch (const ProtocolError&) {
-    static constexpr const char* kCategory[] = {"frame", "message", "reference"};
-    fail(std::current_exception(), kCategory[static_cast<int>(stage)]);
+    static constexpr CloseReason kReason[] = {CloseReason::frame, CloseReason::message, CloseReason::reference};
+    fail(std::current_exception(), kReason[static_cast<int>(stage)]);
     return true;
   } catch (const Timeout&) {
-    fail(std::current_exception(), "frame_timeout");
+    fail(std::current_exception(), CloseReason::frame_timeout);
     return true;
   } catch (...) {
     fail(std::current_exception());
@@ -535,19 +522,15 @@ void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_pt
   std::vector<std::function<void(const AsyncResult&)>> callbacks;
   {
     std::lock_guard lk(state_mutex);
-    auto it = pending.find(seq);
-    if (it == pending.end()) {
+    call = pending.take(seq);
+    if (call == nullptr) {
       // Issued by us earlier (timed out, or a fire-and-forget DEL): drop it, as RPyC does.
-      const std::uint32_t age = next_seq - 1 - seq;
-      if (issued != 0 && age < issued) {
+      if (pending.issued_earlier(seq)) {
         late_replies.fetch_add(1, std::memory_order_relaxed);
         return;  // value (and any netrefs in it) released outside the lock by our caller
       }
       throw ProtocolError("reply to seq " + std::to_string(seq) + ", which was never sent");
     }
-    auto node = pending.extract(it);
-    call = std::move(node.mapped());
-    if (spare_pending_node.empty()) spare_pending_node = std::move(node);
     callbacks.swap(call->callbacks);
     call->complete(std::move(value), std::move(error));  // last: a waiter may take the call now
     if (role != nullptr) role->release_locked();
@@ -611,7 +594,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
     }
     {
       std::lock_guard lk(impl_->state_mutex);
-      if (impl_->is_closed) return ServeStatus::closed;
+      if (!impl_->state.open()) return ServeStatus::closed;
       if (impl_->reader_busy) return ServeStatus::busy;
       impl_->reader_busy = true;
     }
@@ -622,7 +605,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
         buffered = impl_->channel->read_available();
       } catch (const ProtocolError&) {
         role.release(false);
-        impl_->fail(std::current_exception(), "frame");
+        impl_->fail(std::current_exception(), CloseReason::frame);
         return ServeStatus::closed;
       } catch (...) {
         role.release(false);
@@ -683,8 +666,8 @@ void Connection::ping(std::chrono::milliseconds timeout) {
 // Closing: one path for every way a connection ends.
 
 void Connection::close() noexcept {
-  if (impl_->closed_flag.load(std::memory_order_acquire)) {
-    impl_->fail(nullptr, nullptr);  // closed already: returns once the close handler ran
+  if (!impl_->state.open()) {
+    impl_->fail(nullptr);  // closed already: returns once the close handler ran
     return;
   }
   try {
@@ -694,8 +677,7 @@ void Connection::close() noexcept {
     std::uint32_t seq;
     {
       std::lock_guard lk(impl_->state_mutex);
-      seq = impl_->next_seq++;
-      ++impl_->issued;
+      seq = impl_->pending.issue_unanswered();
     }
     detail::wire::encode_close(impl_->generation.load(std::memory_order_relaxed), seq, frame);
     impl_->channel->enqueue(frame);
@@ -703,60 +685,55 @@ void Connection::close() noexcept {
   } catch (...) {
     // best effort
   }
-  impl_->fail(std::make_exception_ptr(ConnectionClosed("connection closed locally")), "local");
+  impl_->fail(std::make_exception_ptr(ConnectionClosed("connection closed locally")), CloseReason::local);
 }
 
-void Connection::abort(const std::string& reason, const char* category) noexcept {
+void Connection::abort(const std::string& why, CloseReason reason) noexcept {
   try {
-    impl_->fail(std::make_exception_ptr(ConnectionClosed(reason)), category);
+    impl_->fail(std::make_exception_ptr(ConnectionClosed(why)), reason);
   } catch (...) {
-    impl_->fail(nullptr, category);
+    impl_->fail(nullptr, reason);
   }
 }
 
 namespace {
-// The close category of a failure that did not say one: from the error's type.
-const char* category_of(const std::exception_ptr& reason) noexcept {
-  if (!reason) return "aborted";
+// The reason of a failure that did not say one: from the error's type.
+CloseReason reason_of(const std::exception_ptr& error) noexcept {
+  if (!error) return CloseReason::aborted;
   try {
-    std::rethrow_exception(reason);
+    std::rethrow_exception(error);
   } catch (const BudgetExceeded&) {
-    return "budget";  // the process buffer budget refused a frame (docs/FAULTS.md B4)
+    return CloseReason::budget;  // the process buffer budget refused a frame (docs/FAULTS.md B4)
   } catch (const ProtocolError&) {
-    return "protocol";
+    return CloseReason::protocol;
   } catch (const Timeout&) {
-    return "timeout";
+    return CloseReason::timeout;
   } catch (const WriteStalled&) {
-    return "write_stall";  // the peer stopped reading what we queued for it
+    return CloseReason::write_stall;  // the peer stopped reading what we queued for it
   } catch (const ConnectionClosed&) {
-    return "peer";
+    return CloseReason::peer;
   } catch (...) {
-    return "error";
+    return CloseReason::error;
   }
 }
 }  // namespace
 
-void Connection::Impl::fail(std::exception_ptr reason, const char* category) noexcept {
-  std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> calls;
-  std::unordered_map<std::uint64_t, detail::LentEntry> dropped;
+void Connection::Impl::fail(std::exception_ptr error, std::optional<CloseReason> reason) noexcept {
+  detail::PendingCalls::Map calls;
+  detail::LentTable::Entries dropped;
   ObjectPtr dropped_root;
   std::function<void(Connection&)> handler;
   std::vector<std::pair<std::shared_ptr<detail::PendingCall>, std::vector<std::function<void(const AsyncResult&)>>>> woken;
   {
     std::unique_lock lk(state_mutex);
-    if (is_closed) {
+    if (!state.begin_close(reason.value_or(reason_of(error)), error)) {
       // Another thread is closing: return once it has run the close handler, so whoever
       // closes may count on that (a server lets its service go after closing). A close
       // handler that closes again runs on the closing thread, which must not wait.
-      if (closer != std::this_thread::get_id()) state_cv.wait(lk, [&] { return close_finished; });
+      state_cv.wait(lk, [&] { return state.settled_for_this_thread(); });
       return;
     }
-    closer = std::this_thread::get_id();
-    is_closed = true;
-    closed_flag.store(true, std::memory_order_release);
-    close_category = category != nullptr ? category : category_of(reason);
-    close_error = reason;
-    calls.swap(pending);
+    calls = pending.take_all();
     handler.swap(close_handler);
     remote_root.reset();
     // Complete every waiter in the same step that marks the connection closed, so no waiter
@@ -779,8 +756,7 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
   channel->close();  // wakes a reader blocked in another thread
   {
     std::lock_guard lk(tables_mutex);
-    dropped.swap(lent);
-    lent_ids.clear();
+    dropped = lent.take_all();
     imports.clear();
     // Nothing can reach the root any more; a root holding netrefs of this connection (a
     // stored callback) would otherwise keep the connection, and itself, alive for ever.
@@ -809,16 +785,16 @@ void Connection::Impl::fail(std::exception_ptr reason, const char* category) noe
   }
   {
     std::lock_guard lk(state_mutex);
-    close_finished = true;
+    state.finish_close();
   }
   state_cv.notify_all();
 }
 
 void Connection::Impl::throw_closed_locked() const {
   std::string reason = "closed";
-  if (close_error) {
+  if (auto error = state.error()) {
     try {
-      std::rethrow_exception(close_error);
+      std::rethrow_exception(error);
     } catch (const std::exception& e) {
       reason = e.what();
     } catch (...) {
@@ -833,23 +809,23 @@ void Connection::Impl::throw_closed() const {
   throw_closed_locked();
 }
 
-bool Connection::closed() const noexcept { return impl_->closed_flag.load(std::memory_order_acquire); }
+bool Connection::closed() const noexcept { return !impl_->state.open(); }
 
-std::string Connection::close_category() const {
+std::optional<CloseReason> Connection::close_reason() const {
   std::lock_guard lk(impl_->state_mutex);
-  return impl_->close_category;
+  return impl_->state.reason();
 }
 
-std::exception_ptr Connection::close_reason() const {
+std::exception_ptr Connection::close_error() const {
   std::lock_guard lk(impl_->state_mutex);
-  return impl_->close_error;
+  return impl_->state.error();
 }
 
 void Connection::set_close_handler(std::function<void(Connection&)> handler) {
   bool run_now = false;
   {
     std::lock_guard lk(impl_->state_mutex);
-    if (impl_->is_closed) {
+    if (impl_->state.closing_or_closed()) {
       run_now = true;
     } else {
       impl_->close_handler = std::move(handler);
@@ -875,7 +851,7 @@ ConnectionStats Connection::stats() const {
   {
     std::lock_guard lk(impl_->tables_mutex);
     s.lent_objects = impl_->lent.size();
-    for (auto& [key, weak] : impl_->imports) s.netrefs_held += weak.expired() ? 0 : 1;
+    s.netrefs_held = impl_->imports.live();
   }
   s.frames_in = impl_->frames_in.load();
   s.frames_out = impl_->frames_out.load();
@@ -889,9 +865,7 @@ ConnectionStats Connection::stats() const {
 
 std::uint64_t Connection::lent_count(const Object& object) const {
   std::lock_guard lk(impl_->tables_mutex);
-  auto id = impl_->lent_ids.find(&object);
-  if (id == impl_->lent_ids.end()) return 0;
-  return impl_->lent.at(id->second).count;
+  return impl_->lent.count_of(object);
 }
 
 Connection* Connection::current() noexcept { return current_connection; }

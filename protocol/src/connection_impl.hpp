@@ -19,84 +19,14 @@
 #include "boxed_reader.hpp"
 #include "netref/protocol/connection.hpp"
 #include "netref/protocol/detail/ping_limiter.hpp"
+#include "tables/connection_state.hpp"
+#include "tables/import_table.hpp"
+#include "tables/lent_table.hpp"
+#include "tables/pending_calls.hpp"
+#include "tables/serving_requests.hpp"
 
 namespace netref {
 namespace detail {
-
-/// A request we sent and whose reply we await. Guarded by Impl::state_mutex, except that
-/// done may be read without it: once it reads true (acquire), value and error are settled.
-struct PendingCall {
-  std::uint32_t seq = 0;
-  std::atomic<bool> done{false};     // set once (release), after value or error
-  Value value;                       // the reply, when done without error
-  std::exception_ptr error;          // remote error, Timeout or ConnectionClosed
-  std::chrono::steady_clock::time_point expiry = std::chrono::steady_clock::time_point::max();
-  std::vector<std::function<void(const AsyncResult&)>> callbacks;  // AsyncResult::then
-
-  /// Settles the call; state_mutex held. The call's last write: a sync waiter that sees
-  /// done may reuse the call at once.
-  void complete(Value result, std::exception_ptr failure) {
-    value = std::move(result);
-    error = std::move(failure);
-    done.store(true, std::memory_order_release);
-  }
-  /// Back to new, for reuse by the next sync call of a thread.
-  void reset() {
-    seq = 0;
-    done.store(false, std::memory_order_relaxed);
-    value = Value();
-    error = nullptr;
-    expiry = std::chrono::steady_clock::time_point::max();
-    callbacks.clear();
-  }
-};
-
-/// One lent object's share of the process-wide count (ConnectionConfig::
-/// max_lent_objects_in_process): counted while its entry exists, however the entry goes
-/// (released, rolled back, dropped with its connection).
-class ProcessLentShare {
- public:
-  ProcessLentShare() noexcept { total().fetch_add(1, std::memory_order_relaxed); }
-  ProcessLentShare(ProcessLentShare&& other) noexcept : held_(std::exchange(other.held_, false)) {}
-  ProcessLentShare& operator=(ProcessLentShare&& other) noexcept {
-    if (this != &other) {
-      release();
-      held_ = std::exchange(other.held_, false);
-    }
-    return *this;
-  }
-  ~ProcessLentShare() { release(); }
-  /// Distinct objects lent now, over every connection of the process.
-  static std::atomic<std::size_t>& total() noexcept {
-    static std::atomic<std::size_t> count{0};
-    return count;
-  }
-
- private:
-  void release() noexcept {
-    if (held_) total().fetch_sub(1, std::memory_order_relaxed);
-    held_ = false;
-  }
-  bool held_ = true;
-};
-
-/// One object we lend: the object, and how many times the peer received it.
-struct LentEntry {
-  ObjectPtr object;
-  std::uint64_t count = 0;  // DEL(obj, n) lowers it; at 0 the entry goes
-  ProcessLentShare share;   // counts the entry against the process-wide cap
-};
-
-struct ImportKey {
-  std::uint64_t type_id;
-  std::uint64_t object_id;
-  friend bool operator==(const ImportKey&, const ImportKey&) = default;
-};
-struct ImportKeyHash {
-  std::size_t operator()(const ImportKey& k) const noexcept {
-    return std::hash<std::uint64_t>()(k.object_id * 0x9E3779B97F4A7C15ull ^ k.type_id);
-  }
-};
 
 /// The reader role: one thread reads frames at a time. Released exactly once, either before
 /// a request's handler runs (so others may read meanwhile) or when the frame is done.
@@ -207,31 +137,21 @@ struct Connection::Impl {
   std::atomic<Generation> generation;
   std::atomic<bool> generation_known;
 
-  // --- state: pending calls, reader role, closing. Guarded by state_mutex.
+  // --- state: the connection's life, pending calls, the reader role. Guarded by state_mutex.
   mutable std::mutex state_mutex;
   std::condition_variable state_cv;  // a reply was delivered, the reader left, or we closed
-  std::unordered_map<std::uint32_t, std::shared_ptr<detail::PendingCall>> pending;
-  // The node of the last answered call, reused by the next: a call allocates no map node.
-  decltype(pending)::node_type spare_pending_node;
-  std::uint32_t next_seq = 0;        // the next seq to issue
-  std::uint64_t issued = 0;          // how many seqs were ever issued (late-reply check)
+  detail::ConnectionState state;     // Open | Closing | Closed; state.open() is lock-free
+  detail::PendingCalls pending;
+  detail::ServingRequests serving;   // the peer's requests in service
   bool reader_busy = false;          // one thread reads frames at a time
   std::uint64_t frames_processed = 0;  // bumps on every frame (serve() waits on it)
-  bool is_closed = false;
-  std::thread::id closer;         // the thread running fail(), once is_closed
-  bool close_finished = false;    // fail() has run the close handler: others may return
-  std::exception_ptr close_error;
-  std::string close_category;        // Connection::close_category()
   std::function<void(Connection&)> close_handler;
   std::weak_ptr<RemoteRef> remote_root;
-  std::vector<std::uint32_t> serving_seqs;  // the peer's requests being served (nested: few)
 
   // --- tables of references. Guarded by tables_mutex.
   mutable std::mutex tables_mutex;
-  std::unordered_map<std::uint64_t, detail::LentEntry> lent;              // by object id
-  std::unordered_map<const Object*, std::uint64_t> lent_ids;             // object -> id
-  std::uint64_t next_object_id = 1;                                       // 0 means "class"
-  std::unordered_map<detail::ImportKey, std::weak_ptr<RemoteRef>, detail::ImportKeyHash> imports;
+  detail::LentTable lent;
+  detail::ImportTable imports;
 
   // --- sending. The channel queues frames and writes them without waiting; releases
   // queued by destructors wait in dels until the next frame (or their own flush) takes them.
@@ -249,7 +169,6 @@ struct Connection::Impl {
   std::atomic<std::size_t> running_handlers{0};
 
   std::atomic<bool> peer_netref{false};
-  std::atomic<bool> closed_flag{false};  // mirrors is_closed for lock-free checks
   std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, late_replies{0}, requests_served{0};
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
 
@@ -282,8 +201,8 @@ struct Connection::Impl {
   void drain_while_another_reads(std::chrono::steady_clock::time_point deadline);
   bool serve_once(std::chrono::steady_clock::time_point deadline);
   bool read_one(std::chrono::steady_clock::time_point deadline, bool notify = true);
-  /// The one failure path. category: see Connection::close_category(); null: from the error.
-  void fail(std::exception_ptr reason, const char* category = nullptr) noexcept;
+  /// The one failure path: reason, or when none is given, the one error's type says.
+  void fail(std::exception_ptr error, std::optional<CloseReason> reason = std::nullopt) noexcept;
   /// Completes the call seq; with role, gives the reader role back in the same step.
   void deliver(std::uint32_t seq, Value value, std::exception_ptr error, detail::ReaderRole* role = nullptr);
   [[noreturn]] void throw_closed() const;         // takes state_mutex
@@ -309,7 +228,9 @@ struct Connection::Impl {
   /// whole by reader, references recorded but not resolved. False, having changed nothing,
   /// for anything else: decode_message then takes the message the general way.
   bool read_fast(detail::BoxedReader& reader, detail::FastMessage& msg, Value& value, Args& args);
-  void release_lent(const Value& id_pack, std::uint64_t count);
+  /// The peer released count references: the object, when that was its last (the caller
+  /// lets it go where user code may run).
+  ObjectPtr release_lent(const Value& id_pack, std::uint64_t count);
 
   // dispatch.cpp
   void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);

@@ -243,7 +243,8 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
 bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& body,
                                      detail::ReaderRole& role) {
   if (handler == Handler::close) {
-    fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")), "peer");
+    role.release();  // the close handler is user code
+    fail(std::make_exception_ptr(ConnectionClosed("the peer closed the connection")), CloseReason::peer);
     return true;
   }
   if (handler == Handler::del) {
@@ -261,8 +262,9 @@ bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& 
       if (n < 0) throw ProtocolError("DEL's count must not be negative");
       count = static_cast<std::uint64_t>(n);
     }
-    release_lent(ref->items[1], count);
+    ObjectPtr dropped = release_lent(ref->items[1], count);
     role.release();
+    dropped.reset();  // its destructor is user code: after the reader role is given back
     detail::FrameBuffer reply;
     encode_reply(seq, Value(), reply.bytes);
     send_frame(reply.bytes);  // rpyc peers keep a callback per seq until answered
@@ -272,13 +274,15 @@ bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& 
     Value list = unbox(std::move(body));
     auto* items = list.get_if<Tuple>();
     if (items == nullptr) throw ProtocolError("DEL_BATCH must hold a tuple");
+    std::vector<ObjectPtr> dropped;  // destroyed after the reader role is given back
     for (auto& entry : items->items) {
       auto* pair = entry.get_if<Tuple>();
       if (pair == nullptr || pair->items.size() != 2) throw ProtocolError("DEL_BATCH entries are (id_pack, count)");
       const auto n = detail::expect_int(pair->items[1], "DEL_BATCH's count");
       if (n < 0) throw ProtocolError("DEL_BATCH's count must not be negative");
-      release_lent(pair->items[0], static_cast<std::uint64_t>(n));
+      if (auto object = release_lent(pair->items[0], static_cast<std::uint64_t>(n))) dropped.push_back(std::move(object));
     }
+    role.release();
     return true;  // one-way: no reply
   }
   return false;
@@ -327,10 +331,7 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
   // the same step that gives the reader role back, so others may read while the handler runs.
   {
     std::lock_guard lk(state_mutex);
-    if (std::find(serving_seqs.begin(), serving_seqs.end(), seq) != serving_seqs.end()) {
-      throw ProtocolError("duplicate seq " + std::to_string(seq) + ": a request with this seq is still running");
-    }
-    serving_seqs.push_back(seq);
+    serving.begin(seq);
     role.release_locked();
   }
   state_cv.notify_all();
@@ -340,8 +341,7 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
     std::uint32_t seq;
     ~SeqGuard() {
       std::lock_guard lk(impl.state_mutex);
-      auto& seqs = impl.serving_seqs;
-      if (auto it = std::find(seqs.begin(), seqs.end(), seq); it != seqs.end()) seqs.erase(it);
+      impl.serving.end(seq);
     }
   } seq_guard{*this, seq};
   if (args_error) {
@@ -409,7 +409,7 @@ bool Connection::Impl::admit_ping() {
   fail(std::make_exception_ptr(ProtocolError(
            "too many pings: more than " + std::to_string(config.max_pings_per_second) + " a second, " +
            std::to_string(config.ping_strikes) + " times (max_pings_per_second, ping_strikes)")),
-       "pings");
+       CloseReason::pings);
   return false;
 }
 

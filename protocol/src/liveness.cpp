@@ -95,13 +95,13 @@ class Monitor {
     if (frames == 0 && enabled(w.first_frame_timeout) && silent >= w.first_frame_timeout) {
       conn->abort("no request within " + std::to_string(w.first_frame_timeout.count()) +
                   " ms of connecting (first_frame_timeout)",
-                  "first_frame");
+                  CloseReason::first_frame);
       return false;
     }
     if (enabled(w.idle_timeout) && silent >= w.idle_timeout && frames > 0) {
       const auto stats = conn->stats();
       if (stats.running_handlers == 0 && stats.pending_requests == 0) {
-        conn->abort("idle for " + std::to_string(w.idle_timeout.count()) + " ms (idle_timeout)", "idle");
+        conn->abort("idle for " + std::to_string(w.idle_timeout.count()) + " ms (idle_timeout)", CloseReason::idle);
         return false;
       }
     }
@@ -120,7 +120,7 @@ class Monitor {
       if (now - w.ping_sent >= w.keepalive_timeout) {
         conn->abort("keepalive: no answer from the peer within " +
                         std::to_string(w.keepalive_timeout.count()) + " ms",
-                    "keepalive");
+                    CloseReason::keepalive);
         return false;
       }
     } else if (silent >= w.keepalive_interval) {

@@ -16,9 +16,7 @@ RemoteRef::~RemoteRef() {
   auto& impl = *connection_->impl_;
   {
     std::lock_guard lk(impl.tables_mutex);
-    auto it = impl.imports.find(detail::ImportKey{id_pack_.type_id, id_pack_.object_id});
-    // A newer RemoteRef for the same object may already sit in the slot: leave it.
-    if (it != impl.imports.end() && it->second.expired()) impl.imports.erase(it);
+    impl.imports.forget_expired(id_pack_);  // a newer RemoteRef of the object may hold the slot
   }
   impl.queue_del(id_pack_, received_.load(std::memory_order_relaxed));
 }

@@ -8,12 +8,11 @@ namespace netref {
 
 ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config) {
   auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
-  ObjectPtr root = config.service != nullptr ? config.service->root_object() : nullptr;
+  ObjectPtr root = config.service ? config.service->root_object() : nullptr;
   auto conn = Connection::create(std::move(channel), std::move(root), config.connection);
-  if (config.service != nullptr) {
-    Service* svc = config.service;
-    conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
-    svc->handle_connect(*conn);
+  if (config.service) {
+    conn->set_close_handler([service = *config.service](Connection& c) { service.handle_disconnect(c); });
+    config.service->handle_connect(*conn);
   }
   if (config.negotiate_extensions && config.connection.enable_extensions) conn->negotiate_extensions();
   return conn;

@@ -16,8 +16,8 @@ std::unique_ptr<Listener> listen_on(const ServerConfig& config) {
 
 }  // namespace
 
-ServerBase::ServerBase(Service& service, ServerConfig config)
-    : service_(service), config_(std::move(config)), listener_(listen_on(config_)) {
+ServerBase::ServerBase(Service service, ServerConfig config)
+    : service_(std::move(service)), config_(std::move(config)), listener_(listen_on(config_)) {
   if (config_.tls && !config_.tls->is_server()) {
     throw Error("ServerConfig::tls needs a server context (TlsContext::server)");
   }
@@ -84,12 +84,12 @@ ConnectionPtr ServerBase::open(StreamPtr stream) {
   auto channel = std::make_unique<Channel>(std::move(stream), config_.channel);
   auto conn = Connection::create(std::move(channel), service_.root_object(), connection_config_);
   conn->set_peer_identity(std::move(identity));
-  conn->set_close_handler([closes = closes_, svc = &service_](Connection& c) {
+  conn->set_close_handler([closes = closes_, service = service_](Connection& c) {
     {
       std::lock_guard lk(closes->mutex);
-      ++closes->by_category[c.close_category()];
+      ++closes->by_reason[c.close_reason().value_or(CloseReason::error)];
     }
-    svc->handle_disconnect(c);  // the service outlives the server (documented)
+    service.handle_disconnect(c);  // shared: it may run after the server is gone
   });
   try {
     service_.handle_connect(*conn);
@@ -117,7 +117,7 @@ void ServerBase::fill(ServerStats& stats) const {
   stats.handshake_failures = handshake_failures_.load(std::memory_order_relaxed);
   stats.rejected = rejected_.load(std::memory_order_relaxed);
   std::lock_guard lk(closes_->mutex);
-  stats.closed = closes_->by_category;
+  stats.closed = closes_->by_reason;
 }
 
 }  // namespace netref::detail

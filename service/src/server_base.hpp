@@ -17,7 +17,7 @@ namespace netref::detail {
 
 class ServerBase {
  public:
-  ServerBase(Service& service, ServerConfig config);
+  ServerBase(Service service, ServerConfig config);
 
   Service& service() noexcept { return service_; }
   const ServerConfig& config() const noexcept { return config_; }
@@ -49,18 +49,18 @@ class ServerBase {
   void count_handshake_failure() noexcept { handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
-  Service& service_;
+  Service service_;  // a handle: the server shares the service, which may go first
   ServerConfig config_;
   std::unique_ptr<Listener> listener_;
   std::shared_ptr<std::atomic<bool>> refusing_ = std::make_shared<std::atomic<bool>>(false);
   ConnectionConfig connection_config_;  // config_.connection with the gate in front
   std::atomic<std::uint64_t> accepted_{0}, refused_{0}, handshake_failures_{0}, rejected_{0};
-  // Closes by Connection::close_category(). Shared with every connection's close handler:
+  // Closes by Connection::close_reason(). Shared with every connection's close handler:
   // a handler may still be running on another thread (the liveness monitor's) after the
   // server that counted on it is gone.
   struct CloseCounts {
     std::mutex mutex;
-    std::map<std::string, std::uint64_t> by_category;
+    std::map<CloseReason, std::uint64_t> by_reason;
   };
   std::shared_ptr<CloseCounts> closes_ = std::make_shared<CloseCounts>();
 };

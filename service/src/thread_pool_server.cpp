@@ -61,7 +61,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     Clock::time_point write_deadline = kNever;  // queued output must have drained by then
     std::uint64_t frames_at_partial = 0;
     std::string abort_reason;        // close on a worker, for this reason...
-    const char* abort_category = "aborted";  // ...filed under this close category
+    CloseReason abort_category = CloseReason::aborted;  // ...filed under this close reason
   };
   using SessionPtr = std::shared_ptr<Session>;
   enum class Next { arm_read, arm_write, arm_read_write, requeue, park, retire };
@@ -89,8 +89,8 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   std::unordered_map<const Connection*, std::size_t> waiting_by_connection;  // guarded by mutex
   std::atomic<std::uint64_t> refused_waits{0};
 
-  Impl(Service& service, ServerConfig config)
-      : base(service, std::move(config)),
+  Impl(Service service, ServerConfig config)
+      : base(std::move(service), std::move(config)),
         worker_count(base.config().worker_threads != 0 ? base.config().worker_threads : default_workers()),
         tick(sweep_tick(base.config())) {
     epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -263,11 +263,11 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       if (s->stage == Session::Stage::handshake) {
         s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
       } else if (s->write_deadline <= now) {
-        s->abort_category = "write_stall";
+        s->abort_category = CloseReason::write_stall;
         s->abort_reason = "write stalled: what was queued for the peer " + ms_text(base.config().channel.write_timeout) +
                           " ago is still not written (write_timeout): the peer is not reading";
       } else {
-        s->abort_category = "frame_timeout";
+        s->abort_category = CloseReason::frame_timeout;
         s->abort_reason = "frame not complete after " + ms_text(base.config().channel.frame_timeout) +
                           " (frame_timeout)";
       }
@@ -414,7 +414,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   // One step of a session's life, on a worker; says what the session waits for next.
   Next advance(Session& s) {
     std::string reason;
-    const char* category;
+    CloseReason category;
     {
       std::lock_guard lk(mutex);
       reason = s.abort_reason;
@@ -463,7 +463,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         s.stage = Session::Stage::serving;
         set_deadline_locked(s, kNever);
         if (stopping) {
-          s.conn->abort("the server stopped", "server_stop");
+          s.conn->abort("the server stopped", CloseReason::server_stop);
           return Next::retire;
         }
         return Next::requeue;  // serve whatever came with the handshake
@@ -600,7 +600,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     // Only the stream is shut here (never blocks); a worker holding the session finds the
     // connection closed, and the last owner frees it.
     if (s.conn) {
-      s.conn->abort("the server stopped", "server_stop");
+      s.conn->abort("the server stopped", CloseReason::server_stop);
     } else if (s.tls) {
       s.tls->close();
     } else if (s.stream) {
@@ -633,8 +633,8 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   }
 };
 
-ThreadPoolServer::ThreadPoolServer(Service& service, ServerConfig config)
-    : impl_(std::make_shared<Impl>(service, std::move(config))) {}
+ThreadPoolServer::ThreadPoolServer(Service service, ServerConfig config)
+    : impl_(std::make_shared<Impl>(std::move(service), std::move(config))) {}
 
 ThreadPoolServer::~ThreadPoolServer() { stop(); }
 

@@ -35,7 +35,7 @@ struct ServerCore : ServerBase {
     {
       std::lock_guard lk(mutex);
       if (stopping) {
-        conn->abort("the server is stopping", "server_stop");
+        conn->abort("the server is stopping", CloseReason::server_stop);
         return;
       }
       if (worker != nullptr) worker->conn = conn;
@@ -106,7 +106,7 @@ struct ServerCore : ServerBase {
       for (auto& c : open_connections()) running += c->stats().running_handlers;
       return running;
     });
-    for (auto& c : open_connections()) c->abort("the server stopped", "server_stop");
+    for (auto& c : open_connections()) c->abort("the server stopped", CloseReason::server_stop);
     std::list<Worker> all;
     {
       std::lock_guard lk(mutex);
@@ -132,13 +132,12 @@ struct ServerCore : ServerBase {
 
 }  // namespace detail
 
-void serve_connection(Service& service, StreamPtr stream, const ServerConfig& config) {
+void serve_connection(const Service& service, StreamPtr stream, const ServerConfig& config) {
   ConnectionConfig cfg = config.connection;
   cfg.detect_generation = true;
   auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
   auto conn = Connection::create(std::move(channel), service.root_object(), std::move(cfg));
-  Service* svc = &service;
-  conn->set_close_handler([svc](Connection& c) { svc->handle_disconnect(c); });
+  conn->set_close_handler([service](Connection& c) { service.handle_disconnect(c); });
   try {
     service.handle_connect(*conn);
   } catch (...) {
@@ -151,8 +150,8 @@ void serve_connection(Service& service, StreamPtr stream, const ServerConfig& co
 
 // --- ThreadedServer
 
-ThreadedServer::ThreadedServer(Service& service, ServerConfig config)
-    : core_(std::make_unique<detail::ServerCore>(service, std::move(config))) {}
+ThreadedServer::ThreadedServer(Service service, ServerConfig config)
+    : core_(std::make_unique<detail::ServerCore>(std::move(service), std::move(config))) {}
 
 ThreadedServer::~ThreadedServer() { stop(); }
 
@@ -174,8 +173,8 @@ ServerStats ThreadedServer::stats() const { return core_->stats(); }
 
 // --- OneShotServer
 
-OneShotServer::OneShotServer(Service& service, ServerConfig config)
-    : core_(std::make_unique<detail::ServerCore>(service, std::move(config))) {}
+OneShotServer::OneShotServer(Service service, ServerConfig config)
+    : core_(std::make_unique<detail::ServerCore>(std::move(service), std::move(config))) {}
 
 OneShotServer::~OneShotServer() { stop(); }
 
@@ -203,7 +202,7 @@ void OneShotServer::stop() {
       if (w.conn) open.push_back(w.conn);
     }
   }
-  for (auto& c : open) c->abort("the server stopped", "server_stop");
+  for (auto& c : open) c->abort("the server stopped", CloseReason::server_stop);
 }
 
 std::uint16_t OneShotServer::port() const noexcept { return core_->listener().port(); }

@@ -136,7 +136,7 @@ TEST_CASE("a client that never reads a large reply holds no worker, and is close
   s.check_canary();
   // The backlog made no progress for write_timeout: closed, filed as a write stall.
   CHECK(s.watch.wait_reason("write stalled", std::chrono::seconds(10)));
-  CHECK(s.server->stats().closed["write_stall"] == 1);
+  CHECK(s.server->stats().closed[CloseReason::write_stall] == 1);
   CHECK(add_on(*other) == 3);
 }
 

@@ -449,7 +449,7 @@ TEST_CASE("E6: a client enforces the same policy on what it exposes to the serve
   Service mine(types);
   mine.def("ok", [] { return std::int64_t{1}; });
   ClientConfig cfg;
-  cfg.service = &mine;
+  cfg.service = mine;
   RawServer raw(cfg);
   BgServingThread serving(raw.client);
   auto& peer = *raw.peer;
@@ -540,7 +540,7 @@ TEST_CASE("F3: an exception nested ten thousand levels deep closes the connectio
   raw.peer->send_frame(payload);
   REQUIRE(pending.wait(std::chrono::seconds(2)));
   CHECK_THROWS_AS(std::rethrow_exception(pending.error()), ConnectionClosed);
-  CHECK(what_of(raw.client->close_reason()).find("deeper than") != std::string::npos);
+  CHECK(what_of(raw.client->close_error()).find("deeper than") != std::string::npos);
 }
 
 TEST_CASE("F4: invalid UTF-8, NUL and escapes in a handler's error reach the client as valid text") {

@@ -106,7 +106,7 @@ class Watcher {
     service.on_disconnect([this](Connection& c) {
       {
         std::lock_guard lk(mutex_);
-        reasons_.push_back(what_of(c.close_reason()));
+        reasons_.push_back(what_of(c.close_error()));
       }
       cv_.notify_all();
     });

@@ -363,7 +363,7 @@ TEST_CASE_TEMPLATE("B4: peers holding large frames in progress fill the process 
   const auto refused = [&] { return budget.refusals() - refusals_before; };
   // Every refusal closed its connection, counted under "budget", and nothing else closed.
   const auto all_closes_were_refusals = [&] {
-    return s.server->stats().closed["budget"] == refused() && s.watch.closed_count() == refused();
+    return s.server->stats().closed[CloseReason::budget] == refused() && s.watch.closed_count() == refused();
   };
   CHECK(eventually([&] { return refused() >= 3; }));
   CHECK(eventually(all_closes_were_refusals));
@@ -434,7 +434,7 @@ TEST_CASE_TEMPLATE("B4: many peers at once, each with a frame that inflates to j
   CHECK(answered > 0);
   CHECK(budget.peak() <= budget.limit());
   // Every connection that closed was refused by the budget, nothing else.
-  CHECK(eventually([&] { return s.server->stats().closed["budget"] == static_cast<std::uint64_t>(closed); }));
+  CHECK(eventually([&] { return s.server->stats().closed[CloseReason::budget] == static_cast<std::uint64_t>(closed); }));
   for (const auto& r : s.watch.reasons()) CHECK(r.find("buffer budget") != std::string::npos);
   peers.clear();
   CHECK(eventually([&] { return budget.in_use() == 0; }));

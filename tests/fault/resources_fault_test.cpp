@@ -255,7 +255,7 @@ TEST_CASE_TEMPLATE("G9: a ping flood is cut off after three strikes with \"too m
   const double seconds = std::chrono::duration<double>(Clock::now() - first_ping).count();
   CHECK(answered <= 2 + static_cast<int>(10 * seconds) + 1);
   CHECK(s.watch.wait_reason("too many pings"));
-  CHECK(eventually([&] { return s.server->stats().closed["pings"] == 1; }));
+  CHECK(eventually([&] { return s.server->stats().closed[CloseReason::pings] == 1; }));
   s.check_canary();
 }
 
@@ -269,7 +269,7 @@ TEST_CASE("G9: a peer pinging below the cap, each ping waiting for its answer, i
     std::this_thread::sleep_until(start + seq * std::chrono::milliseconds(125));  // the rate under test
     ping_round_trip(peer, seq);
   }
-  CHECK(s.server->stats().closed.count("pings") == 0);
+  CHECK(s.server->stats().closed.count(CloseReason::pings) == 0);
   CHECK(s.watch.closed_count() == 0);
   s.check_canary();
 }
@@ -289,6 +289,6 @@ TEST_CASE("G9: a netref client's keepalive at the shortest interval the cap allo
   CHECK(eventually([&] { return server_side->stats().requests_served >= served_before + 15; }, std::chrono::seconds(10)));
   CHECK_FALSE(client->closed());
   CHECK_FALSE(server_side->closed());
-  CHECK(s.server->stats().closed.count("pings") == 0);
+  CHECK(s.server->stats().closed.count(CloseReason::pings) == 0);
   s.check_canary();
 }

@@ -37,7 +37,7 @@ class CpuHogs {
   std::vector<std::thread> threads_;
 };
 
-bool closed_for(ServerStats stats, const char* category) { return stats.closed.count(category) != 0; }
+bool closed_for(ServerStats stats, CloseReason reason) { return stats.closed.count(reason) != 0; }
 
 }  // namespace
 
@@ -65,9 +65,9 @@ TEST_CASE("G10: under CPU starvation the idle timeout spares a busy client and s
   CHECK(Clock::now() - starved_from < 6s);
   CHECK(canary.failure().empty());
   CHECK(canary.wait_calls(3));
-  CHECK(closed_for(server.stats(), "idle"));
-  CHECK(server.stats().closed.at("idle") == 1);  // only the idle client: not the canary
-  CHECK_FALSE(closed_for(server.stats(), "keepalive"));
+  CHECK(closed_for(server.stats(), CloseReason::idle));
+  CHECK(server.stats().closed.at(CloseReason::idle) == 1);  // only the idle client: not the canary
+  CHECK_FALSE(closed_for(server.stats(), CloseReason::keepalive));
 }
 
 TEST_CASE("H9: a restart under load: every call succeeds or fails clearly within its deadline, and every client reaches the new server") {

@@ -44,7 +44,7 @@ struct RawPeer {
     thread = std::thread([] {});
     REQUIRE(server->closed());
     try {
-      std::rethrow_exception(server->close_reason());
+      std::rethrow_exception(server->close_error());
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -117,7 +117,7 @@ TEST_CASE("a frame the buffer budget cannot hold closes the connection under \"b
     RawPeer p({}, ch);
     p.frame(large);
     CHECK(p.closed_reason().find("buffer budget") != std::string::npos);
-    CHECK(p.server->close_category() == "budget");
+    CHECK(p.server->close_reason() == CloseReason::budget);
   }
   SUBCASE("serve_available, as the thread pool serves") {
     auto [a, b] = make_memory_pair();
@@ -127,7 +127,7 @@ TEST_CASE("a frame the buffer budget cannot hold closes the connection under \"b
     large.insert(large.begin(), {0x00, 0x40, 0x00, 0x00, 0x00});  // its header
     a->write_all(large);
     CHECK(server->serve_available() == ServeStatus::closed);
-    CHECK(server->close_category() == "budget");
+    CHECK(server->close_reason() == CloseReason::budget);
   }
   CHECK(budget.refusals() == 1);
   CHECK(budget.in_use() == 0);

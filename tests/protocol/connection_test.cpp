@@ -271,7 +271,7 @@ TEST_CASE("close() returns only once a close handler running on another thread h
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     handler_finished = true;
   });
-  std::thread first([&] { pair.client->abort("closed by the first thread", "aborted"); });
+  std::thread first([&] { pair.client->abort("closed by the first thread", CloseReason::aborted); });
   handler_started.get_future().wait();
   bool finished_when_close_returned = false;
   std::thread second([&] {
@@ -282,7 +282,7 @@ TEST_CASE("close() returns only once a close handler running on another thread h
   second.join();
   first.join();
   CHECK(finished_when_close_returned);
-  CHECK(pair.client->close_category() == "aborted");
+  CHECK(pair.client->close_reason() == CloseReason::aborted);
 }
 
 TEST_CASE("a close handler that closes its connection again does not wait for itself") {
@@ -292,7 +292,7 @@ TEST_CASE("a close handler that closes its connection again does not wait for it
     ++handler_runs;
     c.close();  // returns at once on the closing thread
   });
-  pair.client->abort("done", "aborted");
+  pair.client->abort("done", CloseReason::aborted);
   CHECK(handler_runs == 1);
   CHECK(pair.client->closed());
 }

@@ -135,7 +135,7 @@ TEST_CASE("a zlib bomb closes the connection at the inflate limit") {
   serving.join();
   REQUIRE(server->closed());
   try {
-    std::rethrow_exception(server->close_reason());
+    std::rethrow_exception(server->close_error());
   } catch (const ProtocolError& e) {
     CHECK(std::string(e.what()).find("max_inflated_bytes") != std::string::npos);
   }

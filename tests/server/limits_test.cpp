@@ -270,15 +270,15 @@ TEST_CASE_TEMPLATE("a server counts why its connections closed", Server, Threade
   connect("127.0.0.1", port).close();                // a polite client
   CHECK(closed_by_peer_within(*oversized, 5s));
   CHECK(closed_by_peer_within(*trickle, 5s));
-  const auto count = [&](const std::string& category) {
+  const auto count = [&](CloseReason reason) {
     auto closed = server.stats().closed;
-    return closed.count(category) != 0 ? closed[category] : 0;
+    return closed.count(reason) != 0 ? closed[reason] : 0;
   };
   const auto end = Clock::now() + 5s;  // the count lands just after the socket closes
-  while ((count("frame") < 1 || count("frame_timeout") < 1 || count("peer") < 1) && Clock::now() < end) {
+  while ((count(CloseReason::frame) < 1 || count(CloseReason::frame_timeout) < 1 || count(CloseReason::peer) < 1) && Clock::now() < end) {
     std::this_thread::sleep_for(5ms);
   }
-  CHECK(count("frame") == 1);
-  CHECK(count("frame_timeout") == 1);
-  CHECK(count("peer") == 1);
+  CHECK(count(CloseReason::frame) == 1);
+  CHECK(count(CloseReason::frame_timeout) == 1);
+  CHECK(count(CloseReason::peer) == 1);
 }

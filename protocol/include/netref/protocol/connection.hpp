@@ -18,6 +18,7 @@
 
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/async_result.hpp"
+#include "netref/protocol/close_reason.hpp"
 #include "netref/protocol/consts.hpp"
 #include "netref/protocol/errors.hpp"
 #include "netref/protocol/object.hpp"
@@ -178,20 +179,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// then let its service go.
   void close() noexcept;
   bool closed() const noexcept;
-  /// Closes at once without telling the peer, for a reason our pending calls will carry
-  /// ("idle for 60000 ms"), filed under category (see close_category). Never blocks on the
-  /// network. Idempotent; returns once the close handler has run, as close() does.
-  void abort(const std::string& reason, const char* category = "aborted") noexcept;
-  /// Why the connection closed (nullptr while open).
-  std::exception_ptr close_reason() const;
-  /// Why it closed, as a short word for counting ("" while open): "local" (close()), "peer"
-  /// (EOF, reset, CLOSE), "frame" (broken framing, oversized frame, bad zlib), "message"
-  /// (undecodable message), "reference" (a reply to a seq never sent, a DEL of an unknown
-  /// object), "budget" (the buffer budget refused a frame's memory: BudgetExceeded),
-  /// "pings" (too many PINGs: max_pings_per_second), "frame_timeout", "write_stall",
-  /// "keepalive", "idle", "first_frame", "server_stop", "aborted", or
-  /// "protocol"/"timeout"/"error" for anything else.
-  std::string close_category() const;
+  /// Closes at once without telling the peer, filed under reason; our pending calls fail
+  /// with ConnectionClosed saying why ("idle for 60000 ms"). Never blocks on the network.
+  /// Idempotent; returns once the close handler has run, as close() does.
+  void abort(const std::string& why, CloseReason reason = CloseReason::aborted) noexcept;
+  /// Why the connection closed; nullopt while open.
+  std::optional<CloseReason> close_reason() const;
+  /// The error that closed it (what pending calls failed with); null while open and after
+  /// abort() or close() without one.
+  std::exception_ptr close_error() const;
 
   /// Called once, from whichever thread closes the connection, after the tables are emptied.
   /// Set before serving starts.

@@ -7,11 +7,11 @@
 
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/connection.hpp"
+#include "netref/service/service.hpp"
 #include "netref/stream/tls.hpp"
 
 namespace netref {
 
-class Service;
 
 /// How a client connects.
 struct ClientConfig {
@@ -24,8 +24,9 @@ struct ClientConfig {
   std::optional<TlsContext> tls;
   /// Offer netref's extensions at connect (one round trip; a plain rpyc peer declines).
   bool negotiate_extensions = true;
-  /// What this side exposes to the server (callbacks by name); null: nothing.
-  Service* service = nullptr;
+  /// What this side exposes to the server (callbacks by name); none: nothing. A Service is a
+  /// handle: the connection shares it, so the original may go first.
+  std::optional<Service> service;
 };
 
 /// Connects over TCP (TLS when config.tls is set). Throws ConnectError naming the address.

@@ -83,12 +83,10 @@ struct ServerStats {
   std::size_t waiting_handlers = 0;    ///< handlers waiting on a peer (ThreadPoolServer)
   std::uint64_t refused_waits = 0;     ///< waits refused: the pool's bounds were reached
   std::size_t lent_objects = 0;        ///< objects lent, over every open connection
-  /// Connections closed so far, by Connection::close_category(): "peer", "frame",
-  /// "message", "reference", "budget", "pings", "frame_timeout", "write_stall", "idle",
-  /// "server_stop", ... Protocol errors by reason are the "frame", "message" and
-  /// "reference" entries; "budget" counts frames the process buffer budget refused, "pings"
-  /// peers cut off for flooding PINGs.
-  std::map<std::string, std::uint64_t> closed;
+  /// Connections closed so far, by Connection::close_reason() (to_string gives the word).
+  /// Protocol errors by kind are the frame, message and reference entries; budget counts
+  /// frames the process buffer budget refused, pings peers cut off for flooding PINGs.
+  std::map<CloseReason, std::uint64_t> closed;
 };
 
 namespace detail {
@@ -99,8 +97,8 @@ struct ServerCore;
 /// constructor (so port() is known before serving).
 class ThreadedServer {
  public:
-  /// service must outlive the server.
-  ThreadedServer(Service& service, ServerConfig config = {});
+  /// Shares service (a handle: it may be destroyed before the server).
+  ThreadedServer(Service service, ServerConfig config = {});
   /// stop(0).
   ~ThreadedServer();
   ThreadedServer(const ThreadedServer&) = delete;
@@ -133,8 +131,8 @@ class ThreadedServer {
 /// worker only.
 class ThreadPoolServer {
  public:
-  /// service must outlive the server.
-  ThreadPoolServer(Service& service, ServerConfig config = {});
+  /// Shares service (a handle: it may be destroyed before the server).
+  ThreadPoolServer(Service service, ServerConfig config = {});
   /// stop(0).
   ~ThreadPoolServer();
   ThreadPoolServer(const ThreadPoolServer&) = delete;
@@ -164,7 +162,7 @@ class ThreadPoolServer {
 /// use, and handing one client a private server.
 class OneShotServer {
  public:
-  OneShotServer(Service& service, ServerConfig config = {});
+  OneShotServer(Service service, ServerConfig config = {});
   ~OneShotServer();
   OneShotServer(const OneShotServer&) = delete;
   OneShotServer& operator=(const OneShotServer&) = delete;
@@ -181,6 +179,6 @@ class OneShotServer {
 };
 
 /// Serves one connection on the calling thread until it closes, then returns.
-void serve_connection(Service& service, StreamPtr stream, const ServerConfig& config = {});
+void serve_connection(const Service& service, StreamPtr stream, const ServerConfig& config = {});
 
 }  // namespace netref
