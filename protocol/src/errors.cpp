@@ -75,6 +75,8 @@ ExceptionInfo describe_exception(std::exception_ptr error, std::string_view cont
       std::rethrow_exception(error);
     } catch (const RemoteError& e) {
       info = e.info();  // keeps its class; a Python error passed through stays a Python error
+    } catch (const ConversionError& e) {
+      info = builtin("TypeError", e.what());  // an argument or a value of the wrong type
     } catch (const std::invalid_argument& e) {
       info = builtin("ValueError", e.what());
     } catch (const std::domain_error& e) {

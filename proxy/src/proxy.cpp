@@ -92,7 +92,7 @@ AsyncResult Proxy::invoke_async(std::span<Value> args, Kwargs kwargs) const {
   Value parent = path_.empty() ? target_ : walk(target_, path_.names(), path_.size() - 1);
   auto* parent_remote = parent.get_if<RemoteRefPtr>();
   if (parent_remote == nullptr || !*parent_remote) {
-    throw TypeError("async_call needs a netref, got " + std::string(parent.type_name()));
+    throw ConversionError("async_call needs a netref, got " + std::string(parent.type_name()));
   }
   return (*parent_remote)->async_call_path(path_.names().last(path_.empty() ? 0 : 1), args, std::move(kwargs));
 }

@@ -80,7 +80,7 @@ void drain_iterator(const Value& iterator, std::vector<Value>& out, const DrainL
     for (;;) {
       Value chunk = connection->sync_request(Handler::buffiter, Args{iterator, Value(buffiter_chunk)});
       auto* items = chunk.get_if<Tuple>();
-      if (!items) throw TypeError("BUFFITER returned " + std::string(chunk.type_name()) + ", not a tuple");
+      if (!items) throw ConversionError("BUFFITER returned " + std::string(chunk.type_name()) + ", not a tuple");
       if (items->items.empty()) return;
       budget.take(items->items, out);
     }
@@ -97,7 +97,7 @@ void drain_iterator(const Value& iterator, std::vector<Value>& out, const DrainL
     budget.take(items, out);
     return;
   }
-  throw TypeError("__iter__ returned " + std::string(iterator.type_name()) + ", not an iterator");
+  throw ConversionError("__iter__ returned " + std::string(iterator.type_name()) + ", not an iterator");
 }
 
 DrainLimits limits_of(const ConvertContext& ctx) {
@@ -127,7 +127,7 @@ std::string mismatch_text(std::string_view expected, const Value& got) {
   return "expected " + std::string(expected) + ", got " + got_name(got);
 }
 
-void throw_mismatch(std::string_view expected, const Value& got) { throw TypeError(mismatch_text(expected, got)); }
+void throw_mismatch(std::string_view expected, const Value& got) { throw ConversionError(mismatch_text(expected, got)); }
 
 Fit no_fit(FitCheck& check, std::string_view expected, const Value& got) {
   check.reason = mismatch_text(expected, got);
@@ -146,7 +146,7 @@ std::string int_range_text(const Value& got, std::string_view target) {
   return "int " + digits + " does not fit in " + std::string(target);
 }
 
-void throw_int_range(const Value& got, std::string_view target) { throw TypeError(int_range_text(got, target)); }
+void throw_int_range(const Value& got, std::string_view target) { throw ConversionError(int_range_text(got, target)); }
 
 bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept {
   const char* first = big.digits.data();
@@ -236,7 +236,7 @@ const std::vector<Value>& items_of(const Value& value, bool mapping, std::string
     return storage;
   }
   const DrainCache::Entry& entry = cached_items(value, mapping, ctx);
-  if (!entry.failure.empty()) throw TypeError(mismatch_text(expected, value) + " (" + entry.failure + ")");
+  if (!entry.failure.empty()) throw ConversionError(mismatch_text(expected, value) + " (" + entry.failure + ")");
   return entry.items;
 }
 
@@ -290,8 +290,8 @@ std::string demangle(const std::type_info& type) {
   return out;
 }
 
-void rethrow_with_context(const TypeError& e, std::string_view prefix) {
-  throw TypeError(std::string(prefix) + ": " + e.message());
+void rethrow_with_context(const ConversionError& e, std::string_view prefix) {
+  throw ConversionError(std::string(prefix) + ": " + e.message());
 }
 
 std::string ordinal_prefix(std::string_view what, std::size_t index) {

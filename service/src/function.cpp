@@ -150,7 +150,7 @@ bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value*
 }
 
 void note_argument_mismatch(const FunctionRecord& record, CallFrame& frame, std::size_t index,
-                            const TypeError& error) {
+                            const ConversionError& error) {
   frame.mismatch = argument_label(record, index) + ": " + clip(error.message(), reason_cap);
 }
 

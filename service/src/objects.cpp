@@ -61,7 +61,7 @@ Value invoke_getter(const Member& member, void* self, const ConvertContext& ctx)
   Value result;
   std::string mismatch;
   if (!run_record(*member.getter, self, ctx, args, kwargs, result, mismatch)) {
-    throw TypeError("cannot read '" + member.name + "': " + mismatch);
+    throw ConversionError("cannot read '" + member.name + "': " + mismatch);
   }
   return result;
 }
@@ -106,7 +106,7 @@ void BoundObject::setattr(std::string_view name, Value value) {
   Value result;
   std::string mismatch;
   if (!run_record(*m.setter, instance_.get(), context(), args, kwargs, result, mismatch)) {
-    throw TypeError("cannot set '" + m.name + "' of '" + table_->name + "': " + mismatch);
+    throw ConversionError("cannot set '" + m.name + "' of '" + table_->name + "': " + mismatch);
   }
 }
 
@@ -236,12 +236,12 @@ std::vector<MethodInfo> FunctionObject::inspect() { return {{"__call__", join_si
 Value lend_object(const ConvertContext& ctx, const std::type_info& type, std::shared_ptr<void> instance) {
   if (!instance) return Value();
   if (!ctx.registry) {
-    throw TypeError("cannot lend a " + demangle(type) + ": no Registry to find its bindings in");
+    throw ConversionError("cannot lend a " + demangle(type) + ": no Registry to find its bindings in");
   }
   const auto& impl = RegistryAccess::impl(*ctx.registry);
   auto it = impl->types.find(std::type_index(type));
   if (it == impl->types.end()) {
-    throw TypeError("cannot lend a " + demangle(type) + ": the type is not exposed (Registry::expose)");
+    throw ConversionError("cannot lend a " + demangle(type) + ": the type is not exposed (Registry::expose)");
   }
   return Value(ObjectPtr(std::make_shared<BoundObject>(std::shared_ptr<const TypeTable>(impl, it->second.get()),
                                                        std::move(instance), *ctx.registry)));

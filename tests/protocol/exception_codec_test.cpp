@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "netref/protocol/brine.hpp"
+#include "netref/protocol/errors.hpp"
 
 using namespace netref;
 using Buf = std::vector<std::uint8_t>;
@@ -192,4 +193,26 @@ TEST_CASE("message() is args[0] when a str, a rendering otherwise, empty with no
   for (int i = 0; i < 100000; ++i) big.items.emplace_back(i);
   info.args = {Value(std::move(big))};
   CHECK(info.message().size() <= 1024);
+}
+
+namespace {
+ExceptionInfo quota_exceeded() {
+  ExceptionInfo info;
+  info.module = "app.errors";
+  info.class_name = "QuotaExceeded";
+  info.args = {Value("over")};
+  return info;
+}
+}  // namespace
+
+TEST_CASE("a handler's exceptions travel by kind: a conversion failure is the peer's TypeError, a remote one keeps its class") {
+  const auto conversion = describe_exception(std::make_exception_ptr(ConversionError("expected int, got str")), "CALL");
+  CHECK(conversion.module == "builtins");
+  CHECK(conversion.class_name == "TypeError");
+  CHECK(conversion.message() == "expected int, got str");
+  const auto passed_on = describe_exception(std::make_exception_ptr(RemoteError(quota_exceeded())), "CALL");
+  CHECK(passed_on.module == "app.errors");
+  CHECK(passed_on.class_name == "QuotaExceeded");
+  const auto standard = describe_exception(std::make_exception_ptr(std::invalid_argument("bad")), "CALL");
+  CHECK(standard.class_name == "ValueError");
 }

@@ -4,6 +4,7 @@
 #include <netref/netref.hpp>
 
 #include <future>
+#include <optional>
 
 using namespace netref;
 
@@ -77,7 +78,16 @@ TEST_CASE("get, set and as on a netref's attribute") {
   CHECK(leaf->attr("base")->get().as<std::int64_t>() == 100);
   CHECK(leaf->attr("twice")->call(1).as<std::int64_t>() == 102);
   CHECK_THROWS_AS(conn->root()->attr("trunk")->attr("branch")->set(1), AttributeError);  // read-only
-  CHECK_THROWS_AS(leaf->attr("base")->get().as<std::string>(), TypeError);
+  // A local conversion's failure: nothing the peer raised, so not a RemoteError.
+  CHECK_THROWS_AS(leaf->attr("base")->get().as<std::string>(), ConversionError);
+  bool remote = true;
+  try {
+    leaf->attr("base")->get().as<std::string>();
+  } catch (const RemoteError&) {
+  } catch (const ConversionError&) {
+    remote = false;
+  }
+  CHECK_FALSE(remote);
 }
 
 TEST_CASE("async_call delivers through value() and then()") {
@@ -163,4 +173,25 @@ TEST_CASE("an on_connect hook that throws refuses the client and the server keep
   CHECK_THROWS_AS(connect("127.0.0.1", server.port()), ConnectionClosed);
   auto conn = connect("127.0.0.1", server.port());
   CHECK(conn->root()->attr("ping")->call().as<int>() == 1);
+}
+
+TEST_CASE_TEMPLATE("a server shares its service: the Service it was given may go first", ServerT, ThreadedServer,
+                   ThreadPoolServer) {
+  std::promise<void> disconnected;
+  std::optional<ServerT> server;
+  {
+    Service svc;
+    svc.def("twice", [](int x) { return 2 * x; });
+    svc.on_disconnect([&](Connection&) { disconnected.set_value(); });
+    ServerConfig cfg;
+    cfg.port = 0;
+    server.emplace(svc, cfg);
+  }  // the caller's Service is gone; the server's copy is the same service
+  server->start();
+  auto conn = connect("127.0.0.1", server->port());
+  CHECK(conn->root()->attr("twice")->call(21).template as<int>() == 42);
+  conn->close();
+  auto done = disconnected.get_future();
+  CHECK(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);  // its hook still runs
+  server->stop();
 }

@@ -22,7 +22,7 @@ using namespace netref;
 namespace {
 
 using netref::test::attribute_error_of;
-using netref::test::type_error_of;
+using netref::test::conversion_error_of;
 
 const ConvertContext no_ctx{};
 
@@ -111,17 +111,17 @@ TEST_CASE("an int64 that fits converts to every integer type, one that does not 
   CHECK(from<std::int16_t>(Value(-300)) == -300);
   CHECK(from<std::uint32_t>(Value(std::int64_t{4000000000})) == 4000000000u);
   CHECK(from<long long>(Value(std::int64_t{-5})) == -5);
-  CHECK(type_error_of([] { from<std::uint8_t>(Value(300)); }) == "int 300 does not fit in uint8");
-  CHECK(type_error_of([] { from<std::uint16_t>(Value(-1)); }) == "int -1 does not fit in uint16");
-  CHECK(type_error_of([] { from<std::int32_t>(Value(std::int64_t{1} << 40)); }).find("int32") != std::string::npos);
+  CHECK(conversion_error_of([] { from<std::uint8_t>(Value(300)); }) == "int 300 does not fit in uint8");
+  CHECK(conversion_error_of([] { from<std::uint16_t>(Value(-1)); }) == "int -1 does not fit in uint16");
+  CHECK(conversion_error_of([] { from<std::int32_t>(Value(std::int64_t{1} << 40)); }).find("int32") != std::string::npos);
 }
 
 TEST_CASE("Python's bool is an int, but an int is not a bool and a float is not an int") {
   CHECK(from<int>(Value(true)) == 1);
   CHECK(from<bool>(Value(true)) == true);
-  CHECK(type_error_of([] { from<bool>(Value(1)); }) == "expected bool, got int");
-  CHECK(type_error_of([] { from<int>(Value(1.5)); }) == "expected int, got float");
-  CHECK(type_error_of([] { from<int>(Value("7")); }) == "expected int, got str");
+  CHECK(conversion_error_of([] { from<bool>(Value(1)); }) == "expected bool, got int");
+  CHECK(conversion_error_of([] { from<int>(Value(1.5)); }) == "expected int, got float");
+  CHECK(conversion_error_of([] { from<int>(Value("7")); }) == "expected int, got str");
 }
 
 TEST_CASE("integers beyond int64 travel as BigInt and convert back only where they fit") {
@@ -131,8 +131,8 @@ TEST_CASE("integers beyond int64 travel as BigInt and convert back only where th
   CHECK(big.get_if<BigInt>()->digits == "18446744073709551615");
   CHECK(from<std::uint64_t>(big) == max);
   CHECK(to(std::uint64_t{5}) == Value(5));
-  CHECK(type_error_of([&] { from<std::int64_t>(big); }).find("does not fit in int64") != std::string::npos);
-  CHECK(type_error_of([] { from<std::uint64_t>(Value(BigInt{"18446744073709551616"})); })
+  CHECK(conversion_error_of([&] { from<std::int64_t>(big); }).find("does not fit in int64") != std::string::npos);
+  CHECK(conversion_error_of([] { from<std::uint64_t>(Value(BigInt{"18446744073709551616"})); })
             .find("does not fit in uint64") != std::string::npos);
   CHECK(from<double>(Value(BigInt{"100000000000000000000"})) == doctest::Approx(1e20));
 }
@@ -141,7 +141,7 @@ TEST_CASE("floats accept ints and bools; complex accepts any number") {
   CHECK(from<double>(Value(2)) == 2.0);
   CHECK(from<float>(Value(0.5)) == 0.5f);
   CHECK(to(1.25) == Value(1.25));
-  CHECK(type_error_of([] { from<double>(Value("x")); }) == "expected float, got str");
+  CHECK(conversion_error_of([] { from<double>(Value("x")); }) == "expected float, got str");
   CHECK(from<std::complex<double>>(Value(std::complex<double>(1, 2))) == std::complex<double>(1, 2));
   CHECK(from<std::complex<double>>(Value(3)) == std::complex<double>(3, 0));
   CHECK(to(std::complex<float>(1, -1)) == Value(std::complex<double>(1, -1)));
@@ -153,13 +153,13 @@ TEST_CASE("strings are str only; bytes are bytes only") {
   CHECK(to(std::string("x")) == Value("x"));
   CHECK(to("lit") == Value("lit"));
   CHECK(to(static_cast<const char*>(nullptr)).is_none());
-  CHECK(type_error_of([] { from<std::string>(Value(Bytes{"b"})); }) == "expected str, got bytes");
+  CHECK(conversion_error_of([] { from<std::string>(Value(Bytes{"b"})); }) == "expected str, got bytes");
   CHECK(from<Bytes>(Value(Bytes{"\x01\x02"})) == Bytes{"\x01\x02"});
   CHECK(from<std::vector<std::uint8_t>>(Value(Bytes{"\x01\xff"})) == std::vector<std::uint8_t>{1, 255});
   CHECK(to(std::vector<std::uint8_t>{65, 66}) == Value(Bytes{"AB"}));
-  CHECK(type_error_of([] { from<Bytes>(Value("s")); }) == "expected bytes, got str");
+  CHECK(conversion_error_of([] { from<Bytes>(Value("s")); }) == "expected bytes, got str");
   CHECK(from<char>(Value("q")) == 'q');
-  CHECK(type_error_of([] { from<char>(Value("qq")); }) == "expected str of length 1, got str");
+  CHECK(conversion_error_of([] { from<char>(Value("qq")); }) == "expected str of length 1, got str");
 }
 
 TEST_CASE("enums travel as their integer value") {
@@ -175,8 +175,8 @@ TEST_CASE("sequences go out as tuples and come back from tuples and frozensets")
   CHECK(from<std::vector<std::int64_t>>(tup(1, 2)) == std::vector<std::int64_t>{1, 2});
   CHECK(from<std::set<int>>(Value(FrozenSet{{Value(3), Value(1)}})) == std::set<int>{1, 3});
   CHECK(from<std::deque<double>>(tup(1, 2.5)) == std::deque<double>{1.0, 2.5});
-  CHECK(type_error_of([] { from<std::vector<int>>(Value("abc")); }) == "expected list[int], got str");
-  CHECK(type_error_of([] { from<std::vector<int>>(tup(1, "x")); }) == "item 1: expected int, got str");
+  CHECK(conversion_error_of([] { from<std::vector<int>>(Value("abc")); }) == "expected list[int], got str");
+  CHECK(conversion_error_of([] { from<std::vector<int>>(tup(1, "x")); }) == "item 1: expected int, got str");
   CHECK(Converter<std::vector<std::string>>::type_name() == "list[str]");
 }
 
@@ -186,7 +186,7 @@ TEST_CASE("maps go out as tuples of pairs and come back from them") {
   CHECK(from<std::map<std::string, int>>(tup(tup("a", 1), tup("b", 2))) == m);
   auto u = from<std::unordered_map<int, std::string>>(tup(tup(1, "x")));
   CHECK(u.at(1) == "x");
-  CHECK(type_error_of([] { from<std::map<std::string, int>>(tup(tup("a", 1, 2))); })
+  CHECK(conversion_error_of([] { from<std::map<std::string, int>>(tup(tup("a", 1, 2))); })
             .find("item 0: expected (key, value) pair") != std::string::npos);
   CHECK(Converter<std::map<std::string, std::vector<int>>>::type_name() == "dict[str, list[int]]");
 }
@@ -204,8 +204,8 @@ TEST_CASE("tuples, pairs and arrays need exactly their number of items") {
   CHECK(to(std::tuple<int, std::string, double>{1, "a", 0.5}) == tup(1, "a", 0.5));
   CHECK(from<std::pair<int, std::string>>(tup(1, "a")) == std::pair<int, std::string>{1, "a"});
   CHECK(from<std::array<int, 2>>(tup(4, 5)) == std::array<int, 2>{4, 5});
-  CHECK(type_error_of([] { from<std::array<int, 2>>(tup(4)); }).find("of 2 items, got 1") != std::string::npos);
-  CHECK(type_error_of([] { from<std::tuple<int, int>>(tup(1, 2, 3)); }).find("tuple of 3") != std::string::npos);
+  CHECK(conversion_error_of([] { from<std::array<int, 2>>(tup(4)); }).find("of 2 items, got 1") != std::string::npos);
+  CHECK(conversion_error_of([] { from<std::tuple<int, int>>(tup(1, 2, 3)); }).find("tuple of 3") != std::string::npos);
 }
 
 TEST_CASE("optional maps None to nullopt, variant takes the first alternative that fits") {
@@ -217,7 +217,7 @@ TEST_CASE("optional maps None to nullopt, variant takes the first alternative th
   CHECK(std::get<std::string>(from<V>(Value("s"))) == "s");
   CHECK(std::get<std::int64_t>(from<V>(Value(3))) == 3);
   CHECK(to(V{std::string("z")}) == Value("z"));
-  CHECK(type_error_of([] { from<V>(Value(1.5)); }) == "expected Union[int, str], got float");
+  CHECK(conversion_error_of([] { from<V>(Value(1.5)); }) == "expected Union[int, str], got float");
 }
 
 TEST_CASE("Value passes through; ObjectPtr and RemoteRefPtr accept only their own kind or None") {
@@ -225,8 +225,8 @@ TEST_CASE("Value passes through; ObjectPtr and RemoteRefPtr accept only their ow
   CHECK(from<Value>(v) == v);
   CHECK(from<ObjectPtr>(Value()) == nullptr);
   CHECK(from<RemoteRefPtr>(Value()) == nullptr);
-  CHECK(type_error_of([] { from<ObjectPtr>(Value(1)); }) == "expected local object, got int");
-  CHECK(type_error_of([] { from<RemoteRefPtr>(Value("x")); }) == "expected netref, got str");
+  CHECK(conversion_error_of([] { from<ObjectPtr>(Value(1)); }) == "expected local object, got int");
+  CHECK(conversion_error_of([] { from<RemoteRefPtr>(Value("x")); }) == "expected netref, got str");
 }
 
 TEST_CASE("a cereal struct with a nested struct and a vector member is a tuple of its fields") {
@@ -240,12 +240,12 @@ TEST_CASE("a cereal struct with a nested struct and a vector member is a tuple o
 }
 
 TEST_CASE("a cereal struct that does not fit names the field that failed") {
-  CHECK(type_error_of([] { from<Point>(tup(1, "two")); }) == "Point: field 1: expected int, got str");
-  CHECK(type_error_of([] { from<Point>(tup(1)); }).find("expected more than 1 fields") != std::string::npos);
-  CHECK(type_error_of([] { from<Point>(tup(1, 2, 3)); }) == "Point: expected 2 fields, got 3");
-  CHECK(type_error_of([] { from<Shape>(tup("n", tup(1, "y"), tup(), Value(), tup())); }) ==
+  CHECK(conversion_error_of([] { from<Point>(tup(1, "two")); }) == "Point: field 1: expected int, got str");
+  CHECK(conversion_error_of([] { from<Point>(tup(1)); }).find("expected more than 1 fields") != std::string::npos);
+  CHECK(conversion_error_of([] { from<Point>(tup(1, 2, 3)); }) == "Point: expected 2 fields, got 3");
+  CHECK(conversion_error_of([] { from<Shape>(tup("n", tup(1, "y"), tup(), Value(), tup())); }) ==
         "Shape: field 1: Point: field 1: expected int, got str");
-  CHECK(type_error_of([] { from<Point>(Value(5)); }) == "expected Point, got int");
+  CHECK(conversion_error_of([] { from<Point>(Value(5)); }) == "expected Point, got int");
 }
 
 TEST_CASE("free serialize, private save/load and base classes work like member serialize") {
@@ -269,10 +269,10 @@ TEST_CASE("an exposed type does not convert without a registry or without being 
     int x = 0;
   };
   CHECK(Converter<Opaque>::lends_by_reference);
-  CHECK(type_error_of([] { to(std::make_shared<Opaque>()); }).find("no Registry") != std::string::npos);
+  CHECK(conversion_error_of([] { to(std::make_shared<Opaque>()); }).find("no Registry") != std::string::npos);
   Registry types;
   const ConvertContext ctx{&types, nullptr};
-  CHECK(type_error_of([&] { Converter<std::shared_ptr<Opaque>>::to_value(std::make_shared<Opaque>(), ctx); })
+  CHECK(conversion_error_of([&] { Converter<std::shared_ptr<Opaque>>::to_value(std::make_shared<Opaque>(), ctx); })
             .find("not exposed") != std::string::npos);
   CHECK(Converter<std::shared_ptr<Opaque>>::to_value(nullptr, ctx).is_none());
 }

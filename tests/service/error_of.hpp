@@ -23,6 +23,11 @@ template <class F>
 std::string type_error_of(F&& fn) {
   return error_of<TypeError>(std::forward<F>(fn));
 }
+/// A local conversion's failure: a ConversionError, not an error of the peer.
+template <class F>
+std::string conversion_error_of(F&& fn) {
+  return error_of<ConversionError>(std::forward<F>(fn));
+}
 template <class F>
 std::string attribute_error_of(F&& fn) {
   return error_of<AttributeError>(std::forward<F>(fn));

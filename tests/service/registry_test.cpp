@@ -16,6 +16,7 @@ using namespace netref;
 namespace {
 
 using netref::test::attribute_error_of;
+using netref::test::conversion_error_of;
 using netref::test::type_error_of;
 
 struct Counter {
@@ -101,7 +102,7 @@ TEST_CASE("readwrite fields read and assign, readonly fields and getter-only pro
   CHECK(attribute_error_of([&] { obj->setattr("doubled", Value(1)); }) ==
         "attribute 'doubled' of 'Counter' is read-only");
   CHECK(attribute_error_of([&] { obj->setattr("add", Value(1)); }) == "attribute 'add' of 'Counter' is read-only");
-  CHECK(type_error_of([&] { obj->setattr("value", Value("seven")); }) ==
+  CHECK(conversion_error_of([&] { obj->setattr("value", Value("seven")); }) ==
         "cannot set 'value' of 'Counter': argument 1: expected int, got str");
   CHECK(counter->value == 7);
 }

@@ -15,6 +15,7 @@ using namespace netref;
 namespace {
 
 using netref::test::attribute_error_of;
+using netref::test::conversion_error_of;
 using netref::test::type_error_of;
 
 struct Counter {
@@ -185,7 +186,7 @@ TEST_CASE("a std::function parameter calls back into a local object made with ne
   CHECK(seen == 21);
   // The callback's result converts back to the std::function's result type.
   ObjectPtr wrong = local([](std::int64_t) { return std::string("no"); });
-  CHECK(type_error_of([&] { root->callattr("apply", {Value(wrong), Value(1)}, {}); }) == "expected int, got str");
+  CHECK(conversion_error_of([&] { root->callattr("apply", {Value(wrong), Value(1)}, {}); }) == "expected int, got str");
   CHECK(type_error_of([&] { root->callattr("apply", {Value(3), Value(1)}, {}); })
             .find("argument 1: expected Callable[[int], int], got int") != std::string::npos);
 }
@@ -206,7 +207,7 @@ TEST_CASE("netref::local wraps lambdas with conversions, and exposed objects wit
   Value made = maker->call({}, {});
   REQUIRE(made.get_if<ObjectPtr>());
   CHECK((*made.get_if<ObjectPtr>())->getattr("value") == Value(7));
-  CHECK_THROWS_AS(local([] { return std::make_shared<Counter>(); })->call({}, {}), TypeError);
+  CHECK_THROWS_AS(local([] { return std::make_shared<Counter>(); })->call({}, {}), ConversionError);
 }
 
 TEST_CASE("a std::function result is lent as a callable") {

@@ -69,12 +69,23 @@ class StopIteration : public RemoteError {
   using RemoteError::RemoteError;
 };
 
+/// A value did not convert to the C++ type asked for (Value::as, a result's or an argument's
+/// conversion). A local error, not the peer's: it says nothing the remote side raised. A
+/// handler that lets one escape answers its peer with TypeError.
+class ConversionError : public Error {
+ public:
+  using Error::Error;
+  /// The message (what()), as RemoteError::message() gives a remote one's.
+  std::string message() const { return what(); }
+};
+
 /// The C++ exception a received ExceptionInfo is raised as: AttributeError, TypeError,
 /// KeyError, IndexError, ValueError, StopIteration for those builtins, RemoteError otherwise.
 std::exception_ptr make_remote_exception(ExceptionInfo info);
 
-/// What an exception thrown by a handler travels as: netref errors keep their class, standard
-/// C++ exceptions map to the closest builtin (invalid_argument -> ValueError, out_of_range ->
+/// What an exception thrown by a handler travels as: netref errors keep their class, a
+/// ConversionError is a TypeError, standard C++ exceptions map to the closest builtin
+/// (invalid_argument -> ValueError, out_of_range ->
 /// IndexError, bad_alloc -> MemoryError, others -> RuntimeError), and the traceback names
 /// the C++ type and where (`context`). Never throws.
 ExceptionInfo describe_exception(std::exception_ptr error, std::string_view context) noexcept;

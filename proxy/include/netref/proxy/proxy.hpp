@@ -77,7 +77,7 @@ class Proxy {
   }
 
   /// Converts the (fetched) value to T: `.as<std::int64_t>()`, `.as<std::vector<double>>()`,
-  /// `.as<MyStruct>()`. Throws TypeError when it does not convert.
+  /// `.as<MyStruct>()`. Throws ConversionError when it does not convert.
   template <class T>
   T as() const& {
     if (path_.empty()) return Converter<T>::from_value(target_, ConvertContext{});  // no copy first

@@ -11,7 +11,7 @@
 ///   static std::string type_name() { return "Money"; }
 /// };
 /// ```
-/// A conversion that does not fit throws netref::TypeError naming what was expected and
+/// A conversion that does not fit throws netref::ConversionError naming what was expected and
 /// what arrived ("expected int, got str"; "int 300 does not fit in uint8").
 ///
 /// A Converter may also offer `static Fit fits(const Value&, FitCheck&)`, a check of the
@@ -131,9 +131,9 @@ namespace detail {
 
 // ---- non-template helpers (service/src/convert.cpp) -------------------------------------
 
-/// Throws TypeError "expected <expected>, got <type of got>".
+/// Throws ConversionError "expected <expected>, got <type of got>".
 [[noreturn]] void throw_mismatch(std::string_view expected, const Value& got);
-/// Throws TypeError "int <value> does not fit in <target>".
+/// Throws ConversionError "int <value> does not fit in <target>".
 [[noreturn]] void throw_int_range(const Value& got, std::string_view target);
 /// Parses a BigInt that fits in uint64.
 bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept;
@@ -148,7 +148,7 @@ std::string int_range_text(const Value& got, std::string_view target);
 /// The items of a sequence value: a Tuple's or FrozenSet's own items (no copy), or, for a
 /// netref or a local object, its items fetched (BUFFITER on its iterator; with mapping, on
 /// its items()) into ctx.drained when set (once per call), else into storage. Anything
-/// else: TypeError naming expected. Past ctx's DrainLimits: std::length_error.
+/// else: ConversionError naming expected. Past ctx's DrainLimits: std::length_error.
 const std::vector<Value>& items_of(const Value& value, bool mapping, std::string_view expected,
                                    std::vector<Value>& storage, const ConvertContext& ctx);
 /// The kind check behind items_of: yes with items set to a Tuple's or FrozenSet's items or
@@ -160,11 +160,11 @@ Fit items_fit(const Value& value, bool mapping, std::string_view expected, FitCh
 constexpr Fit worse(Fit a, Fit b) noexcept { return a < b ? a : b; }
 /// Prefixes check.reason with "item 3: " (or what) and answers Fit::no.
 Fit no_fit_at(FitCheck& check, std::string_view what, std::size_t index);
-/// Wraps an instance of an exposed type as an Object (TypeError if the type is not exposed in
+/// Wraps an instance of an exposed type as an Object (ConversionError if the type is not exposed in
 /// ctx.registry).
 Value lend_object(const ConvertContext& ctx, const std::type_info& type,
                   std::shared_ptr<void> instance);
-/// The instance inside one of our own exposed objects, if it is a `type`; else TypeError
+/// The instance inside one of our own exposed objects, if it is a `type`; else ConversionError
 /// naming expected. None gives nullptr when allow_none.
 std::shared_ptr<void> unwrap_object(const Value& value, const std::type_info& type,
                                     std::string_view expected, bool allow_none);
@@ -172,8 +172,8 @@ std::shared_ptr<void> unwrap_object(const Value& value, const std::type_info& ty
 std::shared_ptr<const Registry> retain_registry(const Registry* registry);
 /// The C++ name of a type, demangled ("app::Point").
 std::string demangle(const std::type_info& type);
-/// Throws TypeError "<prefix>: <e's message>".
-[[noreturn]] void rethrow_with_context(const TypeError& e, std::string_view prefix);
+/// Throws ConversionError "<prefix>: <e's message>".
+[[noreturn]] void rethrow_with_context(const ConversionError& e, std::string_view prefix);
 /// "item 3" and "field 3" style prefixes.
 std::string ordinal_prefix(std::string_view what, std::size_t index);
 
@@ -267,7 +267,7 @@ template <class T>
 T item_from_value(const Value& v, const ConvertContext& ctx, std::size_t index) {
   try {
     return Converter<T>::from_value(v, ctx);
-  } catch (const TypeError& e) {
+  } catch (const ConversionError& e) {
     rethrow_with_context(e, ordinal_prefix("item", index));
   }
 }
@@ -415,11 +415,11 @@ class ValueInputArchive {
       static_assert(!std::is_const_v<T>, "netref: cannot load into a const field");
       const std::size_t index = next_++;
       if (index >= fields_.size()) {
-        throw TypeError("expected more than " + std::to_string(fields_.size()) + " fields");
+        throw ConversionError("expected more than " + std::to_string(fields_.size()) + " fields");
       }
       try {
         field = Converter<T>::from_value(fields_[index], ctx_);
-      } catch (const TypeError& e) {
+      } catch (const ConversionError& e) {
         rethrow_with_context(e, ordinal_prefix("field", index));
       }
     }
@@ -481,11 +481,11 @@ T load_struct(const Value& v, const ConvertContext& ctx, std::string_view name) 
   ValueInputArchive ar(fields, ctx);
   try {
     load_fields(ar, t);
-  } catch (const TypeError& e) {
+  } catch (const ConversionError& e) {
     rethrow_with_context(e, name);
   }
   if (ar.consumed() != fields.size()) {
-    throw TypeError(std::string(name) + ": expected " + std::to_string(ar.consumed()) +
+    throw ConversionError(std::string(name) + ": expected " + std::to_string(ar.consumed()) +
                     " fields, got " + std::to_string(fields.size()));
   }
   return t;
@@ -530,7 +530,7 @@ struct Converter {
       try {
         detail::object_cast<T>(v, false);  // a type check in this process
         return Fit::yes;
-      } catch (const TypeError& e) {
+      } catch (const ConversionError& e) {
         check.reason = e.message();
         return Fit::no;
       }
@@ -928,7 +928,7 @@ struct MapConverter {
       if (!pair || pair->items.size() != 2) {
         try {
           throw_mismatch("(key, value) pair", items[i]);
-        } catch (const TypeError& e) {
+        } catch (const ConversionError& e) {
           rethrow_with_context(e, ordinal_prefix("item", i));
         }
       }
@@ -1003,7 +1003,7 @@ struct Converter<std::array<T, N>> {
     std::vector<Value> storage;
     const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage, ctx);
     if (items.size() != N) {
-      throw TypeError("expected " + type_name() + " of " + std::to_string(N) + " items, got " +
+      throw ConversionError("expected " + type_name() + " of " + std::to_string(N) + " items, got " +
                       std::to_string(items.size()));
     }
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -1037,7 +1037,7 @@ struct Converter<std::tuple<Ts...>> {
     std::vector<Value> storage;
     const std::vector<Value>& items = detail::items_of(v, false, type_name(), storage, ctx);
     if (items.size() != sizeof...(Ts)) {
-      throw TypeError("expected " + type_name() + ", got a tuple of " + std::to_string(items.size()) +
+      throw ConversionError("expected " + type_name() + ", got a tuple of " + std::to_string(items.size()) +
                       " items");
     }
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -1136,7 +1136,7 @@ struct Converter<std::variant<Ts...>> {
       if (out || detail::fits<T>(v, check) == Fit::no) return;
       try {
         out.emplace(std::in_place_type<T>, Converter<T>::from_value(v, ctx));
-      } catch (const TypeError&) {
+      } catch (const ConversionError&) {
         // A refusal the kind check could not see (a user Converter without fits).
       }
     };

@@ -101,7 +101,7 @@ struct ParamAnnotation {
 bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value** slots);
 /// Records in frame.mismatch that argument index did not convert.
 void note_argument_mismatch(const FunctionRecord& record, CallFrame& frame, std::size_t index,
-                            const TypeError& error);
+                            const ConversionError& error);
 /// Records in frame.mismatch that argument index does not fit (reason from its FitCheck).
 void note_argument_misfit(const FunctionRecord& record, CallFrame& frame, std::size_t index,
                           std::string_view reason);
@@ -165,7 +165,7 @@ Fit object_fits(const Value& v, bool allow_none, FitCheck& check) {
   try {
     object_cast<T>(v, allow_none);
     return Fit::yes;
-  } catch (const TypeError& e) {
+  } catch (const ConversionError& e) {
     check.reason = e.message();
     return Fit::no;
   }
@@ -298,7 +298,7 @@ bool load_arguments(const FunctionRecord& record, CallFrame& frame, Casters& cas
   std::size_t index = 0;
   try {
     ((index = I, load_argument(std::get<I>(casters), *slots[I], owned(I), frame.ctx)), ...);
-  } catch (const TypeError& e) {
+  } catch (const ConversionError& e) {
     note_argument_mismatch(record, frame, index, e);
     return false;
   }
