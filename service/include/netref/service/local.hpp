@@ -1,7 +1,7 @@
 #pragma once
 /// netref::local: lend something of ours explicitly, typically as an argument.
 /// ```cpp
-/// root->callattr("apply", {netref::local([](std::int64_t x) { return x * 2; }), 21});  // 42
+/// auto applied = root->callattr("apply", {netref::local([](std::int64_t x) { return x * 2; }), 21});  // 42
 /// ```
 #include <memory>
 #include <type_traits>

@@ -1,0 +1,68 @@
+// The examples in the public headers' comments, compiled and run: each block below is the
+// header's text (tests/examples/check_header_examples.py checks that they match), with what
+// it needs around it.
+#include <doctest/doctest.h>
+
+#include <netref/netref.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace {
+struct Counter {
+  std::int64_t value = 0;
+  std::int64_t add(std::int64_t n) { return value += n; }
+};
+struct Money {
+  std::int64_t cents = 0;
+};
+}  // namespace
+
+// convert.hpp
+template <> struct netref::Converter<Money> {
+  static Money from_value(const netref::Value& v, const netref::ConvertContext& ctx);
+  static netref::Value to_value(const Money& m, const netref::ConvertContext& ctx);
+  static std::string type_name() { return "Money"; }
+};
+
+Money netref::Converter<Money>::from_value(const netref::Value& v, const netref::ConvertContext& ctx) {
+  return Money{netref::Converter<std::int64_t>::from_value(v, ctx)};
+}
+netref::Value netref::Converter<Money>::to_value(const Money& m, const netref::ConvertContext&) {
+  return netref::Value(m.cents);
+}
+
+TEST_CASE("the header examples compile and do what their comments say") {
+  // registry.hpp
+  netref::Registry types;
+  types.expose<Counter>("Counter")
+      .def("add", &Counter::add, netref::arg("n") = 1)
+      .def_readwrite("value", &Counter::value)
+      .def("__len__", [](const Counter& c) { return c.value; });
+
+  // service.hpp
+  netref::Service calc(types);
+  calc.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
+  calc.def("make_counter", [](std::int64_t start) { return std::make_shared<Counter>(Counter{start}); });
+  calc.attr("version", "1.0");
+
+  calc.def("apply", [](const std::function<std::int64_t(std::int64_t)>& f, std::int64_t x) { return f(x); });
+  calc.def("pay", [](Money m) { return Money{m.cents * 2}; });
+  netref::ServerConfig config;
+  config.port = 0;
+  netref::ThreadedServer server(calc, config);
+  server.start();
+  auto conn = netref::connect("127.0.0.1", server.port());
+  netref::RemoteRefPtr root = conn->root()->remote();
+  REQUIRE(root);
+
+  // local.hpp
+  auto applied = root->callattr("apply", {netref::local([](std::int64_t x) { return x * 2; }), 21});  // 42
+  CHECK(applied == netref::Value(42));
+
+  CHECK(conn->root()->attr("add")->call(2, 3).as<std::int64_t>() == 5);
+  CHECK(conn->root()->attr("make_counter")->call(10)->attr("add")->call(5).as<std::int64_t>() == 15);
+  CHECK(conn->root()->attr("version")->get().as<std::string>() == "1.0");
+  CHECK(conn->root()->attr("pay")->call(Money{150}).as<Money>().cents == 300);
+}
