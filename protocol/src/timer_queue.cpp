@@ -182,24 +182,21 @@ Timer& Timer::operator=(Timer&& other) noexcept {
 
 void Timer::arm(Clock::time_point due) {
   auto& s = *queue_->state_;
-  bool earliest;
-  {
-    std::lock_guard lk(s.mutex);
-    auto& entry = s.entries.at(id_);
-    auto node = entry.armed ? s.order.extract(entry.position) : std::move(entry.spare);
-    const TimerQueue::State::Key key{due, s.next_order++, id_};
-    if (node.empty()) {
-      entry.position = s.order.insert(key).first;  // the first arming: the only allocation
-    } else {
-      node.value() = key;
-      entry.position = s.order.insert(std::move(node)).position;
-    }
-    entry.armed = true;
-    earliest = entry.position == s.order.begin();
-    queue_->start_locked();
+  std::lock_guard lk(s.mutex);
+  auto& entry = s.entries.at(id_);
+  auto node = entry.armed ? s.order.extract(entry.position) : std::move(entry.spare);
+  const TimerQueue::State::Key key{due, s.next_order++, id_};
+  if (node.empty()) {
+    entry.position = s.order.insert(key).first;  // the first arming: the only allocation
+  } else {
+    node.value() = key;
+    entry.position = s.order.insert(std::move(node)).position;
   }
-  // Only a new earliest deadline changes how long the thread sleeps.
-  if (earliest) s.wake.notify_one();
+  entry.armed = true;
+  queue_->start_locked();
+  // Only a new earliest deadline changes how long the thread sleeps. Told under the lock: once
+  // it is let go, the callback may already have run and destroyed this timer, and its queue.
+  if (entry.position == s.order.begin()) s.wake.notify_one();
 }
 
 bool Timer::cancel() noexcept {

@@ -25,10 +25,8 @@ namespace {
 class Record {
  public:
   void add(int event) {
-    {
-      std::lock_guard lk(mutex_);
-      events_.push_back(event);
-    }
+    std::lock_guard lk(mutex_);  // notified under the lock: the case may end once it is let go
+    events_.push_back(event);
     changed_.notify_all();
   }
 
@@ -81,8 +79,8 @@ class Gate {
 }  // namespace
 
 TEST_CASE("timers run in deadline order, and timers due at the same time in the order they were armed") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   std::vector<Timer> timers;
   for (int i = 0; i < 5; ++i) timers.emplace_back(queue, [&record, i] { record.add(i); });
   const auto t = Clock::now() - 1s;  // all due already: only their order is left to decide
@@ -101,8 +99,8 @@ TEST_CASE("timers run in deadline order, and timers due at the same time in the 
 }
 
 TEST_CASE("a cancelled timer does not run, and cancelling it again says it was not armed") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   Timer cancelled(queue, [&record] { record.add(1); });
   Timer later(queue, [&record] { record.add(2); });
   const auto t = Clock::now() - 1s;
@@ -118,8 +116,8 @@ TEST_CASE("a cancelled timer does not run, and cancelling it again says it was n
 }
 
 TEST_CASE("re-arming an armed timer moves it; a cancelled timer can be armed again") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   Timer moved(queue, [&record] { record.add(1); });
   Timer other(queue, [&record] { record.add(2); });
   Timer rearmed(queue, [&record] { record.add(3); });
@@ -139,8 +137,8 @@ TEST_CASE("re-arming an armed timer moves it; a cancelled timer can be armed aga
 }
 
 TEST_CASE("a timer that arms itself from its callback runs again, once per arming") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   int runs = 0;  // only the timer thread touches it
   auto self = std::make_unique<Timer>();
   *self = Timer(queue, [&record, &runs, timer = self.get()] {
@@ -161,8 +159,8 @@ TEST_CASE("a timer that arms itself from its callback runs again, once per armin
 }
 
 TEST_CASE("a callback may cancel another timer, and cancelling itself while it runs says false") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   Timer victim(queue, [&record] { record.add(99); });
   std::promise<bool> self_cancel;
   auto self_cancel_result = self_cancel.get_future();
@@ -185,8 +183,8 @@ TEST_CASE("a callback may cancel another timer, and cancelling itself while it r
 }
 
 TEST_CASE("a timer destroyed from its own callback is gone, and the others still run") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   auto doomed = std::make_unique<Timer>();
   auto witness = std::make_shared<int>(0);
   std::weak_ptr<int> watched = witness;
@@ -207,8 +205,8 @@ TEST_CASE("a timer destroyed from its own callback is gone, and the others still
 }
 
 TEST_CASE("a timer destroyed while armed drops its callback without running it") {
+  Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
-  Record record;
   auto witness = std::make_shared<int>(0);
   std::weak_ptr<int> watched = witness;
   auto pending = std::make_unique<Timer>(queue, [&record, witness = std::move(witness)] { record.add(1); });
@@ -241,15 +239,16 @@ TEST_CASE("the queue's last owner letting go joins its thread, from any thread o
     auto queue = std::make_shared<TimerQueue>();
     std::weak_ptr<TimerQueue> watched = queue;
     auto timer = std::make_unique<Timer>();
-    std::promise<void> done;
-    *timer = Timer(queue, [&record, &timer, &done] {
+    auto done = std::make_shared<std::promise<void>>();  // shared: set on a thread nobody joins
+    auto finished = done->get_future();
+    *timer = Timer(queue, [&record, &timer, done] {
       timer.reset();  // the queue's last owner: its thread cannot join itself
       record.add(1);
-      done.set_value();
+      done->set_value();
     });
     queue.reset();
     timer->arm(Clock::now());
-    done.get_future().wait();
+    finished.wait();
     CHECK(watched.expired());
     CHECK(record.now() == std::vector<int>{1});  // the callback ran on past its queue's end
   }

@@ -47,7 +47,8 @@ class TimerQueue {
 std::shared_ptr<TimerQueue> shared_timer_queue();
 
 /// A re-armable timer on a TimerQueue, owning its callback. Any thread may arm or cancel it,
-/// the callback itself included. Destroying it (or cancelling) never waits for a callback that
+/// the callback itself included, and the callback may destroy it (even while the thread that
+/// armed it is still returning from arm). Destroying it (or cancelling) never waits for a callback that
 /// runs now: a callback must reach its objects through weak pointers, or through an owner it
 /// knows to be alive.
 class Timer {
