@@ -33,8 +33,9 @@
 #include "tls_stream_impl.hpp"
 
 // OpenSSL starts before main whenever TLS is linked in, so its exit-time cleanup is
-// registered first and runs last: after any static that joins a thread which touched
-// OpenSSL's per-thread error state (the liveness thread closes TLS connections).
+// registered first and runs last: after any static whose end joins a thread which touched
+// OpenSSL's per-thread error state (the timer thread closes TLS connections on liveness
+// timeouts, and is joined when the last connection goes, which may be a static's at exit).
 [[maybe_unused]] static const int openssl_started_early = OPENSSL_init_ssl(0, nullptr);
 
 namespace netref {
