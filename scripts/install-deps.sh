@@ -8,5 +8,5 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  g++ cmake make libasio-dev libcereal-dev zlib1g-dev libssl-dev openssl doctest-dev \
+  g++ cmake make libcereal-dev zlib1g-dev libssl-dev openssl doctest-dev \
   python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox >/dev/null

@@ -9,7 +9,6 @@
 #include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
-#include "flush_timer.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -117,7 +116,7 @@ std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel,
   auto* raw = impl.get();
   std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
   raw->self = conn.get();
-  detail::watch_liveness(conn);
+  raw->liveness = detail::watch_liveness(conn);
   return conn;
 }
 
@@ -187,10 +186,15 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool d
 
 void Connection::Impl::schedule_flush() {
   if (flush_scheduled.exchange(true, std::memory_order_acq_rel)) return;
-  detail::run_at(Clock::now() + config.request_batch_delay,
-                 [weak = std::weak_ptr<Connection>(self->shared_from_this())] {
-                   if (auto conn = weak.lock()) conn->impl_->deferred_flush();
-                 });
+  // Only the thread that set flush_scheduled gets here, and the timer's clearing it orders
+  // this with the previous one: made once, on the first deferred flush, by one thread.
+  if (!flush_timer) {
+    flush_timer = detail::Timer(detail::shared_timer_queue(),
+                                [weak = std::weak_ptr<Connection>(self->shared_from_this())] {
+                                  if (auto conn = weak.lock()) conn->impl_->deferred_flush();
+                                });
+  }
+  flush_timer.arm(Clock::now() + config.request_batch_delay);
 }
 
 void Connection::Impl::deferred_flush() noexcept {

@@ -19,6 +19,7 @@
 #include "boxed_reader.hpp"
 #include "netref/protocol/connection.hpp"
 #include "netref/protocol/detail/ping_limiter.hpp"
+#include "netref/protocol/detail/timer_queue.hpp"
 #include "tables/connection_state.hpp"
 #include "tables/import_table.hpp"
 #include "tables/lent_table.hpp"
@@ -125,6 +126,8 @@ struct Message {
   Value body;
 };
 
+class LivenessWatch;  // liveness.cpp
+
 }  // namespace detail
 
 struct Connection::Impl {
@@ -160,6 +163,8 @@ struct Connection::Impl {
   std::atomic<bool> dels_waiting{false};
   std::function<void()> writer_wanted_handler;  // set before serving; read-only after
   std::atomic<bool> flush_scheduled{false};     // the flush timer will flush deferred requests
+  detail::Timer flush_timer;  // made by the first schedule_flush; armed while flush_scheduled
+  std::shared_ptr<detail::LivenessWatch> liveness;  // set by create if the config asks; ends with us
 
   std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
   detail::PingLimiter ping_limiter;        // the peer's PINGs; used under the reader role

@@ -1,12 +1,10 @@
-// The liveness monitor: keepalive pings, idle and first-frame timeouts for every connection.
+// The liveness watch (liveness.hpp): keepalive pings, idle and first-frame timeouts.
 #include "liveness.hpp"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
+
+#include "netref/protocol/detail/timer_queue.hpp"
 
 namespace netref::detail {
 namespace {
@@ -16,118 +14,93 @@ using std::chrono::milliseconds;
 
 bool enabled(milliseconds setting) { return setting.count() > 0; }
 
-struct Watch {
-  std::weak_ptr<Connection> conn;
-  milliseconds keepalive_interval;
-  milliseconds keepalive_timeout;
-  milliseconds idle_timeout;
-  milliseconds first_frame_timeout;
-  std::uint64_t frames_seen = 0;
-  Clock::time_point last_heard;        // a frame arrived, or data waits unread
-  Clock::time_point ping_sent{};       // set while a keepalive ping is unanswered
-  bool ping_outstanding = false;
-};
+// A quarter of the shortest period watched, so every bound is kept within 25%.
+milliseconds period_of(const ConnectionConfig& cfg) {
+  milliseconds shortest(1000);
+  for (auto setting : {cfg.keepalive_interval, cfg.keepalive_timeout, cfg.idle_timeout, cfg.first_frame_timeout}) {
+    if (enabled(setting)) shortest = std::min(shortest, setting);
+  }
+  return std::clamp(shortest / 4, milliseconds(5), milliseconds(250));
+}
 
-class Monitor {
+}  // namespace
+
+class LivenessWatch : public std::enable_shared_from_this<LivenessWatch> {
  public:
-  static Monitor& instance() {
-    static Monitor monitor;
-    return monitor;
-  }
+  explicit LivenessWatch(const std::shared_ptr<Connection>& conn)
+      : conn_(conn),
+        keepalive_interval_(conn->config().keepalive_interval),
+        keepalive_timeout_(conn->config().keepalive_timeout),
+        idle_timeout_(conn->config().idle_timeout),
+        first_frame_timeout_(conn->config().first_frame_timeout),
+        period_(period_of(conn->config())),
+        last_heard_(Clock::now()) {}
 
-  void add(Watch watch) {
-    {
-      std::lock_guard lk(mutex_);
-      tick_ = std::min(tick_, tick_for(watch));
-      incoming_.push_back(std::move(watch));
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    }
-    wake_.notify_one();
-  }
-
-  ~Monitor() {
-    {
-      std::lock_guard lk(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
+  void start() {
+    // The callback reaches the watch weakly: the connection owns it, and may let it go while
+    // the timer thread is on its way in.
+    timer_ = Timer(shared_timer_queue(), [weak = weak_from_this()] {
+      if (auto watch = weak.lock()) watch->look();
+    });
+    timer_.arm(last_heard_ + period_);
   }
 
  private:
-  // A quarter of the shortest period watched, so every bound is kept within 25%.
-  static milliseconds tick_for(const Watch& w) {
-    milliseconds shortest(1000);
-    for (auto setting : {w.keepalive_interval, w.keepalive_timeout, w.idle_timeout, w.first_frame_timeout}) {
-      if (enabled(setting)) shortest = std::min(shortest, setting);
-    }
-    return std::clamp(shortest / 4, milliseconds(5), milliseconds(250));
+  // One look, on the timer thread; the next one a period later, unless the watch is over.
+  void look() {
+    const auto now = Clock::now();
+    if (check(now)) timer_.arm(now + period_);
   }
 
-  void run() {
-    std::vector<Watch> watches;
-    std::unique_lock lk(mutex_);
-    for (;;) {
-      wake_.wait_for(lk, tick_, [&] { return stopping_ || !incoming_.empty(); });
-      if (stopping_) return;
-      std::move(incoming_.begin(), incoming_.end(), std::back_inserter(watches));
-      incoming_.clear();
-      lk.unlock();
-      const auto now = Clock::now();
-      std::erase_if(watches, [&](Watch& w) { return !check(w, now); });
-      lk.lock();
-    }
-  }
-
-  // One look at one connection; false once it is gone or closed.
-  static bool check(Watch& w, Clock::time_point now) {
-    auto conn = w.conn.lock();
+  // False once the connection is gone or closed, or nothing is left to watch.
+  bool check(Clock::time_point now) {
+    auto conn = conn_.lock();
     if (!conn || conn->closed()) return false;
     const auto frames = conn->frames_received();
-    if (frames != w.frames_seen) {
-      w.frames_seen = frames;
-      w.last_heard = now;
-      w.ping_outstanding = false;
+    if (frames != frames_seen_) {
+      frames_seen_ = frames;
+      last_heard_ = now;
+      ping_outstanding_ = false;
       // Watched only for its first frame: that came, so stop looking.
-      return enabled(w.keepalive_interval) || enabled(w.idle_timeout);
+      return enabled(keepalive_interval_) || enabled(idle_timeout_);
     }
-    const auto silent = now - w.last_heard;
-    if (frames == 0 && enabled(w.first_frame_timeout) && silent >= w.first_frame_timeout) {
-      conn->abort("no request within " + std::to_string(w.first_frame_timeout.count()) +
+    const auto silent = now - last_heard_;
+    if (frames == 0 && enabled(first_frame_timeout_) && silent >= first_frame_timeout_) {
+      conn->abort("no request within " + std::to_string(first_frame_timeout_.count()) +
                   " ms of connecting (first_frame_timeout)",
                   CloseReason::first_frame);
       return false;
     }
-    if (enabled(w.idle_timeout) && silent >= w.idle_timeout && frames > 0) {
+    if (enabled(idle_timeout_) && silent >= idle_timeout_ && frames > 0) {
       const auto stats = conn->stats();
       if (stats.running_handlers == 0 && stats.pending_requests == 0) {
-        conn->abort("idle for " + std::to_string(w.idle_timeout.count()) + " ms (idle_timeout)", CloseReason::idle);
+        conn->abort("idle for " + std::to_string(idle_timeout_.count()) + " ms (idle_timeout)", CloseReason::idle);
         return false;
       }
     }
-    if (!enabled(w.keepalive_interval)) return true;
+    if (!enabled(keepalive_interval_)) return true;
     try {
       // Bytes nobody has read yet prove the peer alive as well as a frame would.
       if (conn->channel().stream().poll(milliseconds(0))) {
-        w.last_heard = now;
-        w.ping_outstanding = false;
+        last_heard_ = now;
+        ping_outstanding_ = false;
         return true;
       }
     } catch (const Error&) {
       return true;  // closed meanwhile: the next look drops it
     }
-    if (w.ping_outstanding) {
-      if (now - w.ping_sent >= w.keepalive_timeout) {
-        conn->abort("keepalive: no answer from the peer within " +
-                        std::to_string(w.keepalive_timeout.count()) + " ms",
+    if (ping_outstanding_) {
+      if (now - ping_sent_ >= keepalive_timeout_) {
+        conn->abort("keepalive: no answer from the peer within " + std::to_string(keepalive_timeout_.count()) +
+                        " ms",
                     CloseReason::keepalive);
         return false;
       }
-    } else if (silent >= w.keepalive_interval) {
+    } else if (silent >= keepalive_interval_) {
       try {
         conn->async_request(Handler::ping, {Value(std::string("keepalive"))});
-        w.ping_sent = now;
-        w.ping_outstanding = true;
+        ping_sent_ = now;
+        ping_outstanding_ = true;
       } catch (const Error&) {
         return false;
       }
@@ -135,27 +108,29 @@ class Monitor {
     return true;
   }
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<Watch> incoming_;
-  milliseconds tick_{250};
-  bool stopping_ = false;
-  std::thread thread_;
+  // Set once; the rest is the timer thread's alone (a timer's callback never runs twice at once).
+  const std::weak_ptr<Connection> conn_;
+  const milliseconds keepalive_interval_;
+  const milliseconds keepalive_timeout_;
+  const milliseconds idle_timeout_;
+  const milliseconds first_frame_timeout_;
+  const milliseconds period_;
+  std::uint64_t frames_seen_ = 0;
+  Clock::time_point last_heard_;        // a frame arrived, or data waits unread
+  Clock::time_point ping_sent_{};       // set while a keepalive ping is unanswered
+  bool ping_outstanding_ = false;
+  Timer timer_;
 };
 
-}  // namespace
 
-void watch_liveness(const std::shared_ptr<Connection>& conn) {
+std::shared_ptr<LivenessWatch> watch_liveness(const std::shared_ptr<Connection>& conn) {
   const auto& cfg = conn->config();
-  if (!enabled(cfg.keepalive_interval) && !enabled(cfg.idle_timeout) && !enabled(cfg.first_frame_timeout)) return;
-  Watch w;
-  w.conn = conn;
-  w.keepalive_interval = cfg.keepalive_interval;
-  w.keepalive_timeout = cfg.keepalive_timeout;
-  w.idle_timeout = cfg.idle_timeout;
-  w.first_frame_timeout = cfg.first_frame_timeout;
-  w.last_heard = Clock::now();
-  Monitor::instance().add(std::move(w));
+  if (!enabled(cfg.keepalive_interval) && !enabled(cfg.idle_timeout) && !enabled(cfg.first_frame_timeout)) {
+    return nullptr;
+  }
+  auto watch = std::make_shared<LivenessWatch>(conn);
+  watch->start();
+  return watch;
 }
 
 }  // namespace netref::detail

@@ -56,7 +56,7 @@ class ServerBase {
   ConnectionConfig connection_config_;  // config_.connection with the gate in front
   std::atomic<std::uint64_t> accepted_{0}, refused_{0}, handshake_failures_{0}, rejected_{0};
   // Closes by Connection::close_reason(). Shared with every connection's close handler:
-  // a handler may still be running on another thread (the liveness monitor's) after the
+  // a handler may still be running on another thread (the timer thread's) after the
   // server that counted on it is gone.
   struct CloseCounts {
     std::mutex mutex;

@@ -20,9 +20,9 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "netref/protocol/detail/timer_queue.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
 #include "server_base.hpp"
 
@@ -45,7 +45,7 @@ std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.cou
 }  // namespace
 
 struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::Impl>, detail::WaitObserver {
-  struct Session {
+  struct Session : std::enable_shared_from_this<Session> {
     enum class Stage { handshake, open, serving };
     Stage stage = Stage::open;
     int fd = -1;
@@ -59,6 +59,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     Clock::time_point deadline = kNever;  // the earliest of the two below, or the handshake's end
     Clock::time_point frame_deadline = kNever;  // a partial frame must be whole by then
     Clock::time_point write_deadline = kNever;  // queued output must have drained by then
+    detail::Timer deadline_timer;    // armed for deadline; made with the first deadline
     std::uint64_t frames_at_partial = 0;
     std::string abort_reason;        // close on a worker, for this reason...
     CloseReason abort_category = CloseReason::aborted;  // ...filed under this close reason
@@ -68,18 +69,19 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
 
   detail::ServerBase base;
   const std::size_t worker_count;
-  const std::chrono::milliseconds tick;
+  const std::chrono::milliseconds retry;  // a deadline reached while a worker holds the session
+  // The process's timer thread, held for as long as any session may have a timer on it (so
+  // no session's end, under mutex, is ever the end of the queue).
+  const std::shared_ptr<detail::TimerQueue> timers = detail::shared_timer_queue();
   int epoll_fd = -1;
   int wake_fd = -1;
 
   mutable std::mutex mutex;
   std::condition_variable stopped;
   std::unordered_map<const Session*, SessionPtr> sessions;  // guarded by mutex
-  std::unordered_set<Session*> timed;  // sessions with a deadline: all the sweep looks at
   std::deque<SessionPtr> work;                              // guarded by mutex
   bool started = false, stopping = false, workers_done = false;
   bool fully_stopped = false;
-  Clock::time_point next_sweep;  // guarded by mutex
 
   std::thread acceptor;
   std::unordered_map<std::thread::id, std::thread> workers;  // guarded by mutex
@@ -92,7 +94,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   Impl(Service service, ServerConfig config)
       : base(std::move(service), std::move(config)),
         worker_count(base.config().worker_threads != 0 ? base.config().worker_threads : default_workers()),
-        tick(sweep_tick(base.config())) {
+        retry(retry_delay(base.config())) {
     epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epoll_fd < 0 || wake_fd < 0) {
@@ -113,8 +115,9 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     epoll_fd = wake_fd = -1;
   }
 
-  // The sweep for handshake and frame deadlines runs at a quarter of the shorter of them.
-  static std::chrono::milliseconds sweep_tick(const ServerConfig& c) {
+  // A deadline that passes while a worker holds the session is looked at again this much
+  // later: a quarter of the shorter of the handshake and frame timeouts.
+  static std::chrono::milliseconds retry_delay(const ServerConfig& c) {
     std::chrono::milliseconds shortest(1000);
     for (auto t : {c.handshake_timeout, c.channel.frame_timeout}) {
       if (t.count() > 0) shortest = std::min(shortest, t);
@@ -128,7 +131,6 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     std::lock_guard lk(mutex);
     if (started || stopping) return;
     started = true;
-    next_sweep = Clock::now() + tick;
     acceptor = std::thread([this] { accept_loop(); });
     for (std::size_t i = 0; i < worker_count; ++i) start_worker_locked();
   }
@@ -241,38 +243,53 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     if (!tls) schedule_locked(session);  // authenticate and open it on a worker
   }
 
+  // Arms s's timer for its deadline (the handshake's end, or the earlier of its partial
+  // frame's and its queued output's); kNever disarms it. Idle connections have no timer armed.
   void set_deadline_locked(Session& s, Clock::time_point deadline) {
     if (s.deadline == deadline) return;  // the common case: idle before, idle after
     s.deadline = deadline;
     if (deadline == kNever) {
-      timed.erase(&s);
-    } else {
-      timed.insert(&s);
+      if (s.deadline_timer) s.deadline_timer.cancel();
+      return;
     }
+    if (!s.deadline_timer) {
+      s.deadline_timer = detail::Timer(timers, [weak_impl = weak_from_this(), weak_session = s.weak_from_this()] {
+        deadline_reached(weak_impl, weak_session);
+      });
+    }
+    s.deadline_timer.arm(deadline);
   }
 
-  // Closes sessions whose handshake or partial frame ran out of time. Only sessions with a
-  // deadline are looked at: idle connections cost the sweep nothing.
-  void sweep_locked(Clock::time_point now) {
-    std::vector<SessionPtr> expired;
-    for (Session* timed_session : timed) {
-      if (timed_session->deadline <= now) expired.push_back(sessions.at(timed_session));
+  // On the timer thread: s's deadline may have passed.
+  static void deadline_reached(const std::weak_ptr<Impl>& weak_impl, const std::weak_ptr<Session>& weak_session) {
+    auto impl = weak_impl.lock();
+    auto session = weak_session.lock();
+    if (!impl || !session) return;
+    std::lock_guard lk(impl->mutex);
+    impl->expire_locked(session, Clock::now());
+  }
+
+  // Closes s on a worker if its handshake or partial frame ran out of time, or its output
+  // stalled.
+  void expire_locked(const SessionPtr& s, Clock::time_point now) {
+    if (s->retired || s->deadline > now || !s->abort_reason.empty()) return;  // moved, or done
+    if (s->queued) {
+      // A worker holds it and may be finishing that frame now: look again a little later.
+      s->deadline_timer.arm(now + retry);
+      return;
     }
-    for (auto& s : expired) {
-      if (s->queued || !s->abort_reason.empty()) continue;
-      if (s->stage == Session::Stage::handshake) {
-        s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
-      } else if (s->write_deadline <= now) {
-        s->abort_category = CloseReason::write_stall;
-        s->abort_reason = "write stalled: what was queued for the peer " + ms_text(base.config().channel.write_timeout) +
-                          " ago is still not written (write_timeout): the peer is not reading";
-      } else {
-        s->abort_category = CloseReason::frame_timeout;
-        s->abort_reason = "frame not complete after " + ms_text(base.config().channel.frame_timeout) +
-                          " (frame_timeout)";
-      }
-      schedule_locked(s);
+    if (s->stage == Session::Stage::handshake) {
+      s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
+    } else if (s->write_deadline <= now) {
+      s->abort_category = CloseReason::write_stall;
+      s->abort_reason = "write stalled: what was queued for the peer " + ms_text(base.config().channel.write_timeout) +
+                        " ago is still not written (write_timeout): the peer is not reading";
+    } else {
+      s->abort_category = CloseReason::frame_timeout;
+      s->abort_reason = "frame not complete after " + ms_text(base.config().channel.frame_timeout) +
+                        " (frame_timeout)";
     }
+    schedule_locked(s);
   }
 
   void schedule_locked(const SessionPtr& s) {
@@ -328,16 +345,12 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
           return s;
         }
       }
+      // Deadlines are the timer thread's: a worker waits for readiness or work only.
       epoll_event event;
-      const int n = ::epoll_wait(epoll_fd, &event, 1, static_cast<int>(tick.count()));
+      const int n = ::epoll_wait(epoll_fd, &event, 1, -1);
       std::lock_guard lk(mutex);
       if (workers_done) return nullptr;
-      const auto now = Clock::now();
-      if (now >= next_sweep) {
-        next_sweep = now + tick;
-        sweep_locked(now);
-      }
-      if (n != 1 || event.data.ptr == nullptr) continue;  // timeout, or work was queued
+      if (n != 1 || event.data.ptr == nullptr) continue;  // interrupted, or work was queued
       auto it = sessions.find(static_cast<const Session*>(event.data.ptr));
       if (it == sessions.end()) continue;
       auto s = it->second;
@@ -406,7 +419,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     if (s->retired) return;
     s->retired = true;
     s->queued = false;
-    timed.erase(s.get());
+    if (s->deadline_timer) s->deadline_timer.cancel();
     ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, nullptr);  // before the descriptor can close
     sessions.erase(s.get());
   }

@@ -1,21 +1,24 @@
 // Listeners for TCP and Unix-domain sockets: accept() blocks in poll on the listening fd
 // and an eventfd, so close() from any thread wakes it without touching the listening fd.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <memory>
 
 #include "netref/stream/socket_stream.hpp"
+#include "resolver.hpp"
 #include "socket_stream_impl.hpp"
 
 namespace netref {
 namespace {
 
-using asio::ip::tcp;
-using asio::local::stream_protocol;
 using namespace std::chrono_literals;
 
 // How long accept() waits after running out of descriptors or memory before trying again:
@@ -53,34 +56,32 @@ bool retry_after_backoff(int error) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
-template <class Protocol>
+// A listening socket, owning listen_fd; tcp: it is TCP (accepted sockets get TCP_NODELAY and
+// are named after their peer), not Unix-domain.
 class SocketListener final : public Listener {
  public:
-  using acceptor_type = typename Protocol::acceptor;
-
-  SocketListener(acceptor_type acceptor, Protocol protocol, std::string name, std::uint16_t port)
-      : acceptor_(std::move(acceptor)), protocol_(protocol), name_(std::move(name)), port_(port) {
+  SocketListener(int listen_fd, bool tcp, std::string name, std::uint16_t port)
+      : listen_fd_(listen_fd), tcp_(tcp), name_(std::move(name)), port_(port) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
-      const asio::error_code ec(errno, asio::system_category());
-      throw ConnectError("cannot listen on " + name_ + ": eventfd: " + detail::lower_message(ec));
+      const int error = errno;
+      ::close(listen_fd_);
+      throw ConnectError("cannot listen on " + name_ + ": eventfd: " + detail::lower_message(error));
     }
   }
 
   ~SocketListener() override {
-    asio::error_code ignored;
-    acceptor_.close(ignored);
+    ::close(listen_fd_);
     ::close(wake_fd_);
   }
 
   StreamPtr accept() override {
-    const int listen_fd = acceptor_.native_handle();
+    const int listen_fd = listen_fd_;
     for (;;) {
       if (closed_.load(std::memory_order_acquire)) return nullptr;
       pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
-        const asio::error_code ec(errno, asio::system_category());
-        throw ConnectionClosed("accept failed on " + name_ + ": poll: " + detail::lower_message(ec));
+        throw ConnectionClosed("accept failed on " + name_ + ": poll: " + detail::lower_message(errno));
       }
       if (closed_.load(std::memory_order_acquire)) return nullptr;
       // Raw accept4: CLOEXEC on the new fd, and errors classified by errno alone.
@@ -94,9 +95,8 @@ class SocketListener final : public Listener {
         (void)detail::poll_fd(wake_fd_, POLLIN, kAcceptBackoff);
         continue;
       }
-      const asio::error_code ec(error, asio::system_category());
       if (closed_.load(std::memory_order_acquire)) return nullptr;
-      throw ConnectionClosed("accept failed on " + name_ + ": " + detail::lower_message(ec));
+      throw ConnectionClosed("accept failed on " + name_ + ": " + detail::lower_message(error));
     }
   }
 
@@ -104,7 +104,7 @@ class SocketListener final : public Listener {
     if (closed_.exchange(true, std::memory_order_acq_rel)) return;
     // On Linux, shutdown of a listening socket stops listening at once (new connects are
     // refused) while the descriptor stays valid for a thread still polling it.
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    ::shutdown(listen_fd_, SHUT_RDWR);
     const std::uint64_t one = 1;
     [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
   }
@@ -113,90 +113,80 @@ class SocketListener final : public Listener {
   std::string local_name() const override { return name_; }
 
  private:
+  // accept4 without SOCK_NONBLOCK gives a blocking socket: reads and writes block.
   StreamPtr make_stream(int fd) {
-    typename Protocol::socket socket(detail::socket_context());
-    asio::error_code ec;
-    socket.assign(protocol_, fd, ec);
-    if (ec) {
-      ::close(fd);
-      throw ConnectionClosed("accept failed on " + name_ + ": " + detail::lower_message(ec));
-    }
-    // accept4 without SOCK_NONBLOCK gives a blocking socket: reads and writes block.
     std::string peer = name_;
-    if constexpr (std::is_same_v<Protocol, tcp>) {
-      socket.set_option(tcp::no_delay(true), ec);
-      const auto remote = socket.remote_endpoint(ec);
-      if (!ec) peer = detail::describe(remote);
+    if (tcp_) {
+      const int on = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // best effort, as before
+      detail::SocketAddress remote;
+      remote.length = sizeof remote.storage;
+      if (::getpeername(fd, reinterpret_cast<sockaddr*>(&remote.storage), &remote.length) == 0) {
+        peer = detail::describe(remote);
+      }
     }
-    return std::make_unique<detail::SocketStream<Protocol>>(std::move(socket), std::move(peer));
+    return std::make_unique<detail::SocketStream>(fd, std::move(peer), tcp_);
   }
 
-  acceptor_type acceptor_;
-  const Protocol protocol_;  // of accepted sockets (tcp v4 or v6)
+  const int listen_fd_;
+  const bool tcp_;
   const std::string name_;
   const std::uint16_t port_;
   int wake_fd_ = -1;
   std::atomic<bool> closed_{false};
 };
 
-template <class Protocol>
-void open_acceptor(typename Protocol::acceptor& acceptor,
-                   const typename Protocol::endpoint& endpoint, int backlog, bool reuse,
-                   const std::string& where) {
-  asio::error_code ec;
-  const auto fail = [&](const char* step) {
-    throw ConnectError("cannot listen on " + where + ": " + step + ": " +
-                       detail::lower_message(ec));
+// A non-blocking listening socket bound to address, or ConnectError naming the step that failed.
+int open_listener(const sockaddr* address, socklen_t length, int backlog, bool reuse, const std::string& where) {
+  const auto fail = [&](const char* step, int fd) {
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    throw ConnectError("cannot listen on " + where + ": " + step + ": " + detail::lower_message(error));
   };
-  acceptor.open(endpoint.protocol(), ec);
-  if (ec) fail("socket");
-  if (reuse) {
-    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (ec) fail("SO_REUSEADDR");
-  }
-  acceptor.bind(endpoint, ec);
-  if (ec) fail("bind");
-  acceptor.listen(backlog, ec);
-  if (ec) fail("listen");
-  acceptor.non_blocking(true, ec);
-  if (ec) fail("O_NONBLOCK");
+  const int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) fail("socket", fd);
+  const int on = 1;
+  if (reuse && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) fail("SO_REUSEADDR", fd);
+  if (::bind(fd, address, length) != 0) fail("bind", fd);
+  if (::listen(fd, backlog) != 0) fail("listen", fd);
+  return fd;
 }
 
 }  // namespace
 
 std::unique_ptr<Listener> listen_tcp(const std::string& host, std::uint16_t port, int backlog) {
   const std::string where = "tcp " + detail::format_host_port(host, port);
-  asio::error_code ec;
-  tcp::resolver resolver(detail::socket_context());
-  const auto results = resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
-                                        tcp::resolver::passive | tcp::resolver::numeric_service,
-                                        ec);
-  if (ec || results.empty()) {
-    throw ConnectError("cannot listen on " + where + ": name resolution failed (" +
-                       (ec ? detail::lower_message(ec) : std::string("no addresses")) + ")");
+  const auto resolution = detail::resolve_tcp(host.empty() ? "0.0.0.0" : host, port, std::chrono::milliseconds(-1), true);
+  if (!resolution.failure.empty()) throw ConnectError("cannot listen on " + where + ": " + resolution.failure);
+  const auto& address = resolution.addresses.front();
+  const int fd = open_listener(address.get(), address.length, backlog, true, where);
+  detail::SocketAddress local;
+  local.length = sizeof local.storage;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.length) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw ConnectError("cannot listen on " + where + ": " + detail::lower_message(error));
   }
-  tcp::acceptor acceptor(detail::socket_context());
-  open_acceptor<tcp>(acceptor, results.begin()->endpoint(), backlog, true, where);
-  const auto local = acceptor.local_endpoint(ec);
-  if (ec) throw ConnectError("cannot listen on " + where + ": " + detail::lower_message(ec));
-  return std::make_unique<SocketListener<tcp>>(std::move(acceptor), local.protocol(),
-                                               detail::describe(local), local.port());
+  const std::uint16_t bound_port =
+      ntohs(local.family() == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&local.storage)->sin6_port
+                                       : reinterpret_cast<const sockaddr_in*>(&local.storage)->sin_port);
+  return std::make_unique<SocketListener>(fd, true, detail::describe(local), bound_port);
 }
 
 std::unique_ptr<Listener> listen_unix(const std::string& path, int backlog) {
   const std::string where = "unix " + path;
-  if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path)) {
-    throw ConnectError("cannot listen on " + where + ": path of " +
-                       std::to_string(path.size()) + " bytes does not fit a socket address");
+  sockaddr_un address{};
+  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
+    throw ConnectError("cannot listen on " + where + ": path of " + std::to_string(path.size()) +
+                       " bytes does not fit a socket address");
   }
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
   // Replace a stale socket left by a dead server, but never delete anything else.
   struct stat info {};
   if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path.c_str());
-  stream_protocol::acceptor acceptor(detail::socket_context());
-  open_acceptor<stream_protocol>(acceptor, stream_protocol::endpoint(path), backlog, false,
-                                 where);
-  return std::make_unique<SocketListener<stream_protocol>>(std::move(acceptor),
-                                                           stream_protocol(), where, 0);
+  const int fd = open_listener(reinterpret_cast<const sockaddr*>(&address), sizeof address, backlog, false, where);
+  return std::make_unique<SocketListener>(fd, false, where, 0);
 }
 
 }  // namespace netref

@@ -1,7 +1,8 @@
 #pragma once
-// SocketStream: the Stream over a connected blocking Asio socket (TCP or Unix), shared by
-// the connect functions (socket_stream.cpp) and the listeners (socket_listener.cpp).
-// Private to stream/src: Asio never leaks into public headers.
+// SocketStream: the Stream over a connected blocking socket (TCP or Unix), shared by the
+// connect functions (socket_stream.cpp) and the listeners (socket_listener.cpp). Every call is
+// the system call itself: there is no I/O library between the channel and the kernel.
+// Private to stream/src.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,10 +10,10 @@
 #include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <asio.hpp>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -21,7 +22,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -30,43 +30,32 @@
 
 namespace netref::detail {
 
-/// The io_context every socket is registered with. Blocking sockets never run it; it only
-/// has to outlive them, so it is leaked on purpose (no static destruction order problem).
-asio::io_context& socket_context();
-
 /// "127.0.0.1:80" or "[::1]:80".
 std::string format_host_port(const std::string& host, std::uint16_t port);
 
-/// "tcp 127.0.0.1:80" for a TCP endpoint.
-std::string describe(const asio::ip::tcp::endpoint& endpoint);
-
-/// An error_code's message with its first letter in lower case, for "...: connection refused".
-std::string lower_message(const asio::error_code& ec);
+/// errno's text with its first letter in lower case, for "...: connection refused". Plain
+/// integers: this runs when descriptors may have run out, where even a sanitizer's check of
+/// an error_category's virtual call can fail.
+std::string lower_message(int error);
 
 /// Waits for events on one fd, retrying on EINTR with the remaining time; a negative timeout
 /// waits forever. Returns the revents (0 on timeout), or -1 with errno set.
 int poll_fd(int fd, short events, std::chrono::milliseconds timeout);
 
-/// A connected socket in blocking mode. One reader and one writer may run concurrently:
-/// both only read socket_'s descriptor and state, never change them. close() touches only
-/// the fd (shutdown) and the flag, so it is safe from any thread; the fd itself is closed
-/// by the destructor, when nobody can be blocked on it any more.
-template <class Protocol>
+/// A connected socket in blocking mode, owning fd. One reader and one writer may run
+/// concurrently: neither changes the descriptor's state. close() touches only the fd
+/// (shutdown) and the flag, so it is safe from any thread; the fd itself is closed by the
+/// destructor, when nobody can be blocked on it any more.
 class SocketStream final : public Stream {
  public:
-  using socket_type = typename Protocol::socket;
-
-  SocketStream(socket_type socket, std::string name)
-      : socket_(std::move(socket)), fd_(socket_.native_handle()), name_(std::move(name)) {
+  /// tcp: the socket is TCP (acknowledge_now applies), not a Unix-domain one.
+  SocketStream(int fd, std::string name, bool tcp) : fd_(fd), name_(std::move(name)), tcp_(tcp) {
     // read_some blocks in recv itself; every other call says MSG_DONTWAIT on its own.
     const int flags = ::fcntl(fd_, F_GETFL);
     if (flags >= 0 && (flags & O_NONBLOCK) != 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
   }
 
-  ~SocketStream() override {
-    asio::error_code ignored;
-    socket_.close(ignored);
-  }
+  ~SocketStream() override { ::close(fd_); }
 
   std::size_t read_available(std::span<std::uint8_t> buffer) override {
     for (;;) {
@@ -162,8 +151,7 @@ class SocketStream final : public Stream {
     const int revents = poll_fd(fd_, POLLIN, timeout);
     if (closed()) throw_closed_locally();
     if (revents < 0) {
-      throw ConnectionClosed("poll failed on " + name_ + ": " +
-                             lower_message(asio::error_code(errno, asio::system_category())));
+      throw ConnectionClosed("poll failed on " + name_ + ": " + lower_message(errno));
     }
     return revents != 0;
   }
@@ -180,7 +168,7 @@ class SocketStream final : public Stream {
   int native_handle() const noexcept override { return fd_; }
 
   void acknowledge_now() noexcept override {
-    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+    if (tcp_) {
       const int on = 1;
       ::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);  // best effort
     }
@@ -256,21 +244,19 @@ class SocketStream final : public Stream {
     throw ConnectionClosed("connection closed locally (" + name_ + ")");
   }
 
-  // error is an errno value, 0 for EOF. Plain integers: this runs when descriptors may have
-  // run out, where even a sanitizer's check of an error_category call can fail.
+  // error is an errno value, 0 for EOF.
   [[noreturn]] void throw_failure(const char* what, int error) const {
     if (closed()) throw_closed_locally();
     if (error == 0 || error == EPIPE || error == ESHUTDOWN) {
       throw ConnectionClosed("connection closed by peer (" + name_ + ")");
     }
     if (error == ECONNRESET) throw ConnectionClosed("connection reset by peer (" + name_ + ")");
-    throw ConnectionClosed(std::string(what) + " failed on " + name_ + ": " +
-                           lower_message(asio::error_code(error, asio::system_category())));
+    throw ConnectionClosed(std::string(what) + " failed on " + name_ + ": " + lower_message(error));
   }
 
-  socket_type socket_;
   const int fd_;
   const std::string name_;
+  const bool tcp_;
   std::atomic<bool> closed_{false};
   std::atomic<long long> write_timeout_ms_{-1};
   long long receive_timeout_bucket_ = -1;  // ms of SO_RCVTIMEO, -1 none; the reader's own

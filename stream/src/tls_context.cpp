@@ -1,4 +1,4 @@
-// TlsContext: an SSL_CTX configured through asio::ssl::context from the client's or the
+// TlsContext: an SSL_CTX configured with OpenSSL's own calls from the client's or the
 // server's options, with the defaults of docs/FAULTS.md section J: TLS 1.2 at least, no
 // renegotiation, no compression, the peer verified unless the options say insecure.
 #include <openssl/err.h>
@@ -7,10 +7,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509err.h>
 
-#include <asio/buffer.hpp>
-#include <asio/ssl/context.hpp>
-#include <asio/ssl/error.hpp>
 #include <cctype>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -41,19 +39,33 @@ std::string describe(const Pem& pem) {
 }
 
 [[noreturn]] void throw_load_error(const char* what, const Pem& pem, const std::string& reason) {
-  ERR_clear_error();  // asio takes one entry off the queue; drop the rest with it
+  ERR_clear_error();  // the first entry said why; the rest are its consequences
   throw Error("cannot load the TLS " + std::string(what) + " from " + describe(pem) + ": " +
               reason);
 }
 
-// "no start line (PEM routines)", or for a file that cannot be opened "no such file or
-// directory".
-std::string reason_of(const asio::error_code& ec) {
-  std::string reason = ec.message();
-  if (ec.category() != asio::error::get_ssl_category() && !reason.empty()) {
-    reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+// The text of one queued OpenSSL error: "no start line (PEM routines)", or for a file that
+// cannot be opened "no such file or directory".
+std::string reason_of(unsigned long error) {
+  if (error == 0) return "unknown TLS error";
+  if (ERR_GET_LIB(error) == ERR_LIB_SYS) {
+    char buffer[256];
+    std::string text = ::strerror_r(ERR_GET_REASON(error), buffer, sizeof buffer);  // GNU form
+    if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    return text;
   }
-  return reason;
+  std::string text = detail::openssl_reason(error);
+  if (const char* library = ERR_lib_error_string(error)) text += std::string(" (") + library + ")";
+  return text;
+}
+
+// The first error OpenSSL queued: the cause, where the later ones are its consequences.
+std::string first_reason() { return reason_of(ERR_peek_error()); }
+
+// PEM's "no start line" ends every read of a bundle: the end of the input, not a failure.
+bool only_end_of_pem() {
+  const unsigned long last = ERR_peek_last_error();
+  return last == 0 || (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE);
 }
 
 struct BioFree {
@@ -62,6 +74,9 @@ struct BioFree {
 struct X509Free {
   void operator()(X509* certificate) const noexcept { X509_free(certificate); }
 };
+struct KeyFree {
+  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
+};
 
 std::unique_ptr<BIO, BioFree> open_pem(const Pem& pem) {
   BIO* bio = pem.text.empty() ? BIO_new_file(pem.path.c_str(), "r")
@@ -69,14 +84,16 @@ std::unique_ptr<BIO, BioFree> open_pem(const Pem& pem) {
   return std::unique_ptr<BIO, BioFree>(bio);
 }
 
-std::shared_ptr<TlsContext::Impl> make_impl(asio::ssl::context::method method, bool server) {
-  std::shared_ptr<TlsContext::Impl> impl;
-  try {
-    impl = std::make_shared<TlsContext::Impl>(method, server);
-  } catch (const asio::system_error& error) {
-    throw Error(std::string("cannot create a TLS context: ") + error.code().message());
+std::shared_ptr<TlsContext::Impl> make_impl(bool server) {
+  ERR_clear_error();
+  SSL_CTX* raw = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  if (raw == nullptr) {
+    const std::string reason = first_reason();
+    ERR_clear_error();
+    throw Error("cannot create a TLS context: " + reason);
   }
-  SSL_CTX* ctx = impl->context.native_handle();
+  auto impl = std::make_shared<TlsContext::Impl>(raw, server);
+  SSL_CTX* ctx = impl->context.get();
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
     const std::string reason = detail::openssl_reason(ERR_get_error());
     ERR_clear_error();
@@ -91,30 +108,50 @@ std::shared_ptr<TlsContext::Impl> make_impl(asio::ssl::context::method method, b
   return impl;
 }
 
-void load_certificate_chain(asio::ssl::context& context, const Pem& pem) {
-  asio::error_code ec;
+// The certificate, then the chain that follows it in the same PEM.
+void load_certificate_chain(SSL_CTX* ctx, const Pem& pem) {
+  ERR_clear_error();
   if (pem.text.empty()) {
-    context.use_certificate_chain_file(pem.path, ec);
-  } else {
-    context.use_certificate_chain(asio::buffer(pem.text), ec);
+    if (SSL_CTX_use_certificate_chain_file(ctx, pem.path.c_str()) != 1) {
+      throw_load_error("certificate", pem, first_reason());
+    }
+    return;
   }
-  if (ec) throw_load_error("certificate", pem, reason_of(ec));
+  auto bio = open_pem(pem);
+  if (!bio) throw_load_error("certificate", pem, first_reason());
+  std::unique_ptr<X509, X509Free> certificate(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr));
+  if (!certificate) throw_load_error("certificate", pem, first_reason());
+  if (SSL_CTX_use_certificate(ctx, certificate.get()) != 1) throw_load_error("certificate", pem, first_reason());
+  SSL_CTX_clear_chain_certs(ctx);
+  while (X509* link = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (SSL_CTX_add0_chain_cert(ctx, link) != 1) {  // takes link only when it succeeds
+      X509_free(link);
+      throw_load_error("certificate", pem, first_reason());
+    }
+  }
+  if (!only_end_of_pem()) throw_load_error("certificate", pem, first_reason());
+  ERR_clear_error();
 }
 
-void load_private_key(asio::ssl::context& context, const Pem& pem) {
-  asio::error_code ec;
+void load_private_key(SSL_CTX* ctx, const Pem& pem) {
+  ERR_clear_error();
+  bool loaded;
   if (pem.text.empty()) {
-    context.use_private_key_file(pem.path, asio::ssl::context::pem, ec);
+    loaded = SSL_CTX_use_PrivateKey_file(ctx, pem.path.c_str(), SSL_FILETYPE_PEM) == 1;
   } else {
-    context.use_private_key(asio::buffer(pem.text), asio::ssl::context::pem, ec);
+    auto bio = open_pem(pem);
+    std::unique_ptr<EVP_PKEY, KeyFree> key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+                                               : nullptr);
+    loaded = key && SSL_CTX_use_PrivateKey(ctx, key.get()) == 1;
   }
-  if (ec && ec.category() == asio::error::get_ssl_category() &&
-      ERR_GET_LIB(static_cast<unsigned long>(ec.value())) == ERR_LIB_X509 &&
-      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
-    throw_load_error("private key", pem, "it does not match the certificate (key values mismatch)");
+  if (!loaded) {
+    const unsigned long error = ERR_peek_error();
+    if (ERR_GET_LIB(error) == ERR_LIB_X509 && ERR_GET_REASON(error) == X509_R_KEY_VALUES_MISMATCH) {
+      throw_load_error("private key", pem, "it does not match the certificate (key values mismatch)");
+    }
+    throw_load_error("private key", pem, reason_of(error));
   }
-  if (ec) throw_load_error("private key", pem, reason_of(ec));
-  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+  if (SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     throw_load_error("private key", pem, "it does not match the certificate");
   }
@@ -122,14 +159,26 @@ void load_private_key(asio::ssl::context& context, const Pem& pem) {
 
 // The CAs of pem become trusted. A server also names them in its certificate request, so a
 // client holding several certificates can pick the one this server accepts.
-void load_authorities(asio::ssl::context& context, const Pem& pem, bool name_in_requests) {
-  asio::error_code ec;
+void load_authorities(SSL_CTX* ctx, const Pem& pem, bool name_in_requests) {
+  ERR_clear_error();
   if (pem.text.empty()) {
-    context.load_verify_file(pem.path, ec);
+    if (SSL_CTX_load_verify_locations(ctx, pem.path.c_str(), nullptr) != 1) {
+      throw_load_error("CA certificates", pem, first_reason());
+    }
   } else {
-    context.add_certificate_authority(asio::buffer(pem.text), ec);
+    auto bio = open_pem(pem);
+    if (!bio) throw_load_error("CA certificates", pem, first_reason());
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    for (bool added = false;; added = true) {
+      std::unique_ptr<X509, X509Free> certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+      if (!certificate) {
+        if (added && only_end_of_pem()) break;  // at least one, then the end
+        throw_load_error("CA certificates", pem, first_reason());
+      }
+      if (X509_STORE_add_cert(store, certificate.get()) != 1) throw_load_error("CA certificates", pem, first_reason());
+    }
+    ERR_clear_error();
   }
-  if (ec) throw_load_error("CA certificates", pem, reason_of(ec));
   if (!name_in_requests) return;
   auto bio = open_pem(pem);
   if (!bio) throw_load_error("CA certificates", pem, "cannot open it");
@@ -137,7 +186,7 @@ void load_authorities(asio::ssl::context& context, const Pem& pem, bool name_in_
     std::unique_ptr<X509, X509Free> certificate(
         PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!certificate) break;  // the end (the store above already rejected a broken bundle)
-    if (SSL_CTX_add_client_CA(context.native_handle(), certificate.get()) != 1) {
+    if (SSL_CTX_add_client_CA(ctx, certificate.get()) != 1) {
       const std::string reason = detail::openssl_reason(ERR_get_error());
       ERR_clear_error();
       throw_load_error("CA certificates", pem, reason);
@@ -149,27 +198,28 @@ void load_authorities(asio::ssl::context& context, const Pem& pem, bool name_in_
 }  // namespace
 
 TlsContext TlsContext::client(const TlsClientOptions& options) {
-  auto impl = make_impl(asio::ssl::context::tls_client, false);
-  asio::ssl::context& context = impl->context;
+  auto impl = make_impl(false);
+  SSL_CTX* ctx = impl->context.get();
   if (options.ca.empty()) {
-    asio::error_code ec;
-    context.set_default_verify_paths(ec);
-    if (ec) throw Error("cannot load the system's trusted CAs: " + reason_of(ec));
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      const std::string reason = first_reason();
+      ERR_clear_error();
+      throw Error("cannot load the system's trusted CAs: " + reason);
+    }
   } else {
-    load_authorities(context, options.ca, false);
+    load_authorities(ctx, options.ca, false);
   }
   if (options.certificate.empty() != options.private_key.empty()) {
     throw Error("TLS client options need both a certificate and its private key, or neither");
   }
   if (!options.certificate.empty()) {
-    load_certificate_chain(context, options.certificate);
-    load_private_key(context, options.private_key);
+    load_certificate_chain(ctx, options.certificate);
+    load_private_key(ctx, options.private_key);
   }
   impl->server_name = options.server_name;
   impl->verify_server = !options.insecure_skip_verification;
   // The host name is checked per connection (tls_stream.cpp): it depends on the host.
-  SSL_CTX_set_verify(context.native_handle(),
-                     impl->verify_server ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_verify(ctx, impl->verify_server ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
   ERR_clear_error();
   return TlsContext(std::move(impl));
 }
@@ -182,14 +232,13 @@ TlsContext TlsContext::server(const TlsServerOptions& options) {
     throw Error(
         "TLS server options require a client certificate but name no client_ca to verify it");
   }
-  auto impl = make_impl(asio::ssl::context::tls_server, true);
-  asio::ssl::context& context = impl->context;
-  SSL_CTX* ctx = context.native_handle();
-  load_certificate_chain(context, options.certificate);
-  load_private_key(context, options.private_key);
+  auto impl = make_impl(true);
+  SSL_CTX* ctx = impl->context.get();
+  load_certificate_chain(ctx, options.certificate);
+  load_private_key(ctx, options.private_key);
   int mode = SSL_VERIFY_NONE;
   if (!options.client_ca.empty()) {
-    load_authorities(context, options.client_ca, true);
+    load_authorities(ctx, options.client_ca, true);
     mode = SSL_VERIFY_PEER;
     if (options.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
   }

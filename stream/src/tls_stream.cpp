@@ -7,6 +7,7 @@
 // where close() can wake it (shutdown of the fd, as plain sockets do). The record layer reads
 // and writes through our own BIO, which sends with MSG_NOSIGNAL: OpenSSL's socket BIO uses
 // write(), and a peer that reset the connection would raise SIGPIPE.
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -16,7 +17,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <asio/ip/address.hpp>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -33,8 +33,9 @@
 #include "tls_stream_impl.hpp"
 
 // OpenSSL starts before main whenever TLS is linked in, so its exit-time cleanup is
-// registered first and runs last: after any static that joins a thread which touched
-// OpenSSL's per-thread error state (the liveness thread closes TLS connections).
+// registered first and runs last: after any static whose end joins a thread which touched
+// OpenSSL's per-thread error state (the timer thread closes TLS connections on liveness
+// timeouts, and is joined when the last connection goes, which may be a static's at exit).
 [[maybe_unused]] static const int openssl_started_early = OPENSSL_init_ssl(0, nullptr);
 
 namespace netref {
@@ -188,7 +189,7 @@ class TlsSocketStream final : public TlsStream {
     if (fd_ < 0) throw Error("TLS needs a socket stream; " + name_ + " has no descriptor");
     bio_state_.fd = fd_;
     ERR_clear_error();
-    ssl_.reset(SSL_new(context.context.native_handle()));
+    ssl_.reset(SSL_new(context.context.get()));
     BIO* bio = socket_bio_method() ? BIO_new(socket_bio_method()) : nullptr;
     if (!ssl_ || !bio) {
       BIO_free(bio);
@@ -438,9 +439,9 @@ class TlsSocketStream final : public TlsStream {
     if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
       name = name.substr(1, name.size() - 2);  // "[::1]" as people write it in URLs
     }
-    asio::error_code not_an_address;
-    (void)asio::ip::make_address(name, not_an_address);
-    const bool is_address = !not_an_address;
+    in6_addr parsed;
+    const bool is_address =
+        ::inet_pton(AF_INET, name.c_str(), &parsed) == 1 || ::inet_pton(AF_INET6, name.c_str(), &parsed) == 1;
     bool ok = true;
     // SNI carries host names only (RFC 6066): never an address.
     if (!is_address) ok = SSL_set_tlsext_host_name(ssl_.get(), name.c_str()) == 1;

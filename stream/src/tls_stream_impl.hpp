@@ -1,9 +1,9 @@
 #pragma once
 // What tls_context.cpp and tls_stream.cpp share: the context's state and OpenSSL error text.
-// Private to stream/src: Asio and OpenSSL never leak into public headers.
+// Private to stream/src: OpenSSL never leaks into public headers.
 #include <openssl/ssl.h>
 
-#include <asio/ssl/context.hpp>
+#include <memory>
 #include <string>
 
 #include "netref/stream/tls.hpp"
@@ -13,10 +13,13 @@ namespace netref {
 /// The state behind a TlsContext: an SSL_CTX configured once by TlsContext::client or
 /// ::server, then only read (SSL_new on a shared SSL_CTX is thread-safe).
 struct TlsContext::Impl {
-  explicit Impl(asio::ssl::context::method method, bool server_side)
-      : context(method), server(server_side) {}
+  struct Free {
+    void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+  };
 
-  asio::ssl::context context;
+  Impl(SSL_CTX* ctx, bool server_side) : context(ctx), server(server_side) {}
+
+  const std::unique_ptr<SSL_CTX, Free> context;
   const bool server;
   /// Client only: the name to verify and send as SNI instead of the host connected to.
   std::string server_name;

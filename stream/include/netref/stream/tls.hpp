@@ -1,5 +1,5 @@
 #pragma once
-/// TLS over TCP (OpenSSL through asio::ssl): contexts, a client connect, and server-side
+/// TLS over TCP (OpenSSL): contexts, a client connect, and server-side
 /// wrapping of accepted sockets whose handshake a reactor can drive without blocking.
 /// TLS 1.2 is the minimum; renegotiation is refused; clients verify the server's chain and
 /// host name unless told otherwise by an option whose name says insecure.
