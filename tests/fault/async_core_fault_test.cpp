@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <future>
+#include <type_traits>
 
 #include "fault/fault.hpp"
 
@@ -47,6 +48,45 @@ void for_raw_peers(ServerConfig& c) {
 wire::ByteVec big_ping(std::uint32_t seq, std::size_t bytes) {
   return wire::request(seq, Handler::ping, {wire::boxed(Value(std::string(bytes, 'x')))});
 }
+
+/// add(1, 2) through a fresh client's root within timeout (Timeout fails the test): what a
+/// canary asks while hostile clients hold on.
+std::int64_t add_within(Connection& client, std::chrono::milliseconds timeout) {
+  auto root = client.root();
+  return *client.sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(1, 2))}, timeout)
+              .get_if<std::int64_t>();
+}
+
+/// A raw client that lends the server an object of its own and asks the server for one of
+/// its attributes (GETATTR with the lent object as target): the server can only forward the
+/// question back. The client reads the forwarded GETATTR, so the test knows a server handler
+/// now waits on it, and never answers.
+struct ForwardingLender {
+  RawPeer peer;
+  IdPack own;
+
+  ForwardingLender(std::uint16_t port, std::uint64_t object_id) : peer(RawPeer::tcp(port)), own{"Thing", 77, object_id} {
+    peer.send_frame(wire::request(1, Handler::getattr, {wire::remote_ref(own), wire::boxed(Value("value"))}));
+  }
+  /// Reads the server's request: a GETATTR of "value" on our own object, sent back to us.
+  void expect_forwarded_getattr() {
+    auto m = peer.read_message(std::chrono::seconds(10));
+    REQUIRE(m.type == MsgType::request);
+    const auto* body = m.body.get_if<Tuple>();
+    REQUIRE(body != nullptr);
+    REQUIRE(body->items.size() == 2);
+    CHECK(body->items[0] == Value(static_cast<std::int64_t>(Handler::getattr)));
+    // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), (LABEL_VALUE, name))): "your object".
+    const auto* args = body->items[1].get_if<Tuple>();
+    REQUIRE(args != nullptr);
+    REQUIRE(args->items.size() == 2);
+    const auto* boxed_args = args->items[1].get_if<Tuple>();
+    REQUIRE(boxed_args != nullptr);
+    REQUIRE(boxed_args->items.size() == 2);
+    CHECK(boxed_args->items[0] == wire::local_ref(own));
+    CHECK(boxed_args->items[1] == wire::boxed(Value("value")));
+  }
+};
 
 }  // namespace
 
@@ -240,4 +280,89 @@ TEST_CASE("a netref dropped while the peer has stopped reading queues its releas
     client->poll();
     return s.watch.connection(1) && s.watch.connection(1)->stats().lent_objects == 1;  // the root alone
   }));
+}
+
+TEST_CASE_TEMPLATE("clients whose forwarded GETATTR the server waits on, and who never answer it, stop nobody and leak nothing",
+                   Server, ThreadPoolServer, ThreadedServer) {
+  constexpr std::size_t kWorkers = 2;
+  constexpr std::size_t kRaw = kWorkers + 3;  // more than the workers: each would hold one
+  constexpr std::size_t kClients = 2;         // the same through netref's own client
+  constexpr std::size_t kHostile = kRaw + kClients;
+  constexpr bool kPool = std::is_same_v<Server, ThreadPoolServer>;
+  Served<Server> s([](ServerConfig& c) { c.worker_threads = kWorkers; });
+  // The canary's own latency, before anything hostile happens.
+  auto fresh = plain_client(s.port());
+  const auto fresh_root = fresh->root();  // held, so the lent count stays put between calls
+  CHECK(add_within(*fresh, std::chrono::seconds(10)) == 3);
+  const auto normal_start = Clock::now();
+  CHECK(add_within(*fresh, std::chrono::seconds(10)) == 3);
+  const auto normal = Clock::now() - normal_start;
+  const ServerStats baseline = s.server->stats();
+  std::size_t baseline_threads = 0;
+  if constexpr (kPool) baseline_threads = s.server->thread_count();
+
+  // Raw lenders: each sees its forwarded GETATTR arrive, so a handler waits on each.
+  std::vector<std::unique_ptr<ForwardingLender>> lenders;
+  for (std::size_t i = 0; i < kRaw; ++i) {
+    lenders.push_back(std::make_unique<ForwardingLender>(s.port(), 1000 + i));
+    lenders.back()->expect_forwarded_getattr();
+  }
+  // netref clients that pass an object of their own as a GETATTR target, then never serve
+  // their connection, so the forwarded GETATTR is never read.
+  std::vector<ConnectionPtr> silent;
+  std::vector<AsyncResult> silent_calls;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    silent.push_back(plain_client(s.port()));
+    silent_calls.push_back(silent.back()->async_request(
+        Handler::getattr, {Value(local(Fn([](std::int64_t x) { return x; }))), Value("value")}));
+  }
+  if constexpr (kPool) {
+    REQUIRE(eventually([&] { return s.server->stats().waiting_handlers == kHostile; }, std::chrono::seconds(20)));
+    CHECK(s.server->thread_count() >= baseline_threads + kHostile);
+  } else {
+    REQUIRE(eventually([&] { return s.server->stats().running_handlers >= kHostile; }, std::chrono::seconds(20)));
+  }
+
+  // Served promptly meanwhile: the fresh client, a new one, and the canary.
+  const auto busy_start = Clock::now();
+  CHECK(add_within(*fresh, std::chrono::seconds(10)) == 3);
+  const auto busy = Clock::now() - busy_start;
+  CAPTURE(std::chrono::duration_cast<std::chrono::microseconds>(normal).count());
+  CAPTURE(std::chrono::duration_cast<std::chrono::microseconds>(busy).count());
+  CHECK(busy < std::max<Clock::duration>(20 * normal, kCanaryBound));
+  auto newcomer = plain_client(s.port());
+  CHECK(add_within(*newcomer, std::chrono::seconds(10)) == 3);
+  s.check_canary();
+  newcomer->close();
+
+  // The hostile clients leave: every waiting handler ends, every server-side connection of
+  // theirs is freed (with the netref it held of their object), and the counters return to
+  // where they were.
+  for (auto& lender : lenders) lender->peer.close();
+  for (auto& client : silent) client->close();
+  for (auto& call : silent_calls) {
+    REQUIRE(call.wait(std::chrono::seconds(10)));
+    CHECK(call.error() != nullptr);  // closed locally before any answer came
+  }
+  CHECK(eventually(
+      [&] {
+        const auto now = s.server->stats();
+        return now.open_connections == baseline.open_connections && now.waiting_handlers == 0 &&
+               now.running_handlers == 0 && now.lent_objects == baseline.lent_objects;
+      },
+      std::chrono::seconds(20)));
+  const ServerStats after = s.server->stats();
+  CHECK(after.open_connections == baseline.open_connections);
+  CHECK(after.lent_objects == baseline.lent_objects);
+  CHECK(after.waiting_handlers == 0);
+  CHECK(after.refused_waits == baseline.refused_waits);
+  for (std::size_t i = 2; i < 2 + kHostile + 1; ++i) {  // after the canary and the fresh client
+    CAPTURE(i);
+    CHECK(eventually([&] { return s.watch.connection(i) == nullptr; }, std::chrono::seconds(10)));
+  }
+  if constexpr (kPool) {
+    CHECK(eventually([&] { return s.server->thread_count() == baseline_threads; }, std::chrono::seconds(20)));
+  }
+  CHECK(add_within(*fresh, std::chrono::seconds(10)) == 3);
+  s.check_canary();
 }
