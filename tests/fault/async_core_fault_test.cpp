@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "fault/fault.hpp"
+#include "tls/certs.hpp"
 
 using namespace netref;
 using namespace netref::test;
@@ -47,6 +48,29 @@ void for_raw_peers(ServerConfig& c) {
 /// A ping request whose payload is bytes long (the server echoes it back).
 wire::ByteVec big_ping(std::uint32_t seq, std::size_t bytes) {
   return wire::request(seq, Handler::ping, {wire::boxed(Value(std::string(bytes, 'x')))});
+}
+
+/// A server config over mutual TLS (the certificates of tests/tls/make_certs.sh).
+void over_tls(ServerConfig& c) {
+  TlsServerOptions tls;
+  tls.certificate = cert("server-a");
+  tls.private_key = key("server-a");
+  tls.client_ca = cert("ca-a");
+  tls.require_client_certificate = true;
+  c.tls = TlsContext::server(tls);
+  c.handshake_timeout = std::chrono::seconds(30);  // two cores shared with the other tests
+}
+
+/// The client side of over_tls.
+ClientConfig alice() {
+  TlsClientOptions tls;
+  tls.ca = cert("ca-a");
+  tls.certificate = cert("client-alice");
+  tls.private_key = key("client-alice");
+  ClientConfig cfg;
+  cfg.tls = TlsContext::client(tls);
+  cfg.connect_timeout = std::chrono::seconds(30);
+  return cfg;
 }
 
 /// add(1, 2) through a fresh client's root within timeout (Timeout fails the test): what a
@@ -365,4 +389,47 @@ TEST_CASE_TEMPLATE("clients whose forwarded GETATTR the server waits on, and who
   }
   CHECK(add_within(*fresh, std::chrono::seconds(10)) == 3);
   s.check_canary();
+}
+
+TEST_CASE_TEMPLATE("over TLS, a client that never reads a large reply holds no worker and is closed at the write-stall deadline",
+                   Server, ThreadPoolServer, ThreadedServer) {
+  Served<Server> s(
+      [](ServerConfig& c) {
+        c.worker_threads = 1;  // one worker: had the reply held it, nobody else would be served
+        c.channel.write_timeout = std::chrono::milliseconds(1000);
+        for_raw_peers(c);  // plain frames: 8 MiB of 'x' must not shrink to a few KiB
+        over_tls(c);
+      },
+      /*with_canary=*/false);
+  Canary canary(s.port(), alice(), "localhost");
+  REQUIRE(canary.wait_calls(2));
+  auto other = open_connection("localhost", s.port(), alice());
+  CHECK(add_within(*other, std::chrono::seconds(10)) == 3);
+
+  // More than the server's socket buffer and ours together can hold: most of the reply
+  // stays queued on the server while nobody reads.
+  RawPeer peer = RawPeer::tls("localhost", s.port(), alice().tls.value(), 4096);
+  peer.send_frame(big_ping(1, 8u << 20));
+  REQUIRE(s.watch.wait_opened(3));
+  auto conn = s.watch.connection(2);  // after the canary and the other client
+  REQUIRE(conn);
+  REQUIRE(eventually([&] { return conn->channel().queued_bytes() > 0 || conn->closed(); }, std::chrono::seconds(20)));
+
+  // Others are served meanwhile, on the only worker.
+  CHECK(add_within(*other, std::chrono::seconds(10)) == 3);
+  CHECK(canary.wait_calls(3));
+  CHECK(canary.failure() == "");
+  CHECK(canary.slowest() < kCanaryBound);
+
+  // The backlog made no progress for write_timeout: closed, filed as a write stall, and the
+  // server lets go of the connection and its queue. (The raw peer would see the end only
+  // after reading what the kernel still holds for it, which its tiny window makes slow.)
+  CHECK(s.watch.wait_reason("write stalled", std::chrono::seconds(20)));
+  CHECK(eventually([&] { return s.server->stats().closed["write_stall"] == 1; }));
+  conn.reset();
+  CHECK(eventually([&] { return s.watch.connection(2) == nullptr; }, std::chrono::seconds(10)));
+  CHECK(eventually([&] { return s.server->stats().open_connections == 2; }));
+  CHECK(add_within(*other, std::chrono::seconds(10)) == 3);
+  CHECK(canary.wait_calls(2));
+  CHECK(canary.failure() == "");
 }
