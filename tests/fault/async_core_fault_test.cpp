@@ -73,6 +73,20 @@ ClientConfig alice() {
   return cfg;
 }
 
+/// What "served promptly" means while hostile clients hold on for ever (or for seconds):
+/// far below how long they hold, and far above what a loaded two-core machine adds to a
+/// call. (docs/FAULTS.md's 250 ms is for the canary of a quiet machine.)
+constexpr auto kPrompt = kSanitized ? std::chrono::milliseconds(3000) : std::chrono::milliseconds(1000);
+
+/// The Served canary is alive, never failed, and each of its calls was prompt.
+template <class S>
+void check_canary_prompt(S& s) {
+  REQUIRE(s.canary);
+  CHECK(s.canary->wait_calls(3));
+  CHECK(s.canary->failure() == "");
+  CHECK(s.canary->slowest() < kPrompt);
+}
+
 /// add(1, 2) through a fresh client's root within timeout (Timeout fails the test): what a
 /// canary asks while hostile clients hold on.
 std::int64_t add_within(Connection& client, std::chrono::milliseconds timeout) {
@@ -353,10 +367,10 @@ TEST_CASE_TEMPLATE("clients whose forwarded GETATTR the server waits on, and who
   const auto busy = Clock::now() - busy_start;
   CAPTURE(std::chrono::duration_cast<std::chrono::microseconds>(normal).count());
   CAPTURE(std::chrono::duration_cast<std::chrono::microseconds>(busy).count());
-  CHECK(busy < std::max<Clock::duration>(20 * normal, kCanaryBound));
+  CHECK(busy < std::max<Clock::duration>(20 * normal, kPrompt));
   auto newcomer = plain_client(s.port());
   CHECK(add_within(*newcomer, std::chrono::seconds(10)) == 3);
-  s.check_canary();
+  check_canary_prompt(s);
   newcomer->close();
 
   // The hostile clients leave: every waiting handler ends, every server-side connection of
@@ -388,7 +402,7 @@ TEST_CASE_TEMPLATE("clients whose forwarded GETATTR the server waits on, and who
     CHECK(eventually([&] { return s.server->thread_count() == baseline_threads; }, std::chrono::seconds(20)));
   }
   CHECK(add_within(*fresh, std::chrono::seconds(10)) == 3);
-  s.check_canary();
+  check_canary_prompt(s);
 }
 
 TEST_CASE_TEMPLATE("over TLS, a client that never reads a large reply holds no worker and is closed at the write-stall deadline",
@@ -396,7 +410,7 @@ TEST_CASE_TEMPLATE("over TLS, a client that never reads a large reply holds no w
   Served<Server> s(
       [](ServerConfig& c) {
         c.worker_threads = 1;  // one worker: had the reply held it, nobody else would be served
-        c.channel.write_timeout = std::chrono::milliseconds(1000);
+        c.channel.write_timeout = 2 * kPrompt;  // outlasts any prompt answer
         for_raw_peers(c);  // plain frames: 8 MiB of 'x' must not shrink to a few KiB
         over_tls(c);
       },
@@ -415,11 +429,16 @@ TEST_CASE_TEMPLATE("over TLS, a client that never reads a large reply holds no w
   REQUIRE(conn);
   REQUIRE(eventually([&] { return conn->channel().queued_bytes() > 0 || conn->closed(); }, std::chrono::seconds(20)));
 
-  // Others are served meanwhile, on the only worker.
+  // Others are served meanwhile, on the only worker: before the stall deadline closes the
+  // silent peer (had its reply held the worker, they would be answered only after that).
+  const auto asked = Clock::now();
   CHECK(add_within(*other, std::chrono::seconds(10)) == 3);
+  CHECK(Clock::now() - asked < kPrompt);
+  CHECK(s.watch.closed_count() == 0);
+  CHECK_FALSE(conn->closed());
   CHECK(canary.wait_calls(3));
   CHECK(canary.failure() == "");
-  CHECK(canary.slowest() < kCanaryBound);
+  CHECK(canary.slowest() < kPrompt);
 
   // The backlog made no progress for write_timeout: closed, filed as a write stall, and the
   // server lets go of the connection and its queue. (The raw peer would see the end only
