@@ -304,6 +304,83 @@ def lent_seeds(corpus):
     write(corpus, "lent_table", "v6_pair_echo_dup", b"\x01" + seeds["pair_echo_dup"])
 
 
+# ---------------------------------------------------------------------------------------------
+# send_queue: config byte, then operations (see send_queue_fuzz.cpp)
+
+SQ_ENQUEUE, SQ_SEND_NOWAIT, SQ_FLUSH, SQ_FLUSH_WAIT, SQ_SEND, SQ_RECV, SQ_ALLOW, SQ_BLOCK = range(8)
+
+
+def sq_small(data):
+    assert len(data) <= 63
+    return bytes([len(data)]) + data
+
+
+def sq_pattern(n):
+    assert n < 1 << 14
+    return bytes([0x40 | n >> 8, n & 0xFF])
+
+
+def sq_kib(k):
+    return bytes([0x80 | (k - 1)])
+
+
+def sq_kib4(k):
+    return bytes([0xC0 | (k - 1)])
+
+
+SQ_HUGE = b"\xff"  # 1.5 MiB
+
+
+def sq_allow(*takes):
+    out = bytes([SQ_ALLOW | (len(takes) - 1) << 3])
+    for t in takes:
+        out += bytes([t if t < 128 else min(255, 127 + max(1, t // 512))])  # see the harness
+    return out
+
+
+def sq_block(n):
+    return bytes([SQ_BLOCK | (n - 1) << 3])
+
+
+def sq_recv(data):
+    return bytes([SQ_RECV | len(data) << 3]) + data
+
+
+def sq(op, payload=b""):
+    return bytes([op]) + payload
+
+
+def send_queue_seeds(corpus):
+    # config: max_send_queue_bytes (bits 0-1: 0, 64, 4096, 8 MiB), budget (bits 2-3: none,
+    # 16 KiB, 256 KiB, 2 MiB), write_timeout (bits 4-5: none, 0, 1 h), compress (bit 6), one
+    # frame per write (bit 7)
+    batch = b"".join(sq(SQ_ENQUEUE, sq_small(b"frame %d" % i)) for i in range(5))
+    seeds = {
+        "batch_then_flush": (0x03, batch + sq(SQ_FLUSH)),
+        "direct_partial": (0x03, sq_allow(3) + sq(SQ_SEND_NOWAIT, sq_small(b"hello world")) + sq(SQ_FLUSH) + sq(SQ_FLUSH_WAIT)),
+        "blocked_then_recv": (0x02, sq_block(2) + sq(SQ_SEND_NOWAIT, sq_pattern(1000)) + sq(SQ_ENQUEUE, sq_pattern(200))
+                              + sq_recv(b"abc") + sq(SQ_FLUSH_WAIT)),
+        "backpressure_recv": (0x01, sq_block(4) + sq(SQ_SEND_NOWAIT, sq_pattern(4000)) + sq_recv(b"ping") + sq(SQ_FLUSH)),
+        "one_frame_per_write": (0x83, sq_allow(5, 0, 7, 100, 3) + batch + sq(SQ_FLUSH) + sq(SQ_FLUSH)
+                                + sq(SQ_SEND, sq_small(b"last")) + sq(SQ_FLUSH_WAIT)),
+        "compressed": (0x43, sq(SQ_ENQUEUE, sq_pattern(5000)) + sq_allow(10, 20) + sq(SQ_SEND_NOWAIT, sq_pattern(100))
+                       + sq(SQ_SEND, sq_small(b"short")) + sq(SQ_FLUSH)),
+        "budget_refused": (0x07, sq_block(1) + sq(SQ_SEND_NOWAIT, sq_kib4(63)) + sq(SQ_ENQUEUE, sq_kib4(16))
+                           + sq(SQ_ENQUEUE, sq_small(b"x")) + sq(SQ_FLUSH_WAIT)),
+        "budget_direct_partial": (0x07, sq_allow(100) + sq(SQ_SEND_NOWAIT, SQ_HUGE) + sq(SQ_FLUSH_WAIT)),
+        "stall_zero_timeout": (0x13, sq_block(2) + sq(SQ_SEND_NOWAIT, sq_pattern(100)) + sq(SQ_FLUSH_WAIT)
+                               + sq(SQ_ENQUEUE, sq_small(b"after"))),
+        "stall_zero_timeout_recv": (0x12, sq_block(2) + sq(SQ_SEND_NOWAIT, sq_pattern(100)) + sq_recv(b"r")),
+        "stall_clock": (0x23, sq_block(3) + sq(SQ_SEND_NOWAIT, sq_pattern(3000)) + sq(SQ_FLUSH) + sq_recv(b"x")
+                        + sq_allow(1, 2, 3) + sq(SQ_FLUSH) + sq(SQ_FLUSH_WAIT)),
+        "large_released": (0x03, sq_allow(200) + sq(SQ_SEND_NOWAIT, SQ_HUGE) + sq(SQ_FLUSH_WAIT)
+                           + sq(SQ_ENQUEUE, sq_small(b"small again")) + sq(SQ_FLUSH)),
+        "alternating": (0x03, b"".join(sq(SQ_SEND, sq_small(b"req %d" % i)) + sq_recv(b"rep %d" % i) for i in range(4))),
+    }
+    for name, (config, ops) in seeds.items():
+        write(corpus, "send_queue", name, bytes([config]) + ops)
+
+
 def main():
     corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
     frame_seeds(corpus)
@@ -312,6 +389,7 @@ def main():
     exception_seeds(corpus)
     session_seeds(corpus)
     lent_seeds(corpus)
+    send_queue_seeds(corpus)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ if [ "${1:-}" = "--merge" ]; then
   shift
 fi
 seconds=${1:-60}
-targets=${NETREF_FUZZ_TARGETS:-"frame inflate brine exception session lent_table"}
+targets=${NETREF_FUZZ_TARGETS:-"frame inflate brine exception session lent_table send_queue"}
 build="$root/build-fuzz"
 out="$build/fuzz-out"
 jobs=${JOBS:-2}

@@ -130,6 +130,7 @@ Flush Channel::send_nowait(std::span<const std::uint8_t> payload) {
     throw;
   }
   written_total_.fetch_add(sent, std::memory_order_relaxed);
+  count_write(sent);
   if (sent < total) {
     writing_.clear();
     writing_head_ = 0;
@@ -195,6 +196,7 @@ Flush Channel::write_queued() {
     writing_head_ += sent;
     queued_.fetch_sub(sent, std::memory_order_relaxed);
     written_total_.fetch_add(sent, std::memory_order_relaxed);
+    count_write(sent);
     if (sent < rest.size()) {
       std::lock_guard lk(out_mutex_);
       release_writer_locked(/*bytes_left=*/true);

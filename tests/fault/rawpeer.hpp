@@ -155,10 +155,15 @@ class RawPeer {
     ::setsockopt(p.fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return p;
   }
-  /// A TLS connection (handshake done) to host:port with context.
-  static RawPeer tls(const std::string& host, std::uint16_t port, const TlsContext& context) {
+  /// A TLS connection (handshake done) to host:port with context. receive_buffer > 0 sets
+  /// SO_RCVBUF once the handshake is done (which also stops the kernel from growing it), so
+  /// a peer that never reads fills up after a few KiB, as with tcp().
+  static RawPeer tls(const std::string& host, std::uint16_t port, const TlsContext& context, int receive_buffer = 0) {
     RawPeer p;
     p.stream_ = connect_tls(host, port, context, std::chrono::seconds(5));
+    if (receive_buffer > 0) {
+      REQUIRE(::setsockopt(p.stream_->native_handle(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) == 0);
+    }
     return p;
   }
   /// A raw peer over an already connected stream (an accepted one, say).

@@ -89,6 +89,9 @@ class Channel {
   bool frame_waiting() const noexcept { return frame_waiting_.load(std::memory_order_relaxed); }
   /// Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept { return queued_.load(std::memory_order_relaxed); }
+  /// Writes so far that carried bytes (transport write calls that took at least one byte):
+  /// beside a count of frames sent, it shows frames ready together leaving in one write.
+  std::uint64_t writes() const noexcept { return writes_.load(std::memory_order_relaxed); }
   /// When the backlog must have drained: time_point::max() unless a write found the
   /// transport full and what was queued then is not all written yet.
   std::chrono::steady_clock::time_point write_deadline() const noexcept;
@@ -188,6 +191,11 @@ class Channel {
   void release_writer_locked(bool bytes_left);
   // Accounts for n bytes written; writer role held.
   void wrote(std::size_t n);
+  // Counts a write that carried bytes. Only the writer role's holder counts, so a load and a
+  // store do (no read-modify-write on the hot path).
+  void count_write(std::size_t sent) noexcept {
+    if (sent != 0) writes_.store(writes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   // The receiver's read: stream_->read_some, except that while bytes wait to go out it
   // writes them as room appears, waiting for input and for room at once.
   std::size_t receive_some(std::span<std::uint8_t> into, std::chrono::milliseconds wait);
@@ -208,6 +216,7 @@ class Channel {
   std::atomic<std::size_t> queued_{0};            // queue_ plus what writing_ has left
   std::uint64_t queued_total_ = 0;                // bytes ever queued (out_mutex_)
   std::atomic<std::uint64_t> written_total_{0};   // bytes ever written
+  std::atomic<std::uint64_t> writes_{0};          // writes that carried bytes (writer role)
   // The stall clock: set when a write found the transport full, cleared once every byte
   // queued by then (stall_mark_) is written. (out_mutex_)
   std::chrono::steady_clock::time_point stall_since_ = std::chrono::steady_clock::time_point::max();
