@@ -619,7 +619,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
     {
       detail::ReaderRole role(*impl_, /*notify=*/false);
       try {
-        buffered = impl_->channel->read_available();
+        buffered = impl_->channel->read_available(impl_->recv_buffer);  // read_one's vector
       } catch (const ProtocolError&) {
         role.release(false);
         impl_->fail(std::current_exception(), "frame");
