@@ -1,6 +1,11 @@
 // Large frames without copies: a reactor receives one straight into the vector it gives
-// read_available, and the next large frame reuses that buffer.
+// read_available (the next large frame reuses that buffer), and a payload sent in parts goes
+// out as the frame of their concatenation, compressed or not.
 #include <doctest/doctest.h>
+
+#include <future>
+#include <stdexcept>
+#include <vector>
 
 #include "netref/channel/channel.hpp"
 #include "netref/stream/memory_stream.hpp"
@@ -79,4 +84,53 @@ TEST_CASE("a large frame a reactor began without a vector moves into the vector 
     CHECK(out == payload);
     if (flag == 0) CHECK(channel.buffer_capacity() <= 2 * kChunk);  // its 400 KB did not stay behind
   }
+}
+
+TEST_CASE("a payload sent in parts goes out as the frame of their concatenation, compressed or not") {
+  const Bytes head = bytes_of("head of the message: ");
+  const Bytes body = noise(200000, 4);
+  const Bytes tail = bytes_of(" and its tail");
+  Bytes whole = head;
+  whole.insert(whole.end(), body.begin(), body.end());
+  whole.insert(whole.end(), tail.begin(), tail.end());
+  const std::span<const std::uint8_t> parts[3] = {head, body, tail};
+  for (const bool compress : {false, true}) {
+    for (const bool queued : {false, true}) {
+      CAPTURE(compress);
+      CAPTURE(queued);
+      ChannelConfig config;
+      config.compress = compress;
+      auto [a, b] = make_memory_pair();
+      Channel sender(std::move(a), config);
+      auto reader = std::async(std::launch::async, [&, &in = *b] {
+        RawFrame first = read_raw_frame(in);
+        RawFrame second = read_raw_frame(in);
+        return std::make_pair(first, second);
+      });
+      if (queued) {
+        sender.enqueue(std::span<const std::span<const std::uint8_t>>(parts));
+        sender.enqueue(whole);
+        sender.flush_wait();
+      } else {
+        sender.send_nowait(std::span<const std::span<const std::uint8_t>>(parts));
+        sender.flush_wait();
+        sender.send(whole);
+      }
+      const auto [from_parts, from_whole] = reader.get();
+      CHECK(from_parts.flag == (compress ? 1 : 0));
+      CHECK(from_parts.terminator == '\n');
+      CHECK(from_parts.body == from_whole.body);  // the same bytes as one contiguous payload
+      CHECK((compress ? zlib_inflate(from_parts.body, whole.size()) : from_parts.body) == whole);
+    }
+  }
+}
+
+TEST_CASE("a payload in more parts than a channel takes is refused before anything is sent") {
+  auto [a, b] = make_memory_pair();
+  Channel sender(std::move(a));
+  const Bytes piece = bytes_of("x");
+  std::vector<std::span<const std::uint8_t>> parts(Channel::kMaxParts + 1, std::span<const std::uint8_t>(piece));
+  CHECK_THROWS_AS(sender.send_nowait(std::span<const std::span<const std::uint8_t>>(parts)), std::invalid_argument);
+  CHECK(sender.queued_bytes() == 0);
+  CHECK_FALSE(b->poll(std::chrono::milliseconds(0)));
 }

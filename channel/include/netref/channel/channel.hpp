@@ -73,8 +73,16 @@ class Channel {
   /// ConnectionClosed when the stream failed, BudgetExceeded when the queue's memory would
   /// pass the buffer budget.
   Flush send_nowait(std::span<const std::uint8_t> payload);
+  /// send_nowait of a payload given in parts, framed as their concatenation: a large value
+  /// goes out from where it lies instead of being copied behind its message's head. At most
+  /// kMaxParts parts (std::invalid_argument otherwise).
+  Flush send_nowait(std::span<const std::span<const std::uint8_t>> parts);
   /// Queues a frame without writing (a batch of replies leaves together on the next flush).
   void enqueue(std::span<const std::uint8_t> payload);
+  /// enqueue of a payload given in parts, as send_nowait's.
+  void enqueue(std::span<const std::span<const std::uint8_t>> parts);
+  /// How many parts a payload may be given in.
+  static constexpr std::size_t kMaxParts = 4;
   /// Writes queued bytes without waiting.
   Flush flush();
   /// Writes queued bytes, waiting for room as long as the write deadline allows; returns
@@ -193,11 +201,13 @@ class Channel {
   std::size_t large_body() const noexcept { return std::size_t{large_length_} + 1; }
 
   // --- sending (channel_send.cpp)
-  // Compresses payload if configured (into a thread's scratch); the frame's body and flag.
-  // Throws Error for a payload the 32-bit length field cannot carry.
-  std::span<const std::uint8_t> frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag);
-  // Appends a frame to queue_; out_mutex_ held.
-  void append_frame_locked(std::span<const std::uint8_t> body, std::uint8_t flag);
+  // The frame's body and flag: the payload's parts as they are, or, compressed when
+  // configured, one part (packed, in a thread's scratch). Throws Error for a payload the
+  // 32-bit length field cannot carry.
+  std::span<const std::span<const std::uint8_t>> frame_body(std::span<const std::span<const std::uint8_t>> parts,
+                                                            std::uint8_t& flag, std::span<const std::uint8_t>& packed);
+  // Appends a frame (its body in parts) to queue_; out_mutex_ held.
+  void append_frame_locked(std::span<const std::span<const std::uint8_t>> body, std::uint8_t flag);
   // The writer's loop: writes writing_, then what queue_ gathered meanwhile; writer role held.
   Flush write_queued();
   // Gives the writer role back, starting the stall clock if bytes are left; out_mutex_ held.
