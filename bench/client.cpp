@@ -4,9 +4,9 @@
 // prints the table; see bench/RESULTS.md.
 //
 // Usage: netref_bench --port P --plain-port P --pool-port P --raw-port P [--pool-name NAME]
-//                     [--quick] [--out DIR]
-//        netref_bench --only w1-netref|w1-raw|w3-netref|w3-netref-compressed|w3-raw --calls N [--warmup N]
-//                     --port P | --raw-port P | --plain-port P
+//                     [--pool-plain-port P] [--quick] [--out DIR]
+//        netref_bench --only w1-netref|w1-raw|w3-netref|w3-netref-pool|w3-netref-compressed|w3-raw
+//                     --calls N [--warmup N] --port P | --raw-port P | --plain-port P | --pool-plain-port P
 // The second form runs one workload's loop alone, for profilers (callgrind: a run of N calls
 // minus a run of 0 calls, divided by N, is the instructions one call costs).
 #include <unistd.h>
@@ -56,6 +56,7 @@ struct Options {
   std::uint16_t port = 0;        // netref, compression on
   std::uint16_t plain_port = 0;  // netref, compression off
   std::uint16_t pool_port = 0;   // netref, W6's server
+  std::uint16_t pool_plain_port = 0;  // netref ThreadPoolServer, compression off (W3; 0: skipped)
   std::uint16_t raw_port = 0;    // raw TCP baseline
   std::string pool_name = "ThreadedServer";
   std::string out = ".";
@@ -306,9 +307,11 @@ void run_only(const Options& opt) {
     time_calls(opt.warmup, opt.calls, latencies, nullptr, 0, 0, [&](long i) {
       check(raw_add(raw, i, 7, reply) == i + 7, "raw add");
     });
-  } else if (opt.only == "w3-netref" || opt.only == "w3-netref-compressed") {
+  } else if (opt.only == "w3-netref" || opt.only == "w3-netref-pool" || opt.only == "w3-netref-compressed") {
     const bool compressed = opt.only == "w3-netref-compressed";
-    auto client = compressed ? connect_netref(opt.port, true) : connect_netref(opt.plain_port, false);
+    auto client = compressed                        ? connect_netref(opt.port, true)
+                  : opt.only == "w3-netref-pool" ? connect_netref(opt.pool_plain_port, false)
+                                                  : connect_netref(opt.plain_port, false);
     auto root = client->root();
     const netref::Bytes data{make_payload(1u << 20)};
     for (long i = 0; i < opt.warmup + opt.calls; ++i) {
@@ -324,7 +327,7 @@ void run_only(const Options& opt) {
       check(raw.recv_large(reply) == bench::raw::kEcho && reply.size() == payload.size(), "raw echo");
     }
   } else {
-    throw std::runtime_error("--only takes w1-netref, w1-raw, w3-netref, w3-netref-compressed or w3-raw");
+    throw std::runtime_error("--only takes w1-netref, w1-raw, w3-netref, w3-netref-pool, w3-netref-compressed or w3-raw");
   }
   if (opt.calls == 0) return;
   if (opt.only.starts_with("w1")) {
@@ -433,6 +436,10 @@ void run_w3(const Options& opt, const Sizes& sz, Figures& fig, Progress& progres
     client->close();
   };
   netref_echo("W3 echo 1 MiB, netref, compression off", opt.plain_port, false, "w3.netref_plain.MBps");
+  if (opt.pool_plain_port != 0) {
+    netref_echo("W3 echo 1 MiB, netref ThreadPoolServer, compression off", opt.pool_plain_port, false,
+                "w3.netref_pool_plain.MBps");
+  }
   netref_echo("W3 echo 1 MiB, netref, compression on", opt.port, true, "w3.netref_compressed.MBps");
   fig.set("w3.calls", static_cast<double>(sz.w3_calls));
   fig.set("w3.payload_bytes", static_cast<double>(payload.size()));
@@ -615,6 +622,8 @@ Options parse(int argc, char** argv) {
       opt.plain_port = static_cast<std::uint16_t>(std::stoi(next()));
     } else if (arg == "--pool-port") {
       opt.pool_port = static_cast<std::uint16_t>(std::stoi(next()));
+    } else if (arg == "--pool-plain-port") {
+      opt.pool_plain_port = static_cast<std::uint16_t>(std::stoi(next()));
     } else if (arg == "--raw-port") {
       opt.raw_port = static_cast<std::uint16_t>(std::stoi(next()));
     } else if (arg == "--pool-name") {

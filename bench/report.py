@@ -89,6 +89,8 @@ def main():
     row("W3 echo 1 MiB, MB/s both ways (raw TCP)", "w3.raw.MBps", "MB/s")
     row("W3 echo 1 MiB, compression off (netref)", "w3.netref_plain.MBps", "MB/s",
         ratio("w3.netref_plain.MBps", "w3.raw.MBps"), "≥ 0.6x raw", lambda r: r >= 0.6, "w3_plain_vs_raw")
+    row("W3 echo 1 MiB, compression off (netref ThreadPoolServer)", "w3.netref_pool_plain.MBps", "MB/s",
+        ratio("w3.netref_pool_plain.MBps", "w3.raw.MBps"))
     row("W3 echo 1 MiB, compression on (netref)", "w3.netref_compressed.MBps", "MB/s",
         ratio("w3.netref_compressed.MBps", "w3.raw.MBps"))
     # W4

@@ -79,14 +79,17 @@ int main() {
   netref::ThreadedServer default_server(bench, compressed);
   netref::ThreadedServer plain_server(bench, plain);
   PoolServer pool_server(bench, compressed);
+  PoolServer pool_plain_server(bench, plain);  // W3 through the reactor's read path
   default_server.start();
   plain_server.start();
   pool_server.start();
-  std::printf("ports %u %u %u %s\n", unsigned{default_server.port()}, unsigned{plain_server.port()},
-              unsigned{pool_server.port()}, kPoolServerName);
+  pool_plain_server.start();
+  std::printf("ports %u %u %u %s %u\n", unsigned{default_server.port()}, unsigned{plain_server.port()},
+              unsigned{pool_server.port()}, kPoolServerName, unsigned{pool_plain_server.port()});
   std::fflush(stdout);
 
   stop_signals.wait();
+  pool_plain_server.stop();
   pool_server.stop();
   plain_server.stop();
   default_server.stop();

@@ -63,7 +63,7 @@ step "start servers"
 start_server netref_server "$build/bench/netref_bench_server"
 start_server raw_server "$build/bench/raw_bench_server"
 start_server rpyc_server "$python" "$root/bench/python/rpyc_server.py"
-read -r _ port plain_port pool_port pool_name <"$out/netref_server.out"
+read -r _ port plain_port pool_port pool_name pool_plain_port <"$out/netref_server.out"
 read -r _ raw_port <"$out/raw_server.out"
 read -r _ rpyc_port <"$out/rpyc_server.out"
 
@@ -89,7 +89,8 @@ step "W1-W6: C++ client against netref and raw TCP"
 quick_flag=()
 if [ "$quick" = true ]; then quick_flag=(--quick); fi
 "$build/bench/netref_bench" "${quick_flag[@]}" --port "$port" --plain-port "$plain_port" \
-  --pool-port "$pool_port" --pool-name "$pool_name" --raw-port "$raw_port" --out "$out"
+  --pool-port "$pool_port" --pool-name "$pool_name" --pool-plain-port "$pool_plain_port" \
+  --raw-port "$raw_port" --out "$out"
 
 step "W7: Python rpyc client against the netref server and the Python rpyc server"
 # Alternating rounds inside one client; the best round per server (the machine's load drifts).

@@ -212,6 +212,12 @@ bool Channel::recv_until(std::vector<std::uint8_t>& out,
 
 bool Channel::receive_frame(std::vector<std::uint8_t>& out,
                             std::chrono::steady_clock::time_point start_deadline) {
+  // A large frame a reactor began: its rest comes straight into out (frame_timeout from now,
+  // as for any frame a reactor left partial).
+  if (large_ != nullptr) {
+    complete_large(frame_deadline(), out);
+    return true;
+  }
   if (buffered_bytes() == 0 && !fill_until(start_deadline)) return false;
   // From its first byte on, the frame has frame_timeout to arrive whole. Most frames come
   // whole with their first read, and then the clock is never read.
@@ -224,7 +230,8 @@ bool Channel::receive_frame(std::vector<std::uint8_t>& out,
   const std::uint32_t length = checked_length();
   const std::size_t total = kHeaderBytes + std::size_t{length} + 1;
   if (buffered_bytes() < total && total > kReadChunk) {
-    recv_large(length, frame_deadline_once(), out);
+    start_large(length, out);
+    complete_large(frame_deadline_once(), out);
     return true;
   }
   while (buffered_bytes() < total) fill_frame_until(frame_deadline_once());
@@ -242,11 +249,29 @@ bool Channel::poll(std::chrono::milliseconds timeout) {
   return stream_->poll(timeout);
 }
 
-Buffered Channel::read_available() {
+Buffered Channel::read_available() { return read_available(reactor_frame_); }
+
+Buffered Channel::read_available(std::vector<std::uint8_t>& frame_buffer) {
   try {
     for (;;) {
-      if (buffered_bytes() >= kHeaderBytes) checked_length();  // a forged header fails now
-      if (buffered() == Buffered::frame) return Buffered::frame;
+      if (large_ != nullptr) {
+        adopt_large(frame_buffer);
+        if (large_done_ == large_body()) return Buffered::frame;
+        if (read_large(std::chrono::milliseconds(0)) == 0) {
+          stream_->acknowledge_now();  // as fill_frame_until
+          return Buffered::partial;
+        }
+        continue;
+      }
+      if (buffered_bytes() >= kHeaderBytes) {
+        const std::uint32_t length = checked_length();  // a forged header fails now
+        const std::size_t total = kHeaderBytes + std::size_t{length} + 1;
+        if (buffered_bytes() < total && total > kReadChunk) {
+          start_large(length, frame_buffer);  // the rest goes straight into its buffer
+          continue;
+        }
+        if (buffered_bytes() >= total) return Buffered::frame;
+      }
       if (!fill_now()) {
         const Buffered have = buffered();
         if (have == Buffered::partial) stream_->acknowledge_now();  // as fill_frame_until
@@ -254,12 +279,14 @@ Buffered Channel::read_available() {
       }
     }
   } catch (...) {
+    abandon_large();
     frame_lease_.release();
     throw;
   }
 }
 
 Buffered Channel::buffered() const noexcept {
+  if (large_ != nullptr) return large_done_ == large_body() ? Buffered::frame : Buffered::partial;
   const std::size_t have = buffered_bytes();
   if (have == 0) return Buffered::nothing;
   if (have < kHeaderBytes) return Buffered::partial;
@@ -376,51 +403,82 @@ void Channel::shrink_input() {
   input_tail_ = input_.size();
 }
 
-void Channel::recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
-                         std::vector<std::uint8_t>& out) {
-  const bool plain = input_[input_head_ + 4] == kFlagPlain;
-  std::vector<std::uint8_t>& raw = plain ? out : recv_scratch_;
-  const std::size_t body = std::size_t{length} + 1;  // payload and terminator
-  // What is buffered is this frame's beginning and nothing past it (it is not whole). raw
-  // grows with what arrives (grown_size), each step charged to the budget first; room it
-  // already has from an earlier frame is used as it is, up to the end of this frame.
-  std::size_t done = buffered_bytes() - kHeaderBytes;
-  const auto grow_raw = [&] {
-    const std::size_t size = grown_size(done, body);
-    frame_lease_.cover(size);
-    grow_to(raw, size);
-  };
-  grow_raw();
-  std::memcpy(raw.data(), input_.data() + input_head_ + kHeaderBytes, done);
+void Channel::start_large(std::uint32_t length, std::vector<std::uint8_t>& out) {
+  large_plain_ = input_[input_head_ + 4] == kFlagPlain;
+  large_ = large_plain_ ? &out : &recv_scratch_;
+  large_length_ = length;
+  // What is buffered is this frame's beginning and nothing past it (it is not whole). The
+  // raw body grows with what arrives (grown_size), each step charged to the budget first;
+  // room it already has from an earlier frame is used as it is, up to the end of this frame.
+  large_done_ = buffered_bytes() - kHeaderBytes;
+  try {
+    grow_large();
+    std::memcpy(large_->data(), input_.data() + input_head_ + kHeaderBytes, large_done_);
+  } catch (...) {
+    abandon_large();
+    throw;
+  }
   input_head_ = input_tail_;
   shrink_input();
+}
+
+void Channel::grow_large() {
+  const std::size_t size = grown_size(large_done_, large_body());
+  frame_lease_.cover(size);
+  grow_to(*large_, size);
+}
+
+void Channel::adopt_large(std::vector<std::uint8_t>& out) {
+  if (!large_plain_ || large_ == &out) return;
+  out.swap(*large_);  // a reader that gave another vector: the frame moves, not its bytes
+  large_ = &out;
+}
+
+std::size_t Channel::read_large(std::chrono::milliseconds wait) {
+  const std::size_t body = large_body();
+  if (large_done_ == std::min(large_->size(), body)) grow_large();
+  const std::size_t room = std::min(large_->size(), body) - large_done_;
+  const std::size_t n = receive_some(std::span<std::uint8_t>(large_->data() + large_done_, room), wait);
+  large_done_ += n;
+  return n;
+}
+
+void Channel::abandon_large() noexcept {
+  large_ = nullptr;
+  release_if_large(recv_scratch_);
+  release_if_large(reactor_frame_);
+}
+
+void Channel::complete_large(std::chrono::steady_clock::time_point deadline, std::vector<std::uint8_t>& out) {
+  const std::uint32_t length = large_length_;
+  const std::size_t body = large_body();
   try {
-    while (done < body) {
+    adopt_large(out);
+    while (large_done_ < body) {
       stream_->acknowledge_now();  // as fill_frame_until
-      if (done == std::min(raw.size(), body)) grow_raw();
-      const std::size_t room = std::min(raw.size(), body) - done;
-      const std::size_t n = receive_some(std::span<std::uint8_t>(raw.data() + done, room), remaining(deadline));
-      done += n;
+      const std::size_t n = read_large(remaining(deadline));
       if (n == 0 && deadline != kForever && std::chrono::steady_clock::now() >= deadline) {
         throw Timeout("frame not complete after " +
                       std::to_string(config_.frame_timeout.count()) + " ms: " +
-                      std::to_string(done + kHeaderBytes) + " of " +
+                      std::to_string(large_done_ + kHeaderBytes) + " of " +
                       std::to_string(body + kHeaderBytes) + " bytes arrived (" +
                       stream_->peer_name() + ")");
       }
     }
+    std::vector<std::uint8_t>& raw = *large_;
+    large_ = nullptr;  // whatever its payload holds, the frame has left the stream
     check_terminator(raw[length], length);
-    if (plain) {
+    if (large_plain_) {
       out.resize(length);
     } else {
       inflate_payload(std::span<const std::uint8_t>(raw.data(), length),
                       config_.max_inflated_bytes, out, frame_lease_, body);
     }
   } catch (...) {
-    release_if_large(recv_scratch_);
+    abandon_large();
     throw;
   }
-  release_if_large(recv_scratch_);
+  abandon_large();  // lets go of the scratch buffers a huge frame grew
 }
 
 }  // namespace netref

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "frame_format.hpp"
@@ -47,43 +48,73 @@ std::vector<std::uint8_t>& compress_scratch() {
   return scratch;
 }
 
+// A payload given in parts, joined for zlib (compression costs far more than this copy).
+std::vector<std::uint8_t>& join_scratch() {
+  thread_local std::vector<std::uint8_t> scratch;
+  return scratch;
+}
+
 void release_if_large(std::vector<std::uint8_t>& buffer) {
   if (buffer.capacity() > kKeptBytes) std::vector<std::uint8_t>().swap(buffer);
 }
 
 // Lets go of this thread's compression scratch after a huge payload.
 struct ScratchTrim {
-  ~ScratchTrim() { release_if_large(compress_scratch()); }
+  ~ScratchTrim() {
+    release_if_large(compress_scratch());
+    release_if_large(join_scratch());
+  }
 };
+
+std::size_t size_of(std::span<const std::span<const std::uint8_t>> parts) {
+  std::size_t size = 0;
+  for (const auto& part : parts) size += part.size();
+  return size;
+}
 
 }  // namespace
 
-std::span<const std::uint8_t> Channel::frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag) {
+std::span<const std::span<const std::uint8_t>> Channel::frame_body(
+    std::span<const std::span<const std::uint8_t>> parts, std::uint8_t& flag, std::span<const std::uint8_t>& packed) {
   flag = kFlagPlain;
-  if (payload.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error("frame of " + std::to_string(payload.size()) + " bytes does not fit the 32-bit length field");
+  if (parts.size() > kMaxParts) {
+    throw std::invalid_argument("a payload of " + std::to_string(parts.size()) + " parts (at most " +
+                                std::to_string(kMaxParts) + ")");
   }
-  if (!config_.compress || payload.size() <= config_.compression_threshold) return payload;
+  const std::size_t size = size_of(parts);
+  if (size > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error("frame of " + std::to_string(size) + " bytes does not fit the 32-bit length field");
+  }
+  if (!config_.compress || size <= config_.compression_threshold) return parts;
+  std::span<const std::uint8_t> payload = parts.size() == 1 ? parts[0] : std::span<const std::uint8_t>();
+  if (parts.size() > 1) {
+    auto& joined = join_scratch();
+    joined.clear();
+    for (const auto& part : parts) joined.insert(joined.end(), part.begin(), part.end());
+    payload = joined;
+  }
   auto& scratch = compress_scratch();
-  uLongf size = compressBound(static_cast<uLong>(payload.size()));
-  if (scratch.size() < size) scratch.resize(size);
-  const int rc = compress2(scratch.data(), &size, payload.data(), static_cast<uLong>(payload.size()),
+  uLongf compressed = compressBound(static_cast<uLong>(size));
+  if (scratch.size() < compressed) scratch.resize(compressed);
+  const int rc = compress2(scratch.data(), &compressed, payload.data(), static_cast<uLong>(size),
                            config_.compression_level);
   if (rc != Z_OK) {
-    throw Error("cannot compress a payload of " + std::to_string(payload.size()) + " bytes (zlib error " +
+    throw Error("cannot compress a payload of " + std::to_string(size) + " bytes (zlib error " +
                 std::to_string(rc) + ")");
   }
   flag = kFlagZlib;
-  return std::span<const std::uint8_t>(scratch.data(), size);
+  packed = std::span<const std::uint8_t>(scratch.data(), compressed);
+  return std::span<const std::span<const std::uint8_t>>(&packed, 1);
 }
 
-void Channel::append_frame_locked(std::span<const std::uint8_t> body, std::uint8_t flag) {
-  const std::size_t total = kHeaderBytes + body.size() + 1;
+void Channel::append_frame_locked(std::span<const std::span<const std::uint8_t>> body, std::uint8_t flag) {
+  const std::size_t size = size_of(body);
+  const std::size_t total = kHeaderBytes + size + 1;
   send_lease_.cover(queued_.load(std::memory_order_relaxed) + total);  // throws before anything changes
-  const auto header = header_of(body.size(), flag);
+  const auto header = header_of(size, flag);
   if (queue_.capacity() - queue_.size() < total) queue_.reserve(std::max(queue_.size() + total, 2 * queue_.capacity()));
   queue_.insert(queue_.end(), header.begin(), header.end());
-  queue_.insert(queue_.end(), body.begin(), body.end());
+  for (const auto& part : body) queue_.insert(queue_.end(), part.begin(), part.end());
   queue_.push_back(kTerminator);
   if (frame_per_write_) queue_ends_.push_back(queue_.size());
   queued_.fetch_add(total, std::memory_order_relaxed);
@@ -91,19 +122,30 @@ void Channel::append_frame_locked(std::span<const std::uint8_t> body, std::uint8
 }
 
 void Channel::enqueue(std::span<const std::uint8_t> payload) {
+  enqueue(std::span<const std::span<const std::uint8_t>>(&payload, 1));
+}
+
+void Channel::enqueue(std::span<const std::span<const std::uint8_t>> parts) {
   ScratchTrim trim;
   std::uint8_t flag;
-  const auto body = frame_body(payload, flag);
+  std::span<const std::uint8_t> packed;
+  const auto body = frame_body(parts, flag, packed);
   if (stream_->closed()) throw ConnectionClosed("connection closed locally (" + stream_->peer_name() + ")");
   std::lock_guard lk(out_mutex_);
   append_frame_locked(body, flag);
 }
 
 Flush Channel::send_nowait(std::span<const std::uint8_t> payload) {
+  return send_nowait(std::span<const std::span<const std::uint8_t>>(&payload, 1));
+}
+
+Flush Channel::send_nowait(std::span<const std::span<const std::uint8_t>> parts) {
   ScratchTrim trim;
   std::uint8_t flag;
-  const auto body = frame_body(payload, flag);
-  const std::size_t total = kHeaderBytes + body.size() + 1;
+  std::span<const std::uint8_t> packed;
+  const auto body = frame_body(parts, flag, packed);
+  const std::size_t size = size_of(body);
+  const std::size_t total = kHeaderBytes + size + 1;
   bool direct;
   {
     std::lock_guard lk(out_mutex_);
@@ -119,8 +161,13 @@ Flush Channel::send_nowait(std::span<const std::uint8_t> payload) {
   if (!direct) return write_queued();
   // Nothing queued before it: straight from the caller's bytes, copying only what the
   // transport does not take now.
-  const auto header = header_of(body.size(), flag);
-  const std::span<const std::uint8_t> pieces[3] = {header, body, kTerminatorByte};
+  const auto header = header_of(size, flag);
+  std::array<std::span<const std::uint8_t>, kMaxParts + 2> storage;
+  std::size_t count = 0;
+  storage[count++] = header;
+  for (const auto& part : body) storage[count++] = part;
+  storage[count++] = std::span<const std::uint8_t>(kTerminatorByte);
+  const std::span<const std::span<const std::uint8_t>> pieces(storage.data(), count);
   std::size_t sent;
   try {
     sent = stream_->write_some(pieces);

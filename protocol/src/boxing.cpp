@@ -40,6 +40,35 @@ std::uint64_t expect_u64(const Value& v, const char* what) {
 }
 
 namespace {
+// What GatherScope gathers: a body this large goes out from its Value, not copied (below it,
+// one contiguous write is cheaper than the bookkeeping).
+constexpr std::size_t kGatherBytes = 64u << 10;
+
+// The message this thread is boxing into, when it gathers (GatherScope).
+thread_local FrameBuffer* gathering = nullptr;
+
+// brine::encode(v, out), except that a large bytes or str, while this thread's message
+// gathers and has not gathered one yet, gets only its head written: its body is recorded.
+void encode_plain(const Value& v, std::vector<std::uint8_t>& out) {
+  if (gathering != nullptr && gathering->gathered.empty()) {
+    std::string_view body;
+    if (const auto* b = v.get_if<Bytes>()) {
+      body = b->data;
+    } else if (const auto* s = v.get_if<std::string>()) {
+      body = *s;
+      if (body.size() >= kGatherBytes && !brine::is_valid_utf8(body)) wire::fail_utf8();
+    }
+    if (body.size() >= kGatherBytes) {
+      if (!v.get_if<Bytes>()) wire::put_byte(wire::tag::unicode, out);
+      wire::put_bytes_head(body.size(), out);
+      gathering->gathered_at = out.size();
+      gathering->gathered = std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+      return;
+    }
+  }
+  brine::encode(v, out);
+}
+
 /// An id_pack read in place: the type name points into the Value (no copy).
 struct IdPackView {
   std::string_view type_name;
@@ -63,6 +92,14 @@ IdPackView parse_id_pack_view(const Value& v) {
   return id;
 }
 }  // namespace
+
+GatherScope::GatherScope(FrameBuffer& frame) noexcept : previous_(gathering) {
+  frame.gathered = {};
+  frame.gathered_at = 0;
+  gathering = &frame;
+}
+
+GatherScope::~GatherScope() { gathering = previous_; }
 
 IdPack parse_id_pack(const Value& v) {
   const IdPackView view = parse_id_pack_view(v);
@@ -198,7 +235,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
       break;
   }
   wire::put_label(Label::value, out);  // (LABEL_VALUE, v)
-  brine::encode(v, out);
+  detail::encode_plain(v, out);
 }
 
 void Connection::Impl::box_args(std::span<const Value> args, std::vector<std::uint8_t>& out,
@@ -213,7 +250,7 @@ void Connection::Impl::box_args(std::span<const Value> args, std::vector<std::ui
   if (plain) {
     wire::put_label(Label::value, out);
     wire::put_tuple_header(args.size(), out);
-    for (const auto& a : args) brine::encode(a, out);
+    for (const auto& a : args) detail::encode_plain(a, out);
     return;
   }
   wire::put_label(Label::tuple, out);

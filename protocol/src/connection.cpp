@@ -145,6 +145,7 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
   auto& frame = buffer.bytes;
   std::vector<const Object*> lent_now;
   try {
+    detail::GatherScope gather(buffer);  // a large argument goes out from where it lies
     detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, handler, frame);
     if (body.call != nullptr) {
       box_call(*body.call, frame, lent_now);
@@ -155,10 +156,24 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
     rollback_lends(lent_now);
     throw;
   }
-  send_frame(frame, defer);
+  send_frame(buffer, defer);
 }
 
 void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool defer) {
+  const std::span<const std::uint8_t> whole(frame);
+  send_parts(std::span<const std::span<const std::uint8_t>>(&whole, 1), frame.size(), defer);
+}
+
+void Connection::Impl::send_frame(const detail::FrameBuffer& frame, bool defer) {
+  if (frame.gathered.empty()) return send_frame(frame.bytes, defer);
+  const std::span<const std::uint8_t> bytes(frame.bytes);
+  const std::span<const std::uint8_t> parts[3] = {bytes.first(frame.gathered_at), frame.gathered,
+                                                  bytes.subspan(frame.gathered_at)};
+  send_parts(parts, frame.size(), defer);
+}
+
+void Connection::Impl::send_parts(std::span<const std::span<const std::uint8_t>> parts, std::size_t size,
+                                  bool defer) {
   try {
     if (!state.open()) throw_closed();
     if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
@@ -167,13 +182,13 @@ void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool d
     // one's reply), and a deferred request for the next flush; a large frame goes now,
     // straight from its buffer: batching it saves no write, queuing it costs a copy.
     const bool batch = defer || (corked_connection == this && channel->frame_waiting());
-    if (batch && frame.size() < kBatchBytes) {
-      channel->enqueue(frame);
+    if (batch && size < kBatchBytes) {
+      channel->enqueue(parts);
     } else {
-      state = channel->send_nowait(frame);
+      state = channel->send_nowait(parts);
     }
     frames_out.fetch_add(1, std::memory_order_relaxed);
-    bytes_out.fetch_add(frame.size(), std::memory_order_relaxed);
+    bytes_out.fetch_add(size, std::memory_order_relaxed);
     if (state == Flush::blocked) output_blocked();
   } catch (const ConnectionClosed&) {
     fail(std::current_exception());
@@ -606,7 +621,7 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
     {
       detail::ReaderRole role(*impl_, /*notify=*/false);
       try {
-        buffered = impl_->channel->read_available();
+        buffered = impl_->channel->read_available(impl_->recv_buffer);  // read_one's vector
       } catch (const ProtocolError&) {
         role.release(false);
         impl_->fail(std::current_exception(), CloseReason::frame);

@@ -66,6 +66,10 @@ class FrameBuffer {
     bytes.swap(spare());
     bytes.clear();
   }
+  /// The message's bytes, in order: bytes[0, gathered_at), gathered, bytes[gathered_at, end).
+  /// gathered is a large bytes or str body left where it lies (GatherScope) rather than
+  /// copied; it points into the Value being sent, which outlives the send.
+  std::size_t size() const noexcept { return bytes.size() + gathered.size(); }
   ~FrameBuffer() {
     if (bytes.capacity() > kKept) return;  // one huge message must not pin its memory
     bytes.clear();
@@ -75,6 +79,8 @@ class FrameBuffer {
   FrameBuffer& operator=(const FrameBuffer&) = delete;
 
   std::vector<std::uint8_t> bytes;
+  std::span<const std::uint8_t> gathered;
+  std::size_t gathered_at = 0;
 
  private:
   static constexpr std::size_t kKept = 4u << 20;
@@ -82,6 +88,21 @@ class FrameBuffer {
     thread_local std::vector<std::uint8_t> buffer;
     return buffer;
   }
+};
+
+/// While one lives, the first large bytes or str value this thread boxes (a request's
+/// argument, a reply's result) is recorded in frame (FrameBuffer::gathered) instead of
+/// copied into its bytes, and goes out from where it lies: the frame must be sent before
+/// the value it came from changes. Scopes nest (a handler's own call gathers into its own).
+class GatherScope {
+ public:
+  explicit GatherScope(FrameBuffer& frame) noexcept;
+  ~GatherScope();
+  GatherScope(const GatherScope&) = delete;
+  GatherScope& operator=(const GatherScope&) = delete;
+
+ private:
+  FrameBuffer* previous_;
 };
 
 /// A request's arguments before their references are resolved: either a boxed Value from
@@ -194,6 +215,10 @@ struct Connection::Impl {
   /// Queues frame and writes what goes now; never waits on the peer. Bytes the transport
   /// does not take are carried by whoever reads next, or by a reactor (output_blocked).
   void send_frame(const std::vector<std::uint8_t>& frame, bool defer = false);
+  /// The same for a message that may have a gathered part.
+  void send_frame(const detail::FrameBuffer& frame, bool defer = false);
+  /// send_frame's work: the message in parts, size bytes in all.
+  void send_parts(std::span<const std::span<const std::uint8_t>> parts, std::size_t size, bool defer);
   /// Moves the queued releases (DELs) onto the channel's queue, as frames.
   void take_dels();
   /// The transport is full: tells the reactor watching this connection, if there is one.
@@ -249,8 +274,8 @@ struct Connection::Impl {
   Value run_handler(Handler handler, Args& args);
   void intercept(Handler handler, const Object* target, std::string_view attribute);
   ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps);
-  /// Encodes the reply into out (cleared first).
-  void encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& out);
+  /// Encodes the reply into frame (cleared first); a large bytes or str result is gathered.
+  void encode_reply(std::uint32_t seq, const Value& result, detail::FrameBuffer& frame);
   void send_reply(std::uint32_t seq, const Value& result);
   void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;
 };

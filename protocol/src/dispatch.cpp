@@ -266,8 +266,8 @@ bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& 
     role.release();
     dropped.reset();  // its destructor is user code: after the reader role is given back
     detail::FrameBuffer reply;
-    encode_reply(seq, Value(), reply.bytes);
-    send_frame(reply.bytes);  // rpyc peers keep a callback per seq until answered
+    encode_reply(seq, Value(), reply);
+    send_frame(reply);  // rpyc peers keep a callback per seq until answered
     return true;
   }
   if (handler == Handler::del_batch && config.enable_extensions) {
@@ -382,14 +382,14 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
   }
   detail::FrameBuffer frame;  // taken after the handler: its own calls used the buffer
   try {
-    encode_reply(seq, result, frame.bytes);
+    encode_reply(seq, result, frame);
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
     send_exception(seq, std::current_exception(), context);
     return;
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);
-  send_frame(frame.bytes);
+  send_frame(frame);  // result, which a gathered part points into, lives until this returns
 }
 
 Args Connection::Impl::take_args(detail::RequestArgs& request_args) {
@@ -413,12 +413,13 @@ bool Connection::Impl::admit_ping() {
   return false;
 }
 
-void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std::vector<std::uint8_t>& frame) {
-  frame.clear();
+void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, detail::FrameBuffer& frame) {
+  frame.bytes.clear();
   std::vector<const Object*> lent_now;
   try {
-    detail::wire::encode_reply_head(generation.load(std::memory_order_relaxed), seq, frame);
-    box(result, frame, lent_now);
+    detail::GatherScope gather(frame);  // a large result goes out from where it lies
+    detail::wire::encode_reply_head(generation.load(std::memory_order_relaxed), seq, frame.bytes);
+    box(result, frame.bytes, lent_now);
     if (frame.size() > channel->config().max_frame_bytes) {
       throw ValueError("result of " + std::to_string(frame.size()) + " bytes exceeds the limit of " +
                        std::to_string(channel->config().max_frame_bytes) + " (max_frame_bytes)");
@@ -431,8 +432,8 @@ void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, std:
 
 void Connection::Impl::send_reply(std::uint32_t seq, const Value& result) {
   detail::FrameBuffer frame;
-  encode_reply(seq, result, frame.bytes);
-  send_frame(frame.bytes);
+  encode_reply(seq, result, frame);
+  send_frame(frame);
 }
 
 void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {

@@ -444,7 +444,7 @@ TEST_CASE_TEMPLATE("over TLS, a client that never reads a large reply holds no w
   // server lets go of the connection and its queue. (The raw peer would see the end only
   // after reading what the kernel still holds for it, which its tiny window makes slow.)
   CHECK(s.watch.wait_reason("write stalled", std::chrono::seconds(20)));
-  CHECK(eventually([&] { return s.server->stats().closed["write_stall"] == 1; }));
+  CHECK(eventually([&] { return s.server->stats().closed[CloseReason::write_stall] == 1; }));
   conn.reset();
   CHECK(eventually([&] { return s.watch.connection(2) == nullptr; }, std::chrono::seconds(10)));
   CHECK(eventually([&] { return s.server->stats().open_connections == 2; }));

@@ -68,9 +68,8 @@ void put_u64(std::uint64_t v, Buffer& out);
 /// A decimal int text of any size; digits must be canonical (no sign, no leading zeros).
 void put_big_int(bool negative, std::string_view digits, Buffer& out);
 
-/// Bytes, the shortest form.
-inline void put_bytes(std::string_view s, Buffer& out) {
-  const std::size_t n = s.size();
+/// The head of bytes of length n, the shortest form: its tag and length (n bytes follow).
+inline void put_bytes_head(std::size_t n, Buffer& out) {
   if (n == 0) return put_byte(tag::empty_bytes, out);
   if (n <= 4) {
     put_byte(static_cast<std::uint8_t>(tag::str1 + n - 1), out);
@@ -82,7 +81,12 @@ inline void put_bytes(std::string_view s, Buffer& out) {
     put_byte(tag::str_l4, out);
     put_u32(length, out);
   }
-  put_raw(s.data(), n, out);
+}
+
+/// Bytes, the shortest form.
+inline void put_bytes(std::string_view s, Buffer& out) {
+  put_bytes_head(s.size(), out);
+  if (!s.empty()) put_raw(s.data(), s.size(), out);
 }
 
 /// A str: TAG_UNICODE, then its UTF-8 as bytes. Throws ProtocolError for invalid UTF-8,

@@ -73,8 +73,16 @@ class Channel {
   /// ConnectionClosed when the stream failed, BudgetExceeded when the queue's memory would
   /// pass the buffer budget.
   Flush send_nowait(std::span<const std::uint8_t> payload);
+  /// send_nowait of a payload given in parts, framed as their concatenation: a large value
+  /// goes out from where it lies instead of being copied behind its message's head. At most
+  /// kMaxParts parts (std::invalid_argument otherwise).
+  Flush send_nowait(std::span<const std::span<const std::uint8_t>> parts);
   /// Queues a frame without writing (a batch of replies leaves together on the next flush).
   void enqueue(std::span<const std::uint8_t> payload);
+  /// enqueue of a payload given in parts, as send_nowait's.
+  void enqueue(std::span<const std::span<const std::uint8_t>> parts);
+  /// How many parts a payload may be given in.
+  static constexpr std::size_t kMaxParts = 4;
   /// Writes queued bytes without waiting.
   Flush flush();
   /// Writes queued bytes, waiting for room as long as the write deadline allows; returns
@@ -131,6 +139,10 @@ class Channel {
   /// forged length fails here. Throws as recv, except that it never times out: a reactor
   /// calling it keeps its own clock for the frame timeout.
   Buffered read_available();
+  /// read_available, receiving a frame larger than a read chunk straight into frame_buffer
+  /// (its capacity is reused; nothing is copied when the frame is handed over): give recv
+  /// the same vector. Given another one, recv moves the frame into that one instead.
+  Buffered read_available(std::vector<std::uint8_t>& frame_buffer);
   /// What is buffered now, without reading.
   Buffered buffered() const noexcept;
 
@@ -138,7 +150,9 @@ class Channel {
   /// frame), for monitoring a connection's memory; a frame being received straight into the
   /// caller's vector is in that vector instead. Call it from the receiving thread, or while
   /// nothing receives. (The budget's counters may be read from anywhere.)
-  std::size_t buffer_capacity() const noexcept { return input_.capacity() + recv_scratch_.capacity(); }
+  std::size_t buffer_capacity() const noexcept {
+    return input_.capacity() + recv_scratch_.capacity() + reactor_frame_.capacity();
+  }
 
   /// Closes the stream; thread-safe, idempotent.
   void close() noexcept { stream_->close(); }
@@ -174,17 +188,29 @@ class Channel {
   void take_frame(std::uint32_t length, std::vector<std::uint8_t>& out);
   // After a frame left the buffer: rewinds an empty buffer, and lets go of a large one.
   void shrink_input();
-  // Receives a frame larger than a read chunk straight into out (plain) or recv_scratch_
-  // (compressed), growing it as the bytes arrive.
-  void recv_large(std::uint32_t length, std::chrono::steady_clock::time_point deadline,
-                  std::vector<std::uint8_t>& out);
+  // A frame larger than a read chunk is received straight into its own buffer once its
+  // header is in: out (plain) or recv_scratch_ (compressed), grown as the bytes arrive.
+  // start_large moves the buffered beginning there; read_large reads once into it;
+  // complete_large reads the rest before deadline and hands the frame over into out.
+  void start_large(std::uint32_t length, std::vector<std::uint8_t>& out);
+  void grow_large();
+  std::size_t read_large(std::chrono::milliseconds wait);
+  void complete_large(std::chrono::steady_clock::time_point deadline, std::vector<std::uint8_t>& out);
+  // A plain large frame being read into another vector moves into out.
+  void adopt_large(std::vector<std::uint8_t>& out);
+  // Forgets the large frame in progress (it failed, or was handed over) and lets go of
+  // huge scratch buffers.
+  void abandon_large() noexcept;
+  std::size_t large_body() const noexcept { return std::size_t{large_length_} + 1; }
 
   // --- sending (channel_send.cpp)
-  // Compresses payload if configured (into a thread's scratch); the frame's body and flag.
-  // Throws Error for a payload the 32-bit length field cannot carry.
-  std::span<const std::uint8_t> frame_body(std::span<const std::uint8_t> payload, std::uint8_t& flag);
-  // Appends a frame to queue_; out_mutex_ held.
-  void append_frame_locked(std::span<const std::uint8_t> body, std::uint8_t flag);
+  // The frame's body and flag: the payload's parts as they are, or, compressed when
+  // configured, one part (packed, in a thread's scratch). Throws Error for a payload the
+  // 32-bit length field cannot carry.
+  std::span<const std::span<const std::uint8_t>> frame_body(std::span<const std::span<const std::uint8_t>> parts,
+                                                            std::uint8_t& flag, std::span<const std::uint8_t>& packed);
+  // Appends a frame (its body in parts) to queue_; out_mutex_ held.
+  void append_frame_locked(std::span<const std::span<const std::uint8_t>> body, std::uint8_t flag);
   // The writer's loop: writes writing_, then what queue_ gathered meanwhile; writer role held.
   Flush write_queued();
   // Gives the writer role back, starting the stall clock if bytes are left; out_mutex_ held.
@@ -222,7 +248,14 @@ class Channel {
   std::chrono::steady_clock::time_point stall_since_ = std::chrono::steady_clock::time_point::max();
   std::uint64_t stall_mark_ = 0;
 
-  std::vector<std::uint8_t> recv_scratch_;  // a large compressed payload, read by recv_large
+  std::vector<std::uint8_t> recv_scratch_;  // a large compressed payload, read by read_large
+  // The large frame in progress (see start_large): null when there is none, else where its
+  // body (payload and '\n') goes: the reader's vector, recv_scratch_ or reactor_frame_.
+  std::vector<std::uint8_t>* large_ = nullptr;
+  std::uint32_t large_length_ = 0;   // its payload length
+  bool large_plain_ = true;          // flag 0 (inflated into out when handed over otherwise)
+  std::size_t large_done_ = 0;       // bytes of its body in
+  std::vector<std::uint8_t> reactor_frame_;  // large_ for read_available() without a vector
   std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;

@@ -236,7 +236,9 @@ class DrainCache {
   const Entry& add(Entry entry);
 
  private:
-  std::deque<Entry> entries_;
+  // A list: an empty one allocates nothing, and every call makes a DrainCache (libstdc++'s
+  // deque allocates two blocks on construction). Entries never move once added.
+  std::list<Entry> entries_;
 };
 
 /// The kind check of T: its Converter's fits when it has one, else yes (the conversion
