@@ -177,7 +177,7 @@ void Connection::Impl::send_parts(std::span<const std::span<const std::uint8_t>>
   try {
     if (!state.open()) throw_closed();
     if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // they leave with this frame
-    Flush state = Flush::busy;
+    Flush flushed = Flush::busy;
     // A reply waits only while the next request is already buffered (it leaves with that
     // one's reply), and a deferred request for the next flush; a large frame goes now,
     // straight from its buffer: batching it saves no write, queuing it costs a copy.
@@ -185,11 +185,11 @@ void Connection::Impl::send_parts(std::span<const std::span<const std::uint8_t>>
     if (batch && size < kBatchBytes) {
       channel->enqueue(parts);
     } else {
-      state = channel->send_nowait(parts);
+      flushed = channel->send_nowait(parts);
     }
     frames_out.fetch_add(1, std::memory_order_relaxed);
     bytes_out.fetch_add(size, std::memory_order_relaxed);
-    if (state == Flush::blocked) output_blocked();
+    if (flushed == Flush::blocked) output_blocked();
   } catch (const ConnectionClosed&) {
     fail(std::current_exception());
     throw_closed();
@@ -434,15 +434,15 @@ bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call
 void Connection::Impl::drain_while_another_reads(Clock::time_point deadline) {
   constexpr std::chrono::milliseconds kSlice(10);  // then look at our call again
   try {
-    const Flush state = channel->flush();
-    if (state == Flush::done) return;
+    const Flush flushed = channel->flush();
+    if (flushed == Flush::done) return;
     channel->check_write_deadline();
     auto slice = kSlice;
     if (deadline != forever) {
       slice = std::min(slice, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
     }
     if (slice.count() <= 0) return;
-    if (state == Flush::blocked) {
+    if (flushed == Flush::blocked) {
       channel->wait_writable(slice);
     } else {
       std::unique_lock lk(state_mutex);  // another writer: wait for news, briefly
