@@ -19,19 +19,6 @@ namespace {
 
 constexpr std::size_t kChunk = 64u << 10;  // the channel's read chunk
 
-// Bytes zlib cannot shrink, so a compressed frame of them is as large as they are.
-Bytes noise(std::size_t size, std::uint32_t seed) {
-  Bytes out(size);
-  std::uint32_t state = 2463534242u + seed;
-  for (auto& byte : out) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    byte = static_cast<std::uint8_t>(state);
-  }
-  return out;
-}
-
 // Reads like a reactor: read_available into buffer until a frame is whole, then recv.
 void reactor_receive(Channel& channel, Bytes& buffer) {
   while (channel.read_available(buffer) != Buffered::frame) {

@@ -21,18 +21,6 @@ enum class Reader { blocking, reactor };
 
 std::string name_of(Reader r) { return r == Reader::blocking ? "blocking recv" : "reactor read_available"; }
 
-// Bytes that zlib cannot shrink, so a compressed frame of them is as large as they are.
-Bytes noise(std::size_t size) {
-  Bytes out(size);
-  std::uint32_t state = 2463534242u;
-  for (auto& byte : out) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    byte = static_cast<std::uint8_t>(state);
-  }
-  return out;
-}
 
 // A channel over a PieceStream, and the most memory it held for a frame as seen from inside
 // each read: its own buffers plus the caller's vector (which a large plain frame fills).

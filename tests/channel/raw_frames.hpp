@@ -15,6 +15,20 @@ using Bytes = std::vector<std::uint8_t>;
 
 inline Bytes bytes_of(const std::string& text) { return Bytes(text.begin(), text.end()); }
 
+/// size bytes zlib cannot shrink (xorshift from seed): a compressed frame of them is as large
+/// as they are.
+inline Bytes noise(std::size_t size, std::uint32_t seed = 0) {
+  Bytes out(size);
+  std::uint32_t state = 2463534242u + seed;
+  for (auto& byte : out) {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    byte = static_cast<std::uint8_t>(state);
+  }
+  return out;
+}
+
 /// u32 big-endian length, flag: the 5-byte frame header.
 inline Bytes header(std::uint32_t length, std::uint8_t flag) {
   return {static_cast<std::uint8_t>(length >> 24), static_cast<std::uint8_t>(length >> 16),

@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "fault/fault.hpp"
-#include "tls/certs.hpp"
+#include "tls/mutual_tls.hpp"
 
 using namespace netref;
 using namespace netref::test;
@@ -50,27 +50,10 @@ wire::ByteVec big_ping(std::uint32_t seq, std::size_t bytes) {
   return wire::request(seq, Handler::ping, {wire::boxed(Value(std::string(bytes, 'x')))});
 }
 
-/// A server config over mutual TLS (the certificates of tests/tls/make_certs.sh).
+/// A server config over mutual TLS; alice() is its client.
 void over_tls(ServerConfig& c) {
-  TlsServerOptions tls;
-  tls.certificate = cert("server-a");
-  tls.private_key = key("server-a");
-  tls.client_ca = cert("ca-a");
-  tls.require_client_certificate = true;
-  c.tls = TlsContext::server(tls);
+  c.tls = mutual_tls_server();
   c.handshake_timeout = std::chrono::seconds(30);  // two cores shared with the other tests
-}
-
-/// The client side of over_tls.
-ClientConfig alice() {
-  TlsClientOptions tls;
-  tls.ca = cert("ca-a");
-  tls.certificate = cert("client-alice");
-  tls.private_key = key("client-alice");
-  ClientConfig cfg;
-  cfg.tls = TlsContext::client(tls);
-  cfg.connect_timeout = std::chrono::seconds(30);
-  return cfg;
 }
 
 /// What "served promptly" means while hostile clients hold on for ever (or for seconds):

@@ -9,24 +9,13 @@
 #include <vector>
 
 #include "fault/fault.hpp"
-#include "tls/certs.hpp"
+#include "tls/mutual_tls.hpp"
 
 using namespace netref;
 using namespace netref::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-ClientConfig alice() {
-  TlsClientOptions tls;
-  tls.ca = cert("ca-a");
-  tls.certificate = cert("client-alice");
-  tls.private_key = key("client-alice");
-  ClientConfig cfg;
-  cfg.tls = TlsContext::client(tls);
-  cfg.connect_timeout = 30s;
-  return cfg;
-}
 
 /// How many connections this process may hold: both ends of each are ours, and the soft
 /// descriptor limit is raised as far as the hard one allows.

@@ -6,7 +6,7 @@
 #include <future>
 
 #include "server/lab.hpp"
-#include "tls/certs.hpp"
+#include "tls/mutual_tls.hpp"
 
 using namespace netref;
 using namespace netref::test;
@@ -15,27 +15,13 @@ namespace {
 
 ServerConfig tls_config(LogSink& log, bool require_client_certificate = true) {
   auto cfg = loopback_config(&log);
-  TlsServerOptions tls;
-  tls.certificate = cert("server-a");
-  tls.private_key = key("server-a");
-  tls.client_ca = cert("ca-a");
-  tls.require_client_certificate = require_client_certificate;
-  cfg.tls = TlsContext::server(tls);
+  cfg.tls = mutual_tls_server(require_client_certificate);
   cfg.handshake_timeout = 300ms;
   return cfg;
 }
 
 ClientConfig client_as(const std::string& who, const std::string& trusted_ca = "ca-a") {
-  TlsClientOptions tls;
-  tls.ca = cert(trusted_ca);
-  if (!who.empty()) {
-    tls.certificate = cert(who);
-    tls.private_key = key(who);
-  }
-  ClientConfig cfg;
-  cfg.tls = TlsContext::client(tls);
-  cfg.connect_timeout = 5s;
-  return cfg;
+  return tls_client_as(who, 5s, trusted_ca);
 }
 
 /// The message of the error a first call through a new client ends with, or "" if none.
