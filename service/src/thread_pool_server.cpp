@@ -495,8 +495,8 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
 
   Next serve(Session& s) {
     const ServeStatus status = s.conn->serve_available(kFramesPerTurn);
-    // Closed elsewhere (the liveness thread, a handler): close() returns once that thread has
-    // run the close handler, so stop() cannot return, and the service go, while it runs.
+    // Closed elsewhere (the timer thread on a liveness timeout, a handler): close() returns
+    // once that thread has run the close handler, so stop() cannot return while it runs.
     if (status == ServeStatus::closed) s.conn->close();
     Channel& channel = s.conn->channel();
     const bool output_waits = status != ServeStatus::closed && channel.queued_bytes() != 0;

@@ -56,7 +56,7 @@ TEST_CASE("G10: under CPU starvation the idle timeout spares a busy client and s
   {
     CpuHogs hogs;
     REQUIRE(canary.wait_calls(10, 20s));  // the canary keeps being answered while starved
-    // The idle client is closed within its bound: starvation delays the liveness thread,
+    // The idle client is closed within its bound: starvation delays the timer thread,
     // it does not stop it.
     const auto end = Clock::now() + 5s;
     while (!idle->closed() && Clock::now() < end) idle->serve(50ms);

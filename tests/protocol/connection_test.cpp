@@ -259,7 +259,7 @@ TEST_CASE("closing fails every pending request with ConnectionClosed") {
 
 TEST_CASE("close() returns only once a close handler running on another thread has finished") {
   // A server closes its connections and then lets its service go: a close handler still
-  // running on another thread (the liveness thread's idle close) must not outlive that.
+  // running on another thread (the timer thread's idle close) must not outlive that.
   Pair pair;
   std::promise<void> handler_started;
   std::promise<void> second_close_called;

@@ -150,7 +150,7 @@ TEST_CASE("the thread pool holds hundreds of idle clients on a fixed number of t
   ThreadPoolServer server(lab.service, cfg);
   server.start();
   std::vector<Client> clients;
-  clients.push_back(connect("127.0.0.1", server.port()));  // starts the process's liveness thread
+  clients.push_back(connect("127.0.0.1", server.port()));  // arms the process's timer thread
   const int before = thread_count();
   for (int i = 1; i < 300; ++i) clients.push_back(connect("127.0.0.1", server.port()));
   CHECK(server.connection_count() == 300);
