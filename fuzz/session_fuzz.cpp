@@ -39,6 +39,7 @@
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/connection.hpp"
+#include "netref/protocol/detail/connection_access.hpp"
 #include "netref/protocol/exception_codec.hpp"
 #include "netref/service/service.hpp"
 #include "scripted_stream.hpp"
@@ -399,7 +400,7 @@ struct Session {
     for (int turn = 0; turn < 100000 && !server->closed(); ++turn) {
       try {
         if (use_serve_available) {
-          const auto status = server->serve_available(1 + static_cast<std::size_t>(turn % 3));
+          const auto status = netref::detail::ConnectionAccess::serve_available(*server, 1 + static_cast<std::size_t>(turn % 3));
           if (status != netref::ServeStatus::more) break;
         } else if (!server->poll()) {
           break;

@@ -105,7 +105,7 @@ Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionCo
       config(std::move(cfg)),
       generation(config.generation),
       generation_known(!config.detect_generation),
-      pending(config.first_seq),
+      pending(0),
       ping_limiter(config.max_pings_per_second, config.ping_strikes) {
   if (config.name.empty()) config.name = "conn" + std::to_string(++connection_counter);
 }
@@ -650,6 +650,11 @@ void Connection::set_writer_wanted_handler(std::function<void()> handler) {
   impl_->writer_wanted_handler = std::move(handler);
 }
 
+void Connection::set_next_seq(std::uint32_t seq) {
+  std::lock_guard lk(impl_->state_mutex);
+  impl_->pending.restart_at(seq);
+}
+
 void Connection::set_reader_released_handler(std::function<void()> handler) {
   impl_->reader_released_handler = std::move(handler);
 }
@@ -879,6 +884,8 @@ ConnectionStats Connection::stats() const {
   s.running_handlers = impl_->running_handlers.load();
   s.bytes_in = impl_->bytes_in.load();
   s.bytes_out = impl_->bytes_out.load();
+  s.queued_bytes = impl_->channel->queued_bytes();
+  s.writes = impl_->channel->writes();
   return s;
 }
 

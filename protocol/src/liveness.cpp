@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "netref/protocol/detail/connection_access.hpp"
 #include "netref/protocol/detail/timer_queue.hpp"
 
 namespace netref::detail {
@@ -81,7 +82,7 @@ class LivenessWatch : public std::enable_shared_from_this<LivenessWatch> {
     if (!enabled(keepalive_interval_)) return true;
     try {
       // Bytes nobody has read yet prove the peer alive as well as a frame would.
-      if (conn->channel().stream().poll(milliseconds(0))) {
+      if (ConnectionAccess::channel(*conn).stream().poll(milliseconds(0))) {
         last_heard_ = now;
         ping_outstanding_ = false;
         return true;

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "netref/protocol/detail/connection_access.hpp"
 #include "netref/protocol/detail/timer_queue.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
 #include "server_base.hpp"
@@ -461,13 +462,13 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       case Session::Stage::open: {
         auto conn = base.open(std::move(s.stream));
         if (!conn) return Next::retire;
-        conn->set_reader_released_handler(
+        detail::ConnectionAccess::set_reader_released_handler(*conn, 
             [weak_impl = weak_from_this(), weak_session = std::weak_ptr<Session>(sessions_ptr(s))] {
               reader_released(weak_impl, weak_session);
             });
         // Another thread (a handler of another connection) left bytes queued for this one:
         // look at it again, which arms it for room.
-        conn->set_writer_wanted_handler(
+        detail::ConnectionAccess::set_writer_wanted_handler(*conn, 
             [weak_impl = weak_from_this(), weak_session = std::weak_ptr<Session>(sessions_ptr(s))] {
               reader_released(weak_impl, weak_session);
             });
@@ -494,11 +495,11 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
   }
 
   Next serve(Session& s) {
-    const ServeStatus status = s.conn->serve_available(kFramesPerTurn);
+    const ServeStatus status = detail::ConnectionAccess::serve_available(*s.conn, kFramesPerTurn);
     // Closed elsewhere (the timer thread on a liveness timeout, a handler): close() returns
     // once that thread has run the close handler, so stop() cannot return while it runs.
     if (status == ServeStatus::closed) s.conn->close();
-    Channel& channel = s.conn->channel();
+    Channel& channel = detail::ConnectionAccess::channel(*s.conn);
     const bool output_waits = status != ServeStatus::closed && channel.queued_bytes() != 0;
     const auto write_deadline = output_waits ? channel.write_deadline() : kNever;
     std::lock_guard lk(mutex);

@@ -257,7 +257,7 @@ TEST_CASE("a client whose queue passes max_send_queue_bytes is not read from unt
   REQUIRE(conn);
   REQUIRE(eventually([&] { return conn->stats().requests_served >= 1; }));
   // Held back: not every request is served while nothing is read.
-  CHECK(eventually([&] { return conn->channel().queued_bytes() > 0; }));
+  CHECK(eventually([&] { return conn->stats().queued_bytes > 0; }));
   CHECK(conn->stats().requests_served < 4);
   s.check_canary();
   // Once the peer reads, every reply arrives, in order.
@@ -280,7 +280,7 @@ TEST_CASE("close() returns at once while the peer has stopped reading what is qu
   REQUIRE(s.watch.wait_opened(2));
   auto conn = s.watch.connection(1);
   REQUIRE(conn);
-  REQUIRE(eventually([&] { return conn->channel().queued_bytes() > 0; }));
+  REQUIRE(eventually([&] { return conn->stats().queued_bytes > 0; }));
   auto closing = std::async(std::launch::async, [&] { conn->close(); });
   CHECK(closing.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
   CHECK(conn->closed());
@@ -410,7 +410,7 @@ TEST_CASE_TEMPLATE("over TLS, a client that never reads a large reply holds no w
   REQUIRE(s.watch.wait_opened(3));
   auto conn = s.watch.connection(2);  // after the canary and the other client
   REQUIRE(conn);
-  REQUIRE(eventually([&] { return conn->channel().queued_bytes() > 0 || conn->closed(); }, std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return conn->stats().queued_bytes > 0 || conn->closed(); }, std::chrono::seconds(20)));
 
   // Others are served meanwhile, on the only worker: before the stall deadline closes the
   // silent peer (had its reply held the worker, they would be answered only after that).

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "fault/fault.hpp"
+#include "netref/protocol/detail/connection_access.hpp"
 
 using namespace netref;
 using namespace netref::test;
@@ -602,10 +603,9 @@ TEST_CASE("C8: seqs wrap from 2^32-1 to 0 with calls in flight across the wrap, 
   Lab lab;
   ThreadPoolServer server(lab.service, loopback_config());
   server.start();
-  ClientConfig config;
-  config.connection.first_seq = 0xFFFFFFF0u;  // 16 requests before the wrap
-  auto client = connect("127.0.0.1", server.port(), config);
+  auto client = connect("127.0.0.1", server.port());
   auto root = client->root();
+  detail::ConnectionAccess::set_next_seq(client->connection(), 0xFFFFFFF0u);  // 16 requests before the wrap
   // 40 calls in flight at once: their seqs run from before the wrap to after it.
   std::vector<AsyncCall> pipelined;
   for (std::int64_t i = 0; i < 40; ++i) pipelined.push_back(root->attr("add")->async_call(i, 1000));

@@ -6,6 +6,7 @@
 
 #include "harness.hpp"
 #include "netref/protocol/brine.hpp"
+#include "netref/protocol/detail/connection_access.hpp"
 
 using namespace netref;
 using netref::test::Thing;
@@ -126,7 +127,7 @@ TEST_CASE("a frame the buffer budget cannot hold closes the connection under \"b
     auto server = Connection::create(std::make_unique<Channel>(std::move(b), ch), std::make_shared<Thing>(), cfg);
     large.insert(large.begin(), {0x00, 0x40, 0x00, 0x00, 0x00});  // its header
     a->write_all(large);
-    CHECK(server->serve_available() == ServeStatus::closed);
+    CHECK(detail::ConnectionAccess::serve_available(*server) == ServeStatus::closed);
     CHECK(server->close_reason() == CloseReason::budget);
   }
   CHECK(budget.refusals() == 1);

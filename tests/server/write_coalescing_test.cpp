@@ -47,7 +47,7 @@ TEST_CASE_TEMPLATE("a server writes the replies to a pipelined burst together, a
   REQUIRE(conn);
   // The reply is on the wire before the server counts its frame; writes are counted first.
   REQUIRE(eventually([&] { return conn->stats().frames_out == kAlternating; }));
-  CHECK(conn->channel().writes() == kAlternating);
+  CHECK(conn->stats().writes == kAlternating);
 
   // A burst of requests in one write: their replies leave in far fewer writes than frames.
   constexpr std::uint32_t kBurst = 64;
@@ -63,20 +63,20 @@ TEST_CASE_TEMPLATE("a server writes the replies to a pipelined burst together, a
     CHECK(m.seq == seq);  // in order, none lost or duplicated
   }
   REQUIRE(eventually([&] { return conn->stats().frames_out == kAlternating + kBurst; }));
-  const auto burst_writes = conn->channel().writes() - kAlternating;
+  const auto burst_writes = conn->stats().writes - kAlternating;
   CAPTURE(burst_writes);
   CHECK(burst_writes >= 1);
   CHECK(burst_writes < kBurst);
   CHECK(burst_writes <= kBurst / 4);  // the burst arrives in a read or two, not one per frame
 
   // And alternating again afterwards: still one write per reply.
-  const auto before = conn->channel().writes();
+  const auto before = conn->stats().writes;
   for (std::uint32_t seq = 100; seq < 105; ++seq) {
     peer.send_frame(small_ping(seq));
     expect_pong(peer, seq);
   }
   REQUIRE(eventually([&] { return conn->stats().frames_out == kAlternating + kBurst + 5; }));
-  CHECK(conn->channel().writes() - before == 5);
+  CHECK(conn->stats().writes - before == 5);
 }
 
 TEST_CASE("a client's async requests issued together leave in fewer writes than requests") {
@@ -90,24 +90,24 @@ TEST_CASE("a client's async requests issued together leave in fewer writes than 
     cfg.connection.request_batch_delay = std::chrono::seconds(5);
     auto client = plain_client(s.port(), cfg);
     auto root = client->root();
-    const auto writes_before = client->channel().writes();
+    const auto writes_before = client->stats().writes;
     const auto frames_before = client->stats().frames_out;
     std::vector<AsyncResult> calls;
     for (int i = 0; i < kCalls; ++i) {
       calls.push_back(client->async_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(i, 1))}));
     }
-    CHECK(client->channel().writes() - writes_before == 1);  // the first; the rest wait
+    CHECK(client->stats().writes - writes_before == 1);  // the first; the rest wait
     for (int i = 0; i < kCalls; ++i) {
       REQUIRE(calls[i].wait(std::chrono::seconds(10)));
       CHECK(calls[i].value() == Value(std::int64_t{i + 1}));
     }
     CHECK(client->stats().frames_out - frames_before == kCalls);
-    CHECK(client->channel().writes() - writes_before == 2);
+    CHECK(client->stats().writes - writes_before == 2);
   }
   SUBCASE("with the default batch delay: fewer writes than requests") {
     auto client = plain_client(s.port());
     auto root = client->root();
-    const auto writes_before = client->channel().writes();
+    const auto writes_before = client->stats().writes;
     const auto frames_before = client->stats().frames_out;
     std::vector<AsyncResult> calls;
     for (int i = 0; i < kCalls; ++i) {
@@ -118,18 +118,18 @@ TEST_CASE("a client's async requests issued together leave in fewer writes than 
       CHECK(calls[i].value() == Value(std::int64_t{i + 1}));
     }
     CHECK(client->stats().frames_out - frames_before == kCalls);
-    const auto writes = client->channel().writes() - writes_before;
+    const auto writes = client->stats().writes - writes_before;
     CAPTURE(writes);
     CHECK(writes < static_cast<std::uint64_t>(kCalls));
   }
   SUBCASE("sync calls, one after another: one write each") {
     auto client = plain_client(s.port());
     auto root = client->root();
-    const auto writes_before = client->channel().writes();
+    const auto writes_before = client->stats().writes;
     for (int i = 0; i < 5; ++i) {
       CHECK(client->sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(i, 1))}) ==
             Value(std::int64_t{i + 1}));
     }
-    CHECK(client->channel().writes() - writes_before == 5);
+    CHECK(client->stats().writes - writes_before == 5);
   }
 }

@@ -1,6 +1,7 @@
 // PendingCalls (pending_calls.hpp).
 #include "pending_calls.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 namespace netref::detail {
@@ -34,6 +35,12 @@ std::shared_ptr<PendingCall> PendingCalls::take(std::uint32_t seq) {
   auto call = std::move(node.mapped());
   if (spare_node_.empty()) spare_node_ = std::move(node);
   return call;
+}
+
+void PendingCalls::restart_at(std::uint32_t seq) {
+  if (!calls_.empty()) throw std::logic_error("the next seq can change only while no call awaits a reply");
+  next_seq_ = seq;
+  issued_ = 0;
 }
 
 void PendingCalls::forget(std::uint32_t seq) noexcept { calls_.erase(seq); }

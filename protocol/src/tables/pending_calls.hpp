@@ -66,6 +66,8 @@ class PendingCalls {
   /// True if seq is one we issued that no call awaits any more (a timed-out call, a DEL):
   /// its reply is late, not forged. Looks back 2^32 seqs at most.
   bool issued_earlier(std::uint32_t seq) const noexcept;
+  /// The next seq issued is seq. Only while no call awaits a reply (throws otherwise).
+  void restart_at(std::uint32_t seq);
   /// Every call still awaiting a reply, taken out (the connection is closing).
   Map take_all() noexcept;
   std::size_t size() const noexcept { return calls_.size(); }

@@ -28,6 +28,9 @@
 namespace netref {
 
 class Connection;
+namespace detail {
+struct ConnectionAccess;
+}
 
 /// What an incoming request asks for, shown to a RequestInterceptor before it runs.
 struct RequestInfo {
@@ -101,9 +104,6 @@ struct ConnectionConfig {
   /// program calls ping().
   std::size_t max_pings_per_second = 10;
   std::size_t ping_strikes = 3;
-  /// The seq of the first request; seqs count up from it and wrap at 2^32. Tests start near
-  /// the top to cross the wrap (docs/FAULTS.md C8); there is no other reason to change it.
-  std::uint32_t first_seq = 0;
 };
 
 /// A snapshot of the connection's counters (for monitoring and leak tests).
@@ -118,6 +118,8 @@ struct ConnectionStats {
   std::size_t running_handlers = 0;   ///< requests of the peer being served right now
   std::uint64_t bytes_in = 0;         ///< message bytes received (inflated)
   std::uint64_t bytes_out = 0;        ///< message bytes sent (before compression)
+  std::size_t queued_bytes = 0;       ///< bytes waiting for the peer to take them
+  std::uint64_t writes = 0;           ///< transport writes that carried bytes (frames ready together share one)
 };
 
 /// One protocol session. Create with Connection::create; always held by shared_ptr.
@@ -155,21 +157,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool poll() { return serve(std::chrono::milliseconds(0)); }
   /// Serves until the connection closes; returns normally when the peer hangs up.
   void serve_all();
-  /// For servers that multiplex many connections on a few threads: unless another thread
-  /// is reading, writes what is queued for the peer, reads what the stream has without
-  /// blocking and serves each whole frame received (requests run on this thread), at most
-  /// max_frames of them; the replies of frames that arrived together leave in one write.
-  /// Never waits for the network. Says what is left; output still queued shows in
-  /// channel().queued_bytes().
-  ServeStatus serve_available(std::size_t max_frames = 16);
-  /// Called after a thread other than a serve_available caller gave up reading (a handler
-  /// that waited for a callback's reply, say): frames may wait in the buffer, so a reactor
-  /// must schedule the connection again. Set before serving starts.
-  void set_reader_released_handler(std::function<void()> handler);
-  /// Called when bytes queued for the peer could not all be written and no thread of this
-  /// connection will wait for room: a reactor must watch for it (EPOLLOUT) and call
-  /// serve_available, which writes first. Set before serving starts.
-  void set_writer_wanted_handler(std::function<void()> handler);
   /// Echo round trip; throws Timeout, ConnectionClosed or ProtocolError on a wrong echo.
   void ping(std::chrono::milliseconds timeout = std::chrono::seconds(3));
   /// Tells the peer (best effort) and closes: pending requests fail with ConnectionClosed,
@@ -199,7 +186,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionStats stats() const;
   /// How many times object is currently lent (0 if it is not).
   std::uint64_t lent_count(const Object& object) const;
-  Channel& channel() noexcept;
   /// Frames received so far (cheap: for liveness and idle checks).
   std::uint64_t frames_received() const noexcept;
 
@@ -220,6 +206,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   friend class RemoteRef;
   friend class AsyncResult;
+  friend struct detail::ConnectionAccess;  // servers' reactors: netref/protocol/detail/connection_access.hpp
+  ServeStatus serve_available(std::size_t max_frames);
+  void set_reader_released_handler(std::function<void()> handler);
+  void set_writer_wanted_handler(std::function<void()> handler);
+  void set_next_seq(std::uint32_t seq);
+  Channel& channel() noexcept;
   explicit Connection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
