@@ -175,13 +175,7 @@ std::unique_ptr<Listener> listen_tcp(const std::string& host, std::uint16_t port
 
 std::unique_ptr<Listener> listen_unix(const std::string& path, int backlog) {
   const std::string where = "unix " + path;
-  sockaddr_un address{};
-  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
-    throw ConnectError("cannot listen on " + where + ": path of " + std::to_string(path.size()) +
-                       " bytes does not fit a socket address");
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.data(), path.size());
+  const sockaddr_un address = detail::unix_address(path, "listen on");
   // Replace a stale socket left by a dead server, but never delete anything else.
   struct stat info {};
   if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path.c_str());

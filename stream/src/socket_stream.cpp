@@ -26,6 +26,17 @@ std::string format_host_port(const std::string& host, std::uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
+sockaddr_un unix_address(const std::string& path, const char* action) {
+  sockaddr_un address{};
+  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
+    throw ConnectError(std::string("cannot ") + action + " unix " + path + ": path of " + std::to_string(path.size()) +
+                       " bytes does not fit a socket address");
+  }
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  return address;
+}
+
 std::string lower_message(int error) {
   char buffer[256];
   std::string message = ::strerror_r(error, buffer, sizeof buffer);  // GNU form: returns the text
@@ -129,13 +140,7 @@ StreamPtr connect_tcp(const std::string& host, std::uint16_t port, std::chrono::
 
 StreamPtr connect_unix(const std::string& path) {
   const std::string where = "unix " + path;
-  sockaddr_un address{};
-  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
-    throw ConnectError("cannot connect to " + where + ": path of " + std::to_string(path.size()) +
-                       " bytes does not fit a socket address");
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.data(), path.size());
+  const sockaddr_un address = detail::unix_address(path, "connect to");
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw ConnectError("cannot connect to " + where + ": " + detail::lower_message(errno));
   int rc;

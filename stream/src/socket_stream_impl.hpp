@@ -1,4 +1,5 @@
 #pragma once
+#include <sys/un.h>
 // SocketStream: the Stream over a connected blocking socket (TCP or Unix), shared by the
 // connect functions (socket_stream.cpp) and the listeners (socket_listener.cpp). Every call is
 // the system call itself: there is no I/O library between the channel and the kernel.
@@ -37,6 +38,10 @@ std::string format_host_port(const std::string& host, std::uint16_t port);
 /// integers: this runs when descriptors may have run out, where even a sanitizer's check of
 /// an error_category's virtual call can fail.
 std::string lower_message(int error);
+
+/// The socket address of a Unix-domain path; ConnectError "cannot <action> unix PATH: ..."
+/// when the path is empty or does not fit.
+sockaddr_un unix_address(const std::string& path, const char* action);
 
 /// Waits for events on one fd, retrying on EINTR with the remaining time; a negative timeout
 /// waits forever. Returns the revents (0 on timeout), or -1 with errno set.

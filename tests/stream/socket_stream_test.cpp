@@ -335,3 +335,10 @@ TEST_CASE("read_some on a socket waits at most its timeout, returns what came, a
   a->close();
   CHECK_THROWS_AS(b->read_some(buffer, 1s), ConnectionClosed);
 }
+
+TEST_CASE("a Unix path that is empty or too long for a socket address is refused with its length, both ways") {
+  const std::string too_long(200, 'p');
+  CHECK_THROWS_WITH_AS(listen_unix(too_long), doctest::Contains("cannot listen on unix"), ConnectError);
+  CHECK_THROWS_WITH_AS(connect_unix(too_long), doctest::Contains("path of 200 bytes does not fit"), ConnectError);
+  CHECK_THROWS_WITH_AS(connect_unix(""), doctest::Contains("cannot connect to unix"), ConnectError);
+}
