@@ -323,7 +323,11 @@ Value Connection::Impl::sync_request(Handler handler, detail::RequestBody body,
     forget_call(seq);
     throw;
   }
-  if (body.args != nullptr) body.args->clear();  // drop our references before a possibly long wait
+  // Drop our references before a possibly long wait: a large argument's memory is free again
+  // before the reply's is taken (allocation that stays level is not returned to the system
+  // and faulted back in on every call).
+  if (body.args != nullptr) body.args->clear();
+  for (Value& v : body.release_after_send) v = Value();
   const auto wait = timeout.value_or(config.sync_request_timeout);
   if (!wait_for(call, deadline_after(wait))) {
     forget_call(seq);

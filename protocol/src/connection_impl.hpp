@@ -131,6 +131,7 @@ struct CallSpec {
 struct RequestBody {
   Args* args = nullptr;  // dropped (cleared) once sent, before a sync request waits
   const CallSpec* call = nullptr;
+  std::span<Value> release_after_send = {};  // the call's arguments, when the caller gives them up
 };
 
 /// What read_fast read of a message's head.

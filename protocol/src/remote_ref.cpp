@@ -52,6 +52,12 @@ Value RemoteRef::call_path(std::span<const std::string> names, std::span<const V
   return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call}, std::nullopt);
 }
 
+Value RemoteRef::call_path_releasing(std::span<const std::string> names, std::span<Value> args,
+                                     Kwargs kwargs) const {
+  const detail::CallSpec call{*this, names, args, kwargs};
+  return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call, args}, std::nullopt);
+}
+
 AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::span<const Value> args,
                                        Kwargs kwargs) const {
   const detail::CallSpec call{*this, names, args, kwargs};

@@ -71,12 +71,12 @@ Value Proxy::resolve() const {
 Value Proxy::invoke(std::span<Value> args, Kwargs kwargs) const {
   const auto* remote = target_.get_if<RemoteRefPtr>();
   if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
-    return (*remote)->call_path(path_.names(), args, std::move(kwargs));  // one round trip, the chain included
+    return (*remote)->call_path_releasing(path_.names(), args, std::move(kwargs));  // one round trip, the chain included
   }
   if (path_.empty()) return call_value(target_, moved_args(args), std::move(kwargs));
   Value parent = walk(target_, path_.names(), path_.size() - 1);
   if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
-    return (*r)->call_path(path_.names().last(1), args, std::move(kwargs));
+    return (*r)->call_path_releasing(path_.names().last(1), args, std::move(kwargs));
   }
   if (auto* l = parent.get_if<ObjectPtr>(); l != nullptr && *l) {
     return (*l)->callattr(path_.back(), moved_args(args), std::move(kwargs));

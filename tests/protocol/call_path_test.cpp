@@ -196,3 +196,22 @@ TEST_CASE("call_path: an argument that cannot be encoded fails the call alone an
   // The connection carries on.
   CHECK(p.remote->call_path(name, {}, {}) == Value(0));
 }
+
+TEST_CASE("call_path_releasing: the arguments arrive whole and are released once sent; call_path keeps them") {
+  RecorderPair p;
+  const std::string name[] = {"method"};
+  const Bytes big{std::string(3u << 20, 'x')};  // sent gathered, straight from the argument
+  Value args[] = {Value(big), Value("small")};
+  CHECK(p.remote->call_path_releasing(name, args, {}) == Value(2));
+  auto got = p.root->last();
+  REQUIRE(got.args.size() == 2);
+  CHECK(got.args[0] == Value(big));
+  CHECK(got.args[1] == Value("small"));
+  CHECK(args[0].is_none());
+  CHECK(args[1].is_none());
+  p.root->forget();
+
+  Value kept[] = {Value(big)};
+  CHECK(p.remote->call_path(name, kept, {}) == Value(1));
+  CHECK(kept[0] == Value(big));
+}

@@ -58,6 +58,11 @@ class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
   /// from the arguments, which are neither copied nor gathered into a tuple first.
   Value call_path(std::span<const std::string> names, std::span<const Value> args,
                   Kwargs kwargs = {}) const;
+  /// call_path that takes the arguments: each is released (left None) once the request is
+  /// sent, before the wait, so a large argument's memory is free before the reply arrives.
+  /// Proxy::call uses it.
+  Value call_path_releasing(std::span<const std::string> names, std::span<Value> args,
+                            Kwargs kwargs = {}) const;
   /// The same request without waiting for its reply.
   AsyncResult async_call_path(std::span<const std::string> names, std::span<const Value> args,
                               Kwargs kwargs = {}) const;
