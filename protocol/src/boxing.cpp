@@ -111,11 +111,11 @@ IdPack parse_id_pack(const Value& v) {
 // ---------------------------------------------------------------------------------------------
 // Envelope
 
-void Connection::Impl::begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const {
+void detail::ConnectionImpl::begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const {
   wire::encode_message_head(generation.load(std::memory_order_relaxed), type, seq, out);
 }
 
-detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> frame) {
+detail::Message detail::ConnectionImpl::decode_message(std::span<const std::uint8_t> frame) {
   if (frame.empty()) throw ProtocolError("empty message (a frame of length 0)");
   if (!generation_known.load(std::memory_order_acquire)) {
     // rpyc 5.x messages are brine 3-tuples; 6.x start with the raw msg byte.
@@ -156,7 +156,7 @@ detail::Message Connection::Impl::decode_message(std::span<const std::uint8_t> f
   return msg;
 }
 
-bool Connection::Impl::read_fast(detail::BoxedReader& reader, detail::FastMessage& msg, Value& value,
+bool detail::ConnectionImpl::read_fast(detail::BoxedReader& reader, detail::FastMessage& msg, Value& value,
                                  Args& args) {
   // The first message settles the generation, the general way.
   if (!generation_known.load(std::memory_order_acquire)) return false;
@@ -173,7 +173,7 @@ bool Connection::Impl::read_fast(detail::BoxedReader& reader, detail::FastMessag
 // ---------------------------------------------------------------------------------------------
 // Boxing
 
-void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& out,
+void detail::ConnectionImpl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& out,
                             std::vector<const Object*>& lent_now) {
   if (!object) {
     wire::put_label(Label::value, out);  // a null object travels as None
@@ -194,7 +194,7 @@ void Connection::Impl::lend(const ObjectPtr& object, std::vector<std::uint8_t>& 
   wire::put_int(static_cast<std::int64_t>(id), out);
 }
 
-void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now) {
+void detail::ConnectionImpl::box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now) {
   switch (v.kind()) {
     case Value::Kind::integer:  // the commonest result
       wire::put_label(Label::value, out);
@@ -238,7 +238,7 @@ void Connection::Impl::box(const Value& v, std::vector<std::uint8_t>& out, std::
   detail::encode_plain(v, out);
 }
 
-void Connection::Impl::box_args(std::span<const Value> args, std::vector<std::uint8_t>& out,
+void detail::ConnectionImpl::box_args(std::span<const Value> args, std::vector<std::uint8_t>& out,
                                 std::vector<const Object*>& lent_now) {
   bool plain = true;
   for (const auto& a : args) {
@@ -258,7 +258,7 @@ void Connection::Impl::box_args(std::span<const Value> args, std::vector<std::ui
   for (const auto& a : args) box(a, out, lent_now);
 }
 
-void Connection::Impl::box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out,
+void detail::ConnectionImpl::box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out,
                                 std::vector<const Object*>& lent_now) {
   // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), [name or names,] args, kwargs))
   wire::put_label(Label::tuple, out);
@@ -282,7 +282,7 @@ void Connection::Impl::box_call(const detail::CallSpec& call, std::vector<std::u
   }
 }
 
-void Connection::Impl::rollback_lends(const std::vector<const Object*>& lent_now) noexcept {
+void detail::ConnectionImpl::rollback_lends(const std::vector<const Object*>& lent_now) noexcept {
   std::vector<ObjectPtr> dropped;  // destroyed after the lock is released
   std::lock_guard lk(tables_mutex);
   lent.rollback(lent_now, dropped);
@@ -291,7 +291,7 @@ void Connection::Impl::rollback_lends(const std::vector<const Object*>& lent_now
 // ---------------------------------------------------------------------------------------------
 // Unboxing
 
-Value Connection::Impl::unbox(Value&& boxed) {
+Value detail::ConnectionImpl::unbox(Value&& boxed) {
   auto* t = boxed.get_if<Tuple>();
   if (t == nullptr || t->items.size() != 2) {
     throw ProtocolError("a boxed value must be a (label, value) pair, got " + boxed.debug_string(60));
@@ -315,12 +315,12 @@ Value Connection::Impl::unbox(Value&& boxed) {
   throw ProtocolError("invalid boxing label " + std::to_string(label));
 }
 
-ObjectPtr Connection::Impl::lookup_lent(const Value& id_pack) {
+ObjectPtr detail::ConnectionImpl::lookup_lent(const Value& id_pack) {
   const auto id = detail::parse_id_pack_view(id_pack);
   return lookup_lent(id.type_name, id.object_id);
 }
 
-ObjectPtr Connection::Impl::lookup_lent(std::string_view type_name, std::uint64_t object_id) {
+ObjectPtr detail::ConnectionImpl::lookup_lent(std::string_view type_name, std::uint64_t object_id) {
   std::lock_guard lk(tables_mutex);
   auto object = lent.find(object_id, type_name);
   // Same answer for a forged id, another connection's id, and a released one: no oracle.
@@ -328,18 +328,18 @@ ObjectPtr Connection::Impl::lookup_lent(std::string_view type_name, std::uint64_
   return object;
 }
 
-RemoteRefPtr Connection::Impl::import_ref(const Value& id_pack) {
+RemoteRefPtr detail::ConnectionImpl::import_ref(const Value& id_pack) {
   return import_ref(detail::parse_id_pack(id_pack));
 }
 
-RemoteRefPtr Connection::Impl::import_ref(IdPack id) {
+RemoteRefPtr detail::ConnectionImpl::import_ref(IdPack id) {
   std::lock_guard lk(tables_mutex);
   auto [ref, existed] = imports.find_or_add(id, [&] { return std::make_shared<RemoteRef>(self->shared_from_this(), std::move(id)); });
   if (existed) ref->received_.fetch_add(1, std::memory_order_relaxed);  // one more DEL count owed
   return ref;
 }
 
-void Connection::Impl::resolve(std::span<const detail::RefSlot> refs) {
+void detail::ConnectionImpl::resolve(std::span<const detail::RefSlot> refs) {
   for (const auto& ref : refs) {
     if (ref.label == Label::local_ref) {
       *ref.slot = Value(lookup_lent(ref.type_name, ref.object_id));
@@ -349,7 +349,7 @@ void Connection::Impl::resolve(std::span<const detail::RefSlot> refs) {
   }
 }
 
-ObjectPtr Connection::Impl::release_lent(const Value& id_pack, std::uint64_t count) {
+ObjectPtr detail::ConnectionImpl::release_lent(const Value& id_pack, std::uint64_t count) {
   const auto id = detail::parse_id_pack_view(id_pack);
   std::lock_guard lk(tables_mutex);
   return lent.release(id.object_id, count);

@@ -20,7 +20,7 @@ constexpr auto forever = Clock::time_point::max();
 thread_local Connection* current_connection = nullptr;
 // The connection whose batch of requests this thread is serving (serve_available): its
 // replies are queued and leave together when the batch is done.
-thread_local const Connection::Impl* corked_connection = nullptr;
+thread_local const detail::ConnectionImpl* corked_connection = nullptr;
 // Inside serve_available: this thread belongs to a reactor and never waits for room to send.
 thread_local int reactor_depth = 0;
 // Deferred requests past this many bytes leave at once rather than wait for the timer.
@@ -99,7 +99,7 @@ void ReaderRole::after_release() noexcept {
 const char* handler_display_name(Handler h) { return handler_name(h); }
 }  // namespace detail
 
-Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg)
+detail::ConnectionImpl::ConnectionImpl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg)
     : channel(std::move(ch)),
       local_root(std::move(root)),
       config(std::move(cfg)),
@@ -112,7 +112,7 @@ Connection::Impl::Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionCo
 
 std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel, ObjectPtr local_root,
                                                ConnectionConfig config) {
-  auto impl = std::make_unique<Impl>(std::move(channel), std::move(local_root), std::move(config));
+  auto impl = std::make_unique<detail::ConnectionImpl>(std::move(channel), std::move(local_root), std::move(config));
   auto* raw = impl.get();
   std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
   raw->self = conn.get();
@@ -120,14 +120,14 @@ std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel,
   return conn;
 }
 
-Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::Connection(std::unique_ptr<detail::ConnectionImpl> impl) : impl_(std::move(impl)) {}
 
 Connection::~Connection() { close(); }
 
 // ---------------------------------------------------------------------------------------------
 // Requests out
 
-std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::PendingCall>& call, std::size_t* in_flight) {
+std::uint32_t detail::ConnectionImpl::register_call(const std::shared_ptr<detail::PendingCall>& call, std::size_t* in_flight) {
   std::lock_guard lk(state_mutex);
   if (!state.open()) throw_closed_locked();
   const std::uint32_t seq = pending.add(call);
@@ -135,12 +135,12 @@ std::uint32_t Connection::Impl::register_call(const std::shared_ptr<detail::Pend
   return seq;
 }
 
-void Connection::Impl::forget_call(std::uint32_t seq) {
+void detail::ConnectionImpl::forget_call(std::uint32_t seq) {
   std::lock_guard lk(state_mutex);
   pending.forget(seq);
 }
 
-void Connection::Impl::send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer) {
+void detail::ConnectionImpl::send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer) {
   detail::FrameBuffer buffer;
   auto& frame = buffer.bytes;
   std::vector<const Object*> lent_now;
@@ -159,12 +159,12 @@ void Connection::Impl::send_request(Handler handler, detail::RequestBody body, s
   send_frame(buffer, defer);
 }
 
-void Connection::Impl::send_frame(const std::vector<std::uint8_t>& frame, bool defer) {
+void detail::ConnectionImpl::send_frame(const std::vector<std::uint8_t>& frame, bool defer) {
   const std::span<const std::uint8_t> whole(frame);
   send_parts(std::span<const std::span<const std::uint8_t>>(&whole, 1), frame.size(), defer);
 }
 
-void Connection::Impl::send_frame(const detail::FrameBuffer& frame, bool defer) {
+void detail::ConnectionImpl::send_frame(const detail::FrameBuffer& frame, bool defer) {
   if (frame.gathered.empty()) return send_frame(frame.bytes, defer);
   const std::span<const std::uint8_t> bytes(frame.bytes);
   const std::span<const std::uint8_t> parts[3] = {bytes.first(frame.gathered_at), frame.gathered,
@@ -172,7 +172,7 @@ void Connection::Impl::send_frame(const detail::FrameBuffer& frame, bool defer) 
   send_parts(parts, frame.size(), defer);
 }
 
-void Connection::Impl::send_parts(std::span<const std::span<const std::uint8_t>> parts, std::size_t size,
+void detail::ConnectionImpl::send_parts(std::span<const std::span<const std::uint8_t>> parts, std::size_t size,
                                   bool defer) {
   try {
     if (!state.open()) throw_closed();
@@ -199,7 +199,7 @@ void Connection::Impl::send_parts(std::span<const std::span<const std::uint8_t>>
   }
 }
 
-void Connection::Impl::schedule_flush() {
+void detail::ConnectionImpl::schedule_flush() {
   if (flush_scheduled.exchange(true, std::memory_order_acq_rel)) return;
   // Only the thread that set flush_scheduled gets here, and the timer's clearing it orders
   // this with the previous one: made once, on the first deferred flush, by one thread.
@@ -212,7 +212,7 @@ void Connection::Impl::schedule_flush() {
   flush_timer.arm(Clock::now() + config.request_batch_delay);
 }
 
-void Connection::Impl::deferred_flush() noexcept {
+void detail::ConnectionImpl::deferred_flush() noexcept {
   flush_scheduled.store(false, std::memory_order_release);
   try {
     if (channel->flush() == Flush::blocked) output_blocked();
@@ -221,7 +221,7 @@ void Connection::Impl::deferred_flush() noexcept {
   }
 }
 
-void Connection::Impl::output_blocked() noexcept {
+void detail::ConnectionImpl::output_blocked() noexcept {
   // A reactor watches for room; without one, whoever reads this connection next writes the
   // rest while it waits (Channel::receive_some), and an async caller waits for room itself.
   if (!writer_wanted_handler) return;
@@ -232,7 +232,7 @@ void Connection::Impl::output_blocked() noexcept {
   }
 }
 
-void Connection::Impl::take_dels() {
+void detail::ConnectionImpl::take_dels() {
   std::vector<std::pair<IdPack, std::uint64_t>> batch;
   {
     std::lock_guard lk(dels_mutex);
@@ -261,7 +261,7 @@ void Connection::Impl::take_dels() {
   }
 }
 
-void Connection::Impl::queue_del(const IdPack& id, std::uint64_t count) noexcept {
+void detail::ConnectionImpl::queue_del(const IdPack& id, std::uint64_t count) noexcept {
   if (!state.open()) return;
   try {
     {
@@ -310,7 +310,7 @@ AsyncResult Connection::async_request(Handler handler, Args args) {
   return impl_->async_request(handler, detail::RequestBody{&args, nullptr});
 }
 
-Value Connection::Impl::sync_request(Handler handler, detail::RequestBody body,
+Value detail::ConnectionImpl::sync_request(Handler handler, detail::RequestBody body,
                                      std::optional<std::chrono::milliseconds> timeout) {
   // A pool thread about to wait on this peer gives its place to another worker, or is
   // refused here, before anything is sent, when the pool's bounds are reached.
@@ -341,7 +341,7 @@ Value Connection::Impl::sync_request(Handler handler, detail::RequestBody body,
   return result;
 }
 
-AsyncResult Connection::Impl::async_request(Handler handler, detail::RequestBody body) {
+AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::RequestBody body) {
   auto call = std::make_shared<detail::PendingCall>();
   std::size_t in_flight = 0;
   const auto seq = register_call(call, &in_flight);
@@ -405,7 +405,7 @@ bool Connection::peer_is_netref() const noexcept { return impl_->peer_netref.loa
 // ---------------------------------------------------------------------------------------------
 // Serving: whoever waits, reads.
 
-bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call, Clock::time_point deadline) {
+bool detail::ConnectionImpl::wait_for(const std::shared_ptr<detail::PendingCall>& call, Clock::time_point deadline) {
   std::unique_lock lk(state_mutex);
   for (;;) {
     if (call->done.load(std::memory_order_relaxed)) return true;
@@ -435,7 +435,7 @@ bool Connection::Impl::wait_for(const std::shared_ptr<detail::PendingCall>& call
   }
 }
 
-void Connection::Impl::drain_while_another_reads(Clock::time_point deadline) {
+void detail::ConnectionImpl::drain_while_another_reads(Clock::time_point deadline) {
   constexpr std::chrono::milliseconds kSlice(10);  // then look at our call again
   try {
     const Flush flushed = channel->flush();
@@ -457,7 +457,7 @@ void Connection::Impl::drain_while_another_reads(Clock::time_point deadline) {
   }
 }
 
-bool Connection::Impl::serve_once(Clock::time_point deadline) {
+bool detail::ConnectionImpl::serve_once(Clock::time_point deadline) {
   std::unique_lock lk(state_mutex);
   const auto seen = frames_processed;
   for (;;) {
@@ -483,7 +483,7 @@ bool Connection::Impl::serve_once(Clock::time_point deadline) {
 }
 
 // Called holding the reader role (reader_busy set by the caller), without state_mutex.
-bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
+bool detail::ConnectionImpl::read_one(Clock::time_point deadline, bool notify) {
   detail::ReaderRole role(*this, notify);
   enum class Stage { frame, message, bookkeeping } stage = Stage::frame;
   try {
@@ -539,7 +539,7 @@ bool Connection::Impl::read_one(Clock::time_point deadline, bool notify) {
   }
 }
 
-void Connection::Impl::deliver(std::uint32_t seq, Value value, std::exception_ptr error,
+void detail::ConnectionImpl::deliver(std::uint32_t seq, Value value, std::exception_ptr error,
                                detail::ReaderRole* role) {
   std::shared_ptr<detail::PendingCall> call;
   std::vector<std::function<void(const AsyncResult&)>> callbacks;
@@ -579,7 +579,7 @@ namespace {
 // end writes them (serve_available), and nothing on this thread waits for room to send.
 class ReactorTurn {
  public:
-  explicit ReactorTurn(const Connection::Impl& impl) : previous_(corked_connection) {
+  explicit ReactorTurn(const detail::ConnectionImpl& impl) : previous_(corked_connection) {
     corked_connection = &impl;
     ++reactor_depth;
   }
@@ -591,7 +591,7 @@ class ReactorTurn {
   ReactorTurn& operator=(const ReactorTurn&) = delete;
 
  private:
-  const Connection::Impl* previous_;
+  const detail::ConnectionImpl* previous_;
 };
 }  // namespace
 
@@ -667,9 +667,9 @@ void Connection::serve_all() {
   // A serving loop corks its connection as a reactor's turn does: the replies of requests
   // that arrived together are queued, and leave in one write when the loop next waits for
   // input (Channel::receive_some writes what is queued first).
-  const Connection::Impl* previous = std::exchange(corked_connection, impl_.get());
+  const detail::ConnectionImpl* previous = std::exchange(corked_connection, impl_.get());
   struct Uncork {
-    const Connection::Impl* previous;
+    const detail::ConnectionImpl* previous;
     ~Uncork() { corked_connection = previous; }
   } uncork{previous};
   try {
@@ -746,7 +746,7 @@ CloseReason reason_of(const std::exception_ptr& error) noexcept {
 }
 }  // namespace
 
-void Connection::Impl::fail(std::exception_ptr error, std::optional<CloseReason> reason) noexcept {
+void detail::ConnectionImpl::fail(std::exception_ptr error, std::optional<CloseReason> reason) noexcept {
   detail::PendingCalls::Map calls;
   detail::LentTable::Entries dropped;
   ObjectPtr dropped_root;
@@ -818,7 +818,7 @@ void Connection::Impl::fail(std::exception_ptr error, std::optional<CloseReason>
   state_cv.notify_all();
 }
 
-void Connection::Impl::throw_closed_locked() const {
+void detail::ConnectionImpl::throw_closed_locked() const {
   std::string reason = "closed";
   if (auto error = state.error()) {
     try {
@@ -832,7 +832,7 @@ void Connection::Impl::throw_closed_locked() const {
   throw ConnectionClosed("connection " + config.name + " is closed: " + reason);
 }
 
-void Connection::Impl::throw_closed() const {
+void detail::ConnectionImpl::throw_closed() const {
   std::unique_lock lk(state_mutex);
   throw_closed_locked();
 }

@@ -35,7 +35,7 @@ class ReaderRole {
  public:
   /// notify: tell the reader-released handler on release (false for serve_available,
   /// whose caller is the one that handler would call).
-  explicit ReaderRole(Connection::Impl& impl, bool notify = true) : impl_(impl), notify_(notify) {}
+  explicit ReaderRole(ConnectionImpl& impl, bool notify = true) : impl_(impl), notify_(notify) {}
   ~ReaderRole() { release(); }
   ReaderRole(const ReaderRole&) = delete;
   ReaderRole& operator=(const ReaderRole&) = delete;
@@ -51,7 +51,7 @@ class ReaderRole {
   void pass_on() noexcept { held_ = false; }
 
  private:
-  Connection::Impl& impl_;
+  ConnectionImpl& impl_;
   bool notify_;
   bool held_ = true;
   bool handler_due_ = false;  // released: the reader-released handler is still to run
@@ -150,10 +150,8 @@ struct Message {
 
 class LivenessWatch;  // liveness.cpp
 
-}  // namespace detail
-
-struct Connection::Impl {
-  Impl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg);
+struct ConnectionImpl {
+  ConnectionImpl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg);
 
   Connection* self = nullptr;        // the owning Connection (set by create)
   std::unique_ptr<Channel> channel;
@@ -281,7 +279,6 @@ struct Connection::Impl {
   void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;
 };
 
-namespace detail {
 /// Encodes an id_pack as brine (type name, type id, object id).
 void encode_id_pack(const IdPack& id, std::vector<std::uint8_t>& out);
 /// Parses a brine id_pack value; throws ProtocolError on a wrong shape.

@@ -81,7 +81,7 @@ Value strings_tuple(const std::vector<std::string>& names) {
 
 /// Walks getattr along names[0..steps) from start, each step shown to the interceptor as
 /// the GETATTR it replaces.
-ObjectPtr Connection::Impl::walk_chain(ObjectPtr start, const Args& names, std::size_t steps) {
+ObjectPtr detail::ConnectionImpl::walk_chain(ObjectPtr start, const Args& names, std::size_t steps) {
   for (std::size_t i = 0; i < steps; ++i) {
     auto name = attr_name(names[i]);
     intercept(Handler::getattr, start.get(), name);
@@ -91,13 +91,13 @@ ObjectPtr Connection::Impl::walk_chain(ObjectPtr start, const Args& names, std::
   return start;
 }
 
-void Connection::Impl::intercept(Handler handler, const Object* target, std::string_view attribute) {
+void detail::ConnectionImpl::intercept(Handler handler, const Object* target, std::string_view attribute) {
   if (!config.interceptor) return;
   const RequestInfo info{handler, target != nullptr ? target->type_name() : std::string_view(), attribute, *self};
   config.interceptor(info);
 }
 
-Value Connection::Impl::run_handler(Handler handler, Args& args) {
+Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
   auto arg = [&](std::size_t i) -> Value& {
     if (i >= args.size()) {
       throw TypeError(std::string(detail::handler_display_name(handler)) + " takes at least " +
@@ -240,7 +240,7 @@ Value Connection::Impl::run_handler(Handler handler, Args& args) {
 
 // CLOSE, DEL and DEL_BATCH: handled in wire order, under the reader role. False for any
 // other handler.
-bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& body,
+bool detail::ConnectionImpl::serve_special(std::uint32_t seq, Handler handler, Value& body,
                                      detail::ReaderRole& role) {
   if (handler == Handler::close) {
     role.release();  // the close handler is user code
@@ -288,7 +288,7 @@ bool Connection::Impl::serve_special(std::uint32_t seq, Handler handler, Value& 
   return false;
 }
 
-void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role) {
+void detail::ConnectionImpl::handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role) {
   auto* t = body.get_if<Tuple>();
   if (t == nullptr || t->items.size() != 2) {
     throw ProtocolError("a request body must be a (handler, args) pair, got " + body.debug_string(60));
@@ -300,7 +300,7 @@ void Connection::Impl::handle_request(std::uint32_t seq, Value&& body, detail::R
   serve_request(seq, number, detail::RequestArgs{&t->items[1], nullptr, {}}, role);
 }
 
-void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
+void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
                                      detail::ReaderRole& role) {
   if (number < 0 || number > 255) {  // would alias a real handler once narrowed to the enum
     role.release();
@@ -337,7 +337,7 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
   state_cv.notify_all();
   role.after_release();
   struct SeqGuard {
-    Connection::Impl& impl;
+    detail::ConnectionImpl& impl;
     std::uint32_t seq;
     ~SeqGuard() {
       std::lock_guard lk(impl.state_mutex);
@@ -358,9 +358,9 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
     return;
   }
   struct DepthGuard {
-    Connection::Impl& impl;
+    detail::ConnectionImpl& impl;
     Connection* previous;
-    DepthGuard(Connection::Impl& i, Connection* c) : impl(i), previous(detail::exchange_current_connection(c)) {
+    DepthGuard(detail::ConnectionImpl& i, Connection* c) : impl(i), previous(detail::exchange_current_connection(c)) {
       ++serving_depth;
       impl.running_handlers.fetch_add(1, std::memory_order_relaxed);
     }
@@ -392,7 +392,7 @@ void Connection::Impl::serve_request(std::uint32_t seq, std::int64_t number, det
   send_frame(frame);  // result, which a gathered part points into, lives until this returns
 }
 
-Args Connection::Impl::take_args(detail::RequestArgs& request_args) {
+Args detail::ConnectionImpl::take_args(detail::RequestArgs& request_args) {
   if (request_args.boxed != nullptr) {
     Value unboxed = unbox(std::move(*request_args.boxed));
     return tuple_items(unboxed, "request arguments");
@@ -403,7 +403,7 @@ Args Connection::Impl::take_args(detail::RequestArgs& request_args) {
 
 // docs/FAULTS.md G9: a peer that floods PINGs (cheap to send, a reply each to answer) is cut
 // off after ping_strikes pings beyond max_pings_per_second. Runs under the reader role.
-bool Connection::Impl::admit_ping() {
+bool detail::ConnectionImpl::admit_ping() {
   if (!ping_limiter.enabled()) return true;
   if (ping_limiter.admit(std::chrono::steady_clock::now()) != detail::PingLimiter::Verdict::too_many) return true;
   fail(std::make_exception_ptr(ProtocolError(
@@ -413,7 +413,7 @@ bool Connection::Impl::admit_ping() {
   return false;
 }
 
-void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, detail::FrameBuffer& frame) {
+void detail::ConnectionImpl::encode_reply(std::uint32_t seq, const Value& result, detail::FrameBuffer& frame) {
   frame.bytes.clear();
   std::vector<const Object*> lent_now;
   try {
@@ -430,13 +430,13 @@ void Connection::Impl::encode_reply(std::uint32_t seq, const Value& result, deta
   }
 }
 
-void Connection::Impl::send_reply(std::uint32_t seq, const Value& result) {
+void detail::ConnectionImpl::send_reply(std::uint32_t seq, const Value& result) {
   detail::FrameBuffer frame;
   encode_reply(seq, result, frame);
   send_frame(frame);
 }
 
-void Connection::Impl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {
+void detail::ConnectionImpl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {
   std::vector<std::uint8_t> frame;
   try {
     detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);

@@ -68,7 +68,7 @@ std::map<std::string, Buf> built(Generation g) {
     wire::encode_del_batch(g, 11, batch, b);
   });
   make("call_seq12", [&](Buf& b) {
-    // The head, then the arguments as Connection::Impl::box_args writes them.
+    // The head, then the arguments as detail::ConnectionImpl::box_args writes them.
     wire::encode_request_head(g, 12, Handler::call, b);
     wire::put_label(Label::tuple, b);
     wire::put_tuple_header(3, b);

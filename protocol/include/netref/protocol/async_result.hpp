@@ -10,7 +10,10 @@
 namespace netref {
 
 class Connection;
-namespace detail { struct PendingCall; }
+namespace detail {
+struct PendingCall;
+struct ConnectionImpl;
+}  // namespace detail
 
 /// A handle on a reply that has not necessarily arrived. Cheap to copy (shared state).
 /// Something must serve the connection for the reply to arrive: wait()/value() do it
@@ -40,6 +43,7 @@ class AsyncResult {
 
  private:
   friend class Connection;
+  friend struct detail::ConnectionImpl;
   AsyncResult(std::shared_ptr<Connection> connection, std::shared_ptr<detail::PendingCall> call)
       : connection_(std::move(connection)), call_(std::move(call)) {}
   std::shared_ptr<Connection> connection_;

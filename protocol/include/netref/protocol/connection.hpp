@@ -30,6 +30,7 @@ namespace netref {
 class Connection;
 namespace detail {
 struct ConnectionAccess;
+struct ConnectionImpl;  // the connection's state: protocol/src, not part of the API
 }
 
 /// What an incoming request asks for, shown to a RequestInterceptor before it runs.
@@ -201,19 +202,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// handler). Lets a handler reach its caller (identity, callbacks).
   static Connection* current() noexcept;
 
-  struct Impl;
-
  private:
   friend class RemoteRef;
   friend class AsyncResult;
-  friend struct detail::ConnectionAccess;  // servers' reactors: netref/protocol/detail/connection_access.hpp
+  friend struct detail::ConnectionAccess;
+  friend struct detail::ConnectionImpl;  // servers' reactors: netref/protocol/detail/connection_access.hpp
   ServeStatus serve_available(std::size_t max_frames);
   void set_reader_released_handler(std::function<void()> handler);
   void set_writer_wanted_handler(std::function<void()> handler);
   void set_next_seq(std::uint32_t seq);
   Channel& channel() noexcept;
-  explicit Connection(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Connection(std::unique_ptr<detail::ConnectionImpl> impl);
+  std::unique_ptr<detail::ConnectionImpl> impl_;
 };
 
 using ConnectionPtr = std::shared_ptr<Connection>;

@@ -17,6 +17,7 @@ namespace netref {
 
 class AsyncResult;
 class Connection;
+namespace detail { struct ConnectionImpl; }
 
 /// The peer's identity for one of its objects: (type name, type id, object id).
 struct IdPack {
@@ -69,6 +70,7 @@ class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
 
  private:
   friend class Connection;
+  friend struct detail::ConnectionImpl;
   Value self_value() const;
   std::shared_ptr<Connection> connection_;
   IdPack id_pack_;
