@@ -35,7 +35,7 @@ struct SilentClient {
 
 std::int64_t add_on(Connection& client) {
   auto root = client.root();
-  return *client.sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(1, 2))}).get_if<std::int64_t>();
+  return std::get<std::int64_t>(client.sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(1, 2))}).storage());
 }
 
 /// Settings for tests whose client is a raw peer echoing large pings: plain frames (the raw
@@ -74,8 +74,8 @@ void check_canary_prompt(S& s) {
 /// canary asks while hostile clients hold on.
 std::int64_t add_within(Connection& client, std::chrono::milliseconds timeout) {
   auto root = client.root();
-  return *client.sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(1, 2))}, timeout)
-              .get_if<std::int64_t>();
+  return std::get<std::int64_t>(
+      client.sync_request(Handler::callattr, {Value(root), Value("add"), Value(tuple_of(1, 2))}, timeout).storage());
 }
 
 /// A raw client that lends the server an object of its own and asks the server for one of

@@ -38,6 +38,32 @@ class TestService(rpyc.Service):
     def exposed_echo(self, v):
         return v
 
+    # For the proxy operators (p[key], len, in, str, bool, ==, <, hash, range-for).
+    exposed_scores = {"alice": 3}
+
+    def exposed_numbers(self, n):
+        return list(range(n))
+
+    def exposed_version(self, n):
+        return Version(n)
+
+
+class Version:
+    def __init__(self, n):
+        self.n = n
+
+    def __eq__(self, other):
+        return isinstance(other, Version) and self.n == other.n
+
+    def __lt__(self, other):
+        return self.n < other.n
+
+    def __hash__(self):
+        return self.n * 7
+
+    def __str__(self):
+        return f"v{self.n}"
+
 
 server = ThreadedServer(TestService, hostname="127.0.0.1", port=0,
                         protocol_config={"sync_request_timeout": 10})

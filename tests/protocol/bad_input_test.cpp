@@ -229,8 +229,8 @@ TEST_CASE("an object id lent to another connection is unknown here, and both con
   auto b_root = b.client->root();
   CHECK_THROWS_WITH_AS(b.client->sync_request(Handler::inspect, {forged_pack}), doctest::Contains("no such object"), RemoteError);
   CHECK_FALSE(b.client->closed());
-  CHECK(*ref->getattr("value").get_if<std::int64_t>() == 9);  // a's object untouched
-  CHECK(*b_root->callattr("add", {Value(1), Value(1)}).get_if<std::int64_t>() == 2);
+  CHECK(std::get<std::int64_t>(ref->getattr("value").storage()) == 9);  // a's object untouched
+  CHECK(std::get<std::int64_t>(b_root->callattr("add", {Value(1), Value(1)}).storage()) == 2);
 }
 
 TEST_CASE("a well-behaved client keeps working while another connection is closed for garbage") {
@@ -241,7 +241,7 @@ TEST_CASE("a well-behaved client keeps working while another connection is close
     bad.frame({0x12, 0x51, 0x50, 0xff});
     CHECK_FALSE(bad.closed_reason().empty());
   }
-  CHECK(*good.client->root()->getattr("value").get_if<std::int64_t>() == 5);
+  CHECK(std::get<std::int64_t>(good.client->root()->getattr("value").storage()) == 5);
 }
 
 TEST_CASE("a handler number outside a byte is unknown, not an alias of a real handler") {
@@ -284,7 +284,7 @@ TEST_CASE("malformed handler arguments get an error reply and the connection sta
   CHECK_THROWS_AS(p.client->sync_request(Handler::buffiter, {self, Value(-1)}), ValueError);
   CHECK_THROWS_AS(p.client->sync_request(Handler::getattr, {Value(3), Value("value")}), TypeError);  // not an object
   CHECK_THROWS_WITH_AS(r->getattr(std::string(5000, 'a')), doctest::Contains("exceeds the limit of 4096"), AttributeError);
-  CHECK(*r->getattr("value").get_if<std::int64_t>() == 0);
+  CHECK(std::get<std::int64_t>(r->getattr("value").storage()) == 0);
 }
 
 TEST_CASE("a result larger than the frame limit is an error reply, not a dropped connection") {
@@ -325,5 +325,5 @@ TEST_CASE("callbacks nested past max_callback_depth get a clear error") {
   auto outer = netref::test::callable([r, inner](Args&) { return r->callattr("apply", {Value(inner)}); });
   // depth 1: server runs apply(outer); outer calls back into the server: depth 2 is refused
   CHECK_THROWS_WITH_AS(r->callattr("apply", {Value(outer)}), doctest::Contains("max_callback_depth"), RemoteError);
-  CHECK(*r->callattr("apply", {Value(inner)}).get_if<std::int64_t>() == 1);  // depth 1 still fine
+  CHECK(std::get<std::int64_t>(r->callattr("apply", {Value(inner)}).storage()) == 1);  // depth 1 still fine
 }

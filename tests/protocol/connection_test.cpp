@@ -80,8 +80,8 @@ TEST_CASE("an object received twice is one netref whose DEL carries both counts"
   auto root = std::make_shared<Thing>();
   Pair p(root);
   auto r = p.client->root();
-  auto first = *r->callattr("self", {}).get_if<RemoteRefPtr>();
-  auto second = *r->callattr("self", {}).get_if<RemoteRefPtr>();
+  auto first = std::get<RemoteRefPtr>(r->callattr("self", {}).storage());
+  auto second = std::get<RemoteRefPtr>(r->callattr("self", {}).storage());
   CHECK(first == second);
   CHECK(first == r);
   CHECK(r->received() == 3);
@@ -101,7 +101,7 @@ TEST_CASE("closing a connection drops everything it lent") {
   {
     Pair p(root);
     auto r = p.client->root();
-    auto made = *r->callattr("make", {Value(1)}).get_if<RemoteRefPtr>();
+    auto made = std::get<RemoteRefPtr>(r->callattr("make", {Value(1)}).storage());
     p.sync();
     CHECK(p.server->stats().lent_objects == 2);
     p.client->close();
@@ -203,7 +203,7 @@ TEST_CASE("async results arrive through wait, then, and another thread's serving
   SUBCASE("then runs once the reply is delivered") {
     std::promise<std::int64_t> got;
     auto res = p.client->async_request(Handler::callattr, {Value(r), Value("add"), make_args(20, 22), Value(Tuple{})});
-    res.then([&](const AsyncResult& done) { got.set_value(*done.value().get_if<std::int64_t>()); });
+    res.then([&](const AsyncResult& done) { got.set_value(std::get<std::int64_t>(done.value().storage())); });
     auto fut = got.get_future();
     while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) p.client->serve(std::chrono::seconds(1));
     CHECK(fut.get() == 42);

@@ -61,9 +61,9 @@ TEST_CASE("each standard handler answers: ping, repr, str, hash, cmp, dir, inspe
   CHECK(as_str(p.client->sync_request(Handler::ping, {Value("echo me")})) == "echo me");
   CHECK(r->repr() == "<Rich 0>");
   CHECK(r->str() == "rich");
-  CHECK(*p.client->sync_request(Handler::hash, {self}).get_if<std::int64_t>() == 1234);
-  CHECK(*p.client->sync_request(Handler::cmp, {self, self, Value("__eq__")}).get_if<bool>());
-  CHECK(*p.client->sync_request(Handler::cmp, {self, Value(1), Value("__eq__")}).get_if<bool>() == false);
+  CHECK(std::get<std::int64_t>(p.client->sync_request(Handler::hash, {self}).storage()) == 1234);
+  CHECK(std::get<bool>(p.client->sync_request(Handler::cmp, {self, self, Value("__eq__")}).storage()));
+  CHECK(std::get<bool>(p.client->sync_request(Handler::cmp, {self, Value(1), Value("__eq__")}).storage()) == false);
   auto dir = p.client->sync_request(Handler::dir, {self});
   CHECK(dir == Value(Tuple{{Value("add"), Value("value")}}));
   Value id_pack(Tuple{{Value(r->id_pack().type_name), Value(static_cast<std::int64_t>(r->id_pack().type_id)),
@@ -76,8 +76,8 @@ TEST_CASE("each standard handler answers: ping, repr, str, hash, cmp, dir, inspe
   CHECK(as_str(p.client->sync_request(Handler::ctxexit, {self, Value()})) == "clean exit");
   p.client->sync_request(Handler::delattr, {self, Value("value")});
   CHECK(rich->value == -1);
-  CHECK(*p.client->sync_request(Handler::call, {self, Value(Tuple{{Value(11)}}), Value(Tuple{})}).get_if<std::int64_t>() == 10);
-  CHECK(*p.client->sync_request(Handler::instancecheck, {self, id_pack}).get_if<bool>() == false);
+  CHECK(std::get<std::int64_t>(p.client->sync_request(Handler::call, {self, Value(Tuple{{Value(11)}}), Value(Tuple{})}).storage()) == 10);
+  CHECK(std::get<bool>(p.client->sync_request(Handler::instancecheck, {self, id_pack}).storage()) == false);
   CHECK_THROWS_AS(p.client->sync_request(Handler::oldslicing, {self}), TypeError);
 }
 

@@ -130,7 +130,7 @@ TEST_CASE("the parser charges a budget once when a reader tries one way and rewi
   REQUIRE(p.open_tuple(t, 0, n));
   CHECK(n == 3);
   p.rewind(start);
-  CHECK(wire::read_value(p).get_if<Tuple>()->items.size() == 3);
+  CHECK(std::get<Tuple>(wire::read_value(p).storage()).items.size() == 3);
   CHECK(p.at_end());
 }
 

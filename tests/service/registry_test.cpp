@@ -212,7 +212,7 @@ TEST_CASE("an iterator type defined with __next__ serves next_items until StopIt
   types.expose<Sequence>("Sequence")
       .def("__iter__", [](const std::shared_ptr<Sequence>& s) { return std::make_shared<SequenceIterator>(SequenceIterator{s}); });
   auto seq = std::make_shared<Sequence>(Sequence{{1, 2, 3}});
-  ObjectPtr it = *types.lend(seq)->callattr("__iter__", {}, {}).get_if<ObjectPtr>();
+  ObjectPtr it = std::get<ObjectPtr>(types.lend(seq)->callattr("__iter__", {}, {}).storage());
   auto first = it->next_items(2);
   CHECK(first == std::vector<Value>{Value(1), Value(2)});
   CHECK(it->next_items(5) == std::vector<Value>{Value(3)});

@@ -58,7 +58,8 @@ class Object : public std::enable_shared_from_this<Object> {
   /// CMP with op "__eq__", "__ne__", "__lt__"... Default: identity for eq/ne, else
   /// NotImplemented.
   virtual Value compare(std::string_view op, const Value& other);
-  /// BUFFITER: up to count next items of an iterator. Default: TypeError.
+  /// BUFFITER: up to count next items of an iterator; fewer only when it is exhausted (as
+  /// Python's islice). Default: TypeError.
   virtual std::vector<Value> next_items(std::size_t count);
 };
 

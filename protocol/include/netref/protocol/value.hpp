@@ -97,8 +97,11 @@ class Value {
   bool is_ref() const noexcept { return kind() == Kind::local_object || kind() == Kind::remote_ref; }
 
   /// The alternative, or nullptr when the value holds another kind.
-  template <class T> const T* get_if() const noexcept { return std::get_if<T>(&storage_); }
-  template <class T> T* get_if() noexcept { return std::get_if<T>(&storage_); }
+  template <class T> const T* get_if() const& noexcept { return std::get_if<T>(&storage_); }
+  template <class T> T* get_if() & noexcept { return std::get_if<T>(&storage_); }
+  /// Not on a temporary (`proxy.value().get_if<T>()`): the pointer would dangle at the `;`.
+  /// Keep the value first: `Value v = proxy.value(); v.get_if<T>()`.
+  template <class T> const T* get_if() const&& = delete;
 
   const ValueStorage& storage() const noexcept { return storage_; }
   ValueStorage& storage() noexcept { return storage_; }

@@ -7,7 +7,10 @@
 ///
 /// attr() only records a name; the request goes out at call(), get() or set(). Between two
 /// netref peers a whole chain a->attr("b")->attr("c")->call(x) is one round trip.
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +39,8 @@ KeywordArg kw(std::string name, T&& value) {
 }
 
 class AsyncCall;
+class ItemProxy;
+class ProxyIterator;
 
 /// A value-semantics handle: a target (a netref, a local object, or a plain value) plus a
 /// path of attribute names not yet fetched. Cheap to copy. Thread-safe as its connection is.
@@ -102,6 +107,40 @@ class Proxy {
   /// The peer's repr() of the object.
   std::string repr() const;
 
+  // Python's operators, each the request rpyc's own netref makes (one round trip), or done
+  // locally for a plain value (a tuple, str or bytes a call returned) and our own objects.
+
+  /// `p[key]`: the item; read, assign or del() it (netref/proxy/item_proxy.hpp).
+  template <class K>
+  ItemProxy operator[](K&& key) const;
+  /// len(p).
+  std::size_t size() const;
+  /// `x in p`.
+  template <class T>
+  bool contains(T&& x) const {
+    return contains_value(argument_value(std::forward<T>(x)));
+  }
+  /// str(p): the object's str(); a plain str is itself, other plain values their rendering.
+  std::string str() const;
+  /// bool(p): the peer's truth (__bool__, else __len__ != 0, else true), as Python's.
+  explicit operator bool() const;
+  /// hash(p): the peer's hash of the object; equal for proxies that compare equal.
+  std::int64_t hash() const;
+  /// Range-for over the items, fetched in batches (netref/proxy/iteration.hpp).
+  ProxyIterator begin() const;
+  ProxyIterator end() const;
+
+  /// The peer's comparisons (rpyc's HANDLE_CMP with __eq__, __lt__...); between plain values,
+  /// Value's own. Each is a round trip when a netref is involved; it throws what the peer raised.
+  friend bool operator==(const Proxy& a, const Proxy& b) { return a.compare("__eq__", b); }
+  friend bool operator!=(const Proxy& a, const Proxy& b) { return a.compare("__ne__", b); }
+  friend bool operator<(const Proxy& a, const Proxy& b) { return a.compare("__lt__", b); }
+  friend bool operator<=(const Proxy& a, const Proxy& b) { return a.compare("__le__", b); }
+  friend bool operator>(const Proxy& a, const Proxy& b) { return a.compare("__gt__", b); }
+  friend bool operator>=(const Proxy& a, const Proxy& b) { return a.compare("__ge__", b); }
+  /// Prints str(p).
+  friend std::ostream& operator<<(std::ostream& out, const Proxy& p);
+
  private:
   friend class AsyncCall;
   Proxy(Value target, detail::AttrPath path) : target_(std::move(target)), path_(std::move(path)) {}
@@ -112,6 +151,8 @@ class Proxy {
   static Value argument_value(T&& arg) {
     if constexpr (std::is_same_v<std::decay_t<T>, Proxy>) {
       return arg.resolve();
+    } else if constexpr (std::is_same_v<std::decay_t<T>, ItemProxy>) {
+      return arg.value();  // the item's value
     } else if constexpr (std::is_same_v<std::decay_t<T>, Value>) {
       return std::forward<T>(arg);
     } else {
@@ -141,6 +182,12 @@ class Proxy {
       positional.push_back(argument_value(std::forward<T>(arg)));
     }
   }
+  friend class ItemProxy;
+  bool compare(std::string_view op, const Proxy& other) const;
+  static bool compare_values(std::string_view op, const Value& a, const Value& b, bool reflect);
+  bool contains_value(Value x) const;
+  // The method name of the object, called (one CALLATTR or CALLCHAIN).
+  Value call_method(std::string_view name, Args args) const;
   // The arguments are the caller's: a local object's call may move them out.
   Value invoke(std::span<Value> args, Kwargs kwargs) const;
   AsyncResult invoke_async(std::span<Value> args, Kwargs kwargs) const;
@@ -192,3 +239,13 @@ struct Converter<Proxy> {
 };
 
 }  // namespace netref
+
+template <>
+struct std::hash<netref::Proxy> {
+  /// The peer's hash (one round trip for a netref), consistent with Proxy's ==.
+  std::size_t operator()(const netref::Proxy& p) const { return static_cast<std::size_t>(p.hash()); }
+};
+
+#include "netref/proxy/item_proxy.hpp"
+#include "netref/proxy/iteration.hpp"
+
