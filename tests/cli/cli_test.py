@@ -2,8 +2,8 @@
 """Drives the `netref` command as a user would: runs it as a subprocess against servers this
 script starts on free loopback ports, and checks stdout, stderr and the exit status.
 
-Usage: cli_test.py CASE --netref PATH [--counter-server PATH]
-CASE: usage, counter, python-service, classic. Exit 0 when every check passes, 77 (skipped)
+Usage: cli_test.py CASE --netref PATH [--counter-server PATH] [--tls-server PATH]
+CASE: usage, counter, python-service, classic, tls. Exit 0 when every check passes, 77 (skipped)
 when what the case needs is missing, 1 otherwise.
 """
 import argparse
@@ -11,9 +11,11 @@ import json
 import os
 import re
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -227,8 +229,29 @@ def case_classic(cli, _args):
         expect_in("ModuleNotFoundError", "ModuleNotFoundError: No module named 'no_such_module_here'", err)
 
 
+def case_tls(cli, args):
+    """The mutual-TLS sample server: --cacert, --cert, --key and --insecure."""
+    if not args.tls_server or not shutil.which("openssl"):
+        print("skipped: needs the tls_server sample and the openssl command")
+        return SKIP
+    with tempfile.TemporaryDirectory() as certs:
+        subprocess.run(["bash", os.path.join(args.source_dir, "samples/tls/make-certs.sh"), certs], check=True,
+                       capture_output=True, timeout=30)
+        ca, cert, key = (os.path.join(certs, name) for name in ("ca.crt", "alice.crt", "alice.key"))
+        with Server([args.tls_server, certs, "0"], r"listening on 127\.0\.0\.1:(\d+)") as server:
+            at = f"127.0.0.1:{server.port}"
+            whoami = cli.out("call", "--cacert", ca, "--cert", cert, "--key", key, at, "whoami()")
+            expect_in("mutual TLS: the server knows us", "alice", whoami)
+            expect_equal("--insecure still presents our certificate",
+                         cli.out("call", "--insecure", "--cert", cert, "--key", key, at, "add(2, 3)"), "5\n")
+            err = cli.err("call", "--cert", cert, "--key", key, at, "add(2, 3)", rc=EXIT_CONNECTION)
+            expect_in("the system's CAs do not know the sample CA", "certificate verify failed", err)
+            cli.err("call", "--cacert", ca, at, "add(2, 3)", rc=EXIT_CONNECTION)  # no client certificate
+            cli.err("call", at, "add(2, 3)", rc=EXIT_CONNECTION)  # plain TCP to a TLS port
+
+
 CASES = {"usage": case_usage, "counter": case_counter, "python-service": case_python_service,
-         "classic": case_classic}
+         "classic": case_classic, "tls": case_tls}
 
 
 def main():
@@ -236,6 +259,8 @@ def main():
     parser.add_argument("case", choices=sorted(CASES))
     parser.add_argument("--netref", required=True)
     parser.add_argument("--counter-server")
+    parser.add_argument("--tls-server")
+    parser.add_argument("--source-dir", default=os.path.dirname(os.path.dirname(HERE)))
     args = parser.parse_args()
     cli = Cli(args.netref)
     try:
