@@ -22,40 +22,41 @@ void print_lines(std::ostream& out, const std::vector<std::string>& lines) {
 
 int run_ls(const Options& options, std::ostream& out) {
   const auto path = options.operands.empty() ? std::vector<std::string>{} : split_path(options.operands.front());
-  ConnectionPtr connection = open_session(options);
-  print_lines(out, list_names(connection->root(), path));
-  connection->close();
+  const Session session = open_session(options);
+  print_lines(out, list_names(session.root, path));
+  session.connection->close();
   return exit_success;
 }
 
 int run_describe(const Options& options, std::ostream& out) {
   const auto path = split_path(options.operands.front());
-  ConnectionPtr connection = open_session(options);
-  print_lines(out, describe_name(connection->root(), path));
-  connection->close();
+  const Session session = open_session(options);
+  print_lines(out, describe_name(session.root, path));
+  session.connection->close();
   return exit_success;
 }
 
 int run_call(const Options& options, std::ostream& out) {
   const Expression expression = parse_expression(options.operands.front());  // before connecting
-  ConnectionPtr connection = open_session(options);
-  const Value result = evaluate(expression, connection->root());
+  const Session session = open_session(options);
+  const Value result = evaluate(expression, session.root);
   out << (options.json ? to_json(result) : python_repr(result)) << '\n';
-  connection->close();
+  session.connection->close();
   return exit_success;
 }
 
 int run_ping(const Options& options, std::ostream& out) {
-  ConnectionPtr connection = open_session(options);
-  out << options.address.host << ':' << options.address.port << ": " << describe_peer(*connection) << '\n';
-  const auto timeout = options.timeout.value_or(connection->config().sync_request_timeout);
+  const Session session = open_session(options);
+  Connection& connection = *session.connection;
+  out << options.address.host << ':' << options.address.port << ": " << describe_peer(connection) << '\n';
+  const auto timeout = options.timeout.value_or(connection.config().sync_request_timeout);
   for (int i = 1; i <= options.count; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    connection->ping(timeout);
+    connection.ping(timeout);
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
     out << "ping " << i << ": " << std::fixed << std::setprecision(3) << took.count() << " ms\n";
   }
-  connection->close();
+  connection.close();
   return exit_success;
 }
 

@@ -28,16 +28,16 @@ ClientConfig client_config(const Options& options, Generation generation) {
   return config;
 }
 
-ConnectionPtr connect_speaking(const Options& options, Generation generation) {
-  ConnectionPtr connection = open_connection(options.address.host, options.address.port,
-                                             client_config(options, generation));
-  connection->root();  // the first request a plain rpyc server answers (hello may be refused)
-  return connection;
+Session connect_speaking(const Options& options, Generation generation) {
+  Session session;
+  session.connection = open_connection(options.address.host, options.address.port, client_config(options, generation));
+  session.root = session.connection->root();  // the first request a plain rpyc server answers (hello may be refused)
+  return session;
 }
 
 }  // namespace
 
-ConnectionPtr open_session(const Options& options) {
+Session open_session(const Options& options) {
   if (options.generation) return connect_speaking(options, *options.generation);
   try {
     return connect_speaking(options, Generation::v6);
