@@ -185,13 +185,15 @@ def case_python_service(cli, _args):
         listing = cli.out("ls", at).splitlines()
         names = [line.split()[0] for line in listing]
         expect_equal("ls names", sorted(names), ["echo", "fail", "get_service_aliases", "get_service_name", "greet",
-                                                "open_account", "sleep"])
+                                                "open_account", "sleep", "version"])
         expect_in("ls docstring", "# Returns a greeting for name.", listing[names.index("greet")])
         described = cli.out("describe", at, "greet")
         expect_in("describe: type", "type: builtins.method", described)
         expect_in("describe: docstring, dedented", "Returns a greeting for name.\n\nThe punctuation ends it.\n",
                   described)
 
+        expect_equal("describe a plain value", cli.out("describe", at, "version"), "version = '1.2'  (str)\n")
+        expect_equal("ls a plain value", cli.out("ls", at, "version"), "version = '1.2'  (str)\n")
         expect_equal("keywords", cli.out("call", at, 'greet("ann", punctuation="?")'), "'hello, ann?'\n")
         expect_equal("a chain on rpyc", cli.out("call", at, "open_account(10).deposit(5)"), "15\n")
         expect_equal("literals round-trip",
@@ -244,6 +246,9 @@ def case_tls(cli, args):
             expect_in("mutual TLS: the server knows us", "alice", whoami)
             expect_equal("--insecure still presents our certificate",
                          cli.out("call", "--insecure", "--cert", cert, "--key", key, at, "add(2, 3)"), "5\n")
+            err = cli.err("call", "--cacert", ca, "--servername", "elsewhere.example", "--cert", cert, "--key", key,
+                          at, "add(2, 3)", rc=EXIT_CONNECTION)
+            expect_in("--servername is the name checked", "certificate verify failed", err)
             err = cli.err("call", "--cert", cert, "--key", key, at, "add(2, 3)", rc=EXIT_CONNECTION)
             expect_in("the system's CAs do not know the sample CA", "certificate verify failed", err)
             cli.err("call", "--cacert", ca, at, "add(2, 3)", rc=EXIT_CONNECTION)  # no client certificate

@@ -18,6 +18,8 @@ class Account:
 
 
 class BankService(rpyc.Service):
+    exposed_version = "1.2"
+
     def exposed_greet(self, name, punctuation="!"):
         """Returns a greeting for name.
 
