@@ -131,6 +131,57 @@ bool public_names_reachable(const RemoteRefPtr& ref, const std::vector<std::stri
   return false;
 }
 
+/// A name as `ls` shows it, with what INSPECT said of it (a signature or a docstring).
+struct Entry {
+  std::string name;
+  std::string doc;
+};
+
+/// The names a client can use, in the server's order. rpyc services expose exposed_<name> as
+/// <name>, and their other public names only when the server allows public attributes (the
+/// classic server allows all).
+std::vector<Entry> visible_entries(const RemoteRefPtr& ref, const std::vector<std::string>& names,
+                                   const std::map<std::string, std::string>& methods) {
+  const bool exposed_convention = std::any_of(names.begin(), names.end(), [](const std::string& n) {
+    return n.starts_with(exposed_prefix);
+  });
+  const bool public_reachable = !exposed_convention || public_names_reachable(ref, names, methods);
+  std::vector<Entry> entries;
+  for (const auto& name : names) {
+    std::string shown = name;
+    if (exposed_convention && name.starts_with(exposed_prefix)) {
+      shown = name.substr(exposed_prefix.size());
+    } else if (name.starts_with('_') || !public_reachable) {
+      continue;
+    }
+    if (std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == shown; })) continue;
+    const auto method = methods.find(name);
+    entries.push_back({shown, method == methods.end() ? std::string() : method->second});
+  }
+  return entries;
+}
+
+/// One line a signature (a netref server's docs are its overloads' signatures), or a name and
+/// the first line of its docstring, aligned.
+std::vector<std::string> entry_lines(const std::vector<Entry>& entries, bool docs_are_signatures) {
+  std::size_t width = 0;
+  for (const auto& e : entries) width = std::max(width, e.name.size());
+  std::vector<std::string> lines;
+  for (const auto& e : entries) {
+    if (docs_are_signatures && !e.doc.empty()) {
+      for (auto& signature : lines_of(e.doc)) lines.push_back(std::move(signature));
+      continue;
+    }
+    const auto doc = cleaned_doc(e.doc);
+    if (doc.empty()) {
+      lines.push_back(e.name);
+    } else {
+      lines.push_back(e.name + std::string(width - e.name.size() + 2, ' ') + "# " + doc.front());
+    }
+  }
+  return lines;
+}
+
 std::string plain_value_line(const std::vector<std::string>& path, const Value& value) {
   return joined_path(path) + " = " + python_repr(value) + "  (" + std::string(value.type_name()) + ")";
 }
@@ -154,50 +205,10 @@ std::vector<std::string> list_names(const RemoteRefPtr& root, const std::vector<
   Value target = fetch(root, path);
   const auto* ref = target.get_if<RemoteRefPtr>();
   if (ref == nullptr || !*ref) return {plain_value_line(path, target)};
-  const std::vector<std::string> names = dir(*ref);
   const auto methods = inspect(*ref);
-  const bool signatures = (*ref)->connection()->peer_is_netref();
-  // rpyc services expose exposed_<name> as <name>, and their other public names only when
-  // the server allows public attributes (the classic server allows all).
-  const bool exposed_convention = std::any_of(names.begin(), names.end(), [](const std::string& n) {
-    return n.starts_with(exposed_prefix);
-  });
-  const bool public_reachable = !exposed_convention || public_names_reachable(*ref, names, methods);
-
-  struct Entry {
-    std::string name;
-    std::string doc;
-  };
-  std::vector<Entry> entries;
-  for (const auto& name : names) {
-    std::string shown = name;
-    if (exposed_convention && name.starts_with(exposed_prefix)) {
-      shown = name.substr(exposed_prefix.size());
-    } else if (name.starts_with('_') || !public_reachable) {
-      continue;
-    }
-    if (std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == shown; })) continue;
-    auto method = methods.find(name);
-    entries.push_back({shown, method == methods.end() ? std::string() : method->second});
-  }
+  const auto entries = visible_entries(*ref, dir(*ref), methods);
   if (entries.empty() && methods.count("__call__") != 0 && !path.empty()) return describe_name(root, path);
-
-  std::size_t width = 0;
-  for (const auto& e : entries) width = std::max(width, e.name.size());
-  std::vector<std::string> lines;
-  for (const auto& e : entries) {
-    if (signatures && !e.doc.empty()) {
-      for (auto& signature : lines_of(e.doc)) lines.push_back(std::move(signature));
-    } else {
-      const auto doc = cleaned_doc(e.doc);
-      if (doc.empty()) {
-        lines.push_back(e.name);
-      } else {
-        lines.push_back(e.name + std::string(width - e.name.size() + 2, ' ') + "# " + doc.front());
-      }
-    }
-  }
-  return lines;
+  return entry_lines(entries, (*ref)->connection()->peer_is_netref());
 }
 
 std::vector<std::string> describe_name(const RemoteRefPtr& root, const std::vector<std::string>& path) {
