@@ -229,6 +229,9 @@ def case_classic(cli, _args):
         expect_in("ls of the classic root", "getmodule", cli.out("ls", at))
         err = cli.err("call", at, "getmodule('no_such_module_here')", rc=EXIT_REMOTE)
         expect_in("ModuleNotFoundError", "ModuleNotFoundError: No module named 'no_such_module_here'", err)
+        # Last: the server dies in the middle of the call, and the link breaks.
+        err = cli.err("call", at, "getmodule('os')._exit(0)", rc=EXIT_CONNECTION)
+        expect_in("a broken link", "netref: ", err)
 
 
 def case_tls(cli, args):
