@@ -10,13 +10,10 @@
 //   argument   := NAME '=' expression | expression
 #include "expression.hpp"
 
-#include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <cstdlib>
-#include <optional>
 #include <utility>
 
 namespace netref::cli {
@@ -246,7 +243,6 @@ class Lexer {
   static double parse_double(const std::string& text) {
     // strtod, in the "C" locale the program never changes, rounds like Python's float():
     // overflow gives inf, underflow 0 or a subnormal.
-    errno = 0;
     return std::strtod(text.c_str(), nullptr);
   }
 
