@@ -224,6 +224,8 @@ def case_classic(cli, _args):
         at = f"127.0.0.1:{server.port}"
         expect_equal("getpid", cli.out("call", at, 'getmodule("os").getpid()'), f"{server.proc.pid}\n")
         expect_equal("attribute of a module", cli.out("call", at, "getmodule('os').sep"), "'/'\n")
+        expect_equal("a call at the end of a path (GETATTR, then CALLATTR)",
+                     cli.out("call", at, "getmodule('os').path.join('a', 'b')"), "'a/b'\n")
         expect_equal("subscript", cli.out("call", at, "getmodule('sys').argv[0]"),
                      "'/usr/bin/rpyc_classic'\n")
         expect_in("ls of the classic root", "getmodule", cli.out("ls", at))
