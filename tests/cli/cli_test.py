@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""Drives the `netref` command as a user would: runs it as a subprocess against servers this
+script starts on free loopback ports, and checks stdout, stderr and the exit status.
+
+Usage: cli_test.py CASE --netref PATH [--counter-server PATH] [--tls-server PATH]
+CASE: usage, counter, python-service, classic, tls. Exit 0 when every check passes, 77 (skipped)
+when what the case needs is missing, 1 otherwise.
+"""
+import argparse
+import json
+import os
+import re
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXIT_REMOTE, EXIT_USAGE, EXIT_CONNECTION, EXIT_TIMEOUT = 1, 2, 3, 4
+
+
+class Server:
+    """A server process started here; stopped (by its PID) when the case ends."""
+
+    def __init__(self, argv, ready, stream="stdout", deadline=10.0):
+        self.proc = subprocess.Popen(argv, text=True, stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL)
+        pipe = getattr(self.proc, stream)
+        selector = selectors.DefaultSelector()
+        selector.register(pipe, selectors.EVENT_READ)
+        end = time.monotonic() + deadline
+        seen = []
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not selector.select(left):
+                self.stop()
+                raise AssertionError(f"{argv[0]} did not say it was listening within {deadline} s: {seen}")
+            line = pipe.readline()
+            if not line:
+                self.stop()
+                raise AssertionError(f"{argv[0]} exited before listening: {seen}")
+            seen.append(line.strip())
+            match = re.search(ready, line)
+            if match:
+                self.port = int(match.group(1))
+                # Keep reading what it prints (an rpyc 5.x server logs a traceback for each
+                # detection probe), so that a full pipe never blocks it.
+                threading.Thread(target=self._drain, args=(pipe,), daemon=True).start()
+                return
+
+    @staticmethod
+    def _drain(pipe):
+        for _ in pipe:
+            pass
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Cli:
+    def __init__(self, path):
+        self.path = path
+        self.checks = 0
+
+    def run(self, *args, rc=0, timeout=10):
+        started = time.monotonic()
+        done = subprocess.run([self.path, *args], capture_output=True, text=True, timeout=timeout)
+        took = time.monotonic() - started
+        self.checks += 1
+        shown = " ".join(repr(a) if " " in a or not a else a for a in args)
+        if done.returncode != rc:
+            raise AssertionError(f"netref {shown}: exit {done.returncode}, expected {rc}\n"
+                                 f"stdout: {done.stdout}\nstderr: {done.stderr}")
+        return done.stdout, done.stderr, took
+
+    def out(self, *args, rc=0):
+        return self.run(*args, rc=rc)[0]
+
+    def err(self, *args, rc):
+        return self.run(*args, rc=rc)[1]
+
+
+def expect_equal(what, got, wanted):
+    if got != wanted:
+        raise AssertionError(f"{what}: got {got!r}, expected {wanted!r}")
+
+
+def expect_in(what, needle, haystack):
+    if needle not in haystack:
+        raise AssertionError(f"{what}: {needle!r} not in {haystack!r}")
+
+
+def free_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+def case_usage(cli, _args):
+    """What needs no server: help, usage errors, connection failures, services."""
+    expect_in("netref --help", "Usage: netref [OPTIONS] COMMAND", cli.out("--help"))
+    for command in ("ls", "describe", "call", "ping", "services"):
+        expect_in(f"{command} --help", f"Usage: netref {command}", cli.out(command, "--help"))
+        expect_in(f"help {command}", f"Usage: netref {command}", cli.out("help", command))
+    expect_in("unknown command", "unknown command 'frob'", cli.err("frob", rc=EXIT_USAGE))
+    expect_in("no address", "call needs HOST:PORT", cli.err("call", rc=EXIT_USAGE))
+    expect_in("services", "not available yet: needs the discovery support", cli.err("services", rc=EXIT_USAGE))
+    # A syntax error is found before connecting, with its column and a caret under it.
+    err = cli.err("call", f"127.0.0.1:{free_port()}", "add(2, 3", rc=EXIT_USAGE)
+    expect_in("syntax error", "syntax error at column 9: expected ')' to close the call opened at column 4", err)
+    expect_in("caret", "  add(2, 3\n          ^\n", err)
+    port = free_port()
+    err = cli.err("call", f"127.0.0.1:{port}", "add(2, 3)", rc=EXIT_CONNECTION)
+    expect_in("refused", f"cannot connect to 127.0.0.1:{port}", err)
+    expect_in("missing CA file", "netref: ", cli.err("ping", "--cacert", "/nonexistent/ca.pem", f"127.0.0.1:{port}",
+                                                      rc=EXIT_USAGE))
+
+
+def case_counter(cli, args):
+    """The counter sample server (netref): signatures, chains, errors, JSON, both generations."""
+    if not args.counter_server:
+        print("skipped: the counter sample is not built (NETREF_BUILD_SAMPLES=OFF)")
+        return SKIP
+    with Server([args.counter_server, "0"], r"listening on 127\.0\.0\.1:(\d+)") as server:
+        at = f"127.0.0.1:{server.port}"
+        expect_equal("add(2, 3)", cli.out("call", at, "add(2, 3)"), "5\n")
+        expect_equal("chain", cli.out("call", at, "make_counter(10).add(5)"), "15\n")
+        expect_equal("chain, JSON", cli.out("call", "--json", at, "make_counter(10).add(5)"), "15\n")
+        expect_equal("rpyc 5 messages", cli.out("--rpyc", "5", "call", at, "add(-2, 0x10)"), "14\n")
+        netref_repr = cli.out("call", at, "make_counter(1)")
+        expect_in("a netref result prints its repr", "Counter", netref_repr)
+        as_json = json.loads(cli.out("call", at, "make_counter(1)", "--json"))
+        expect_equal("a netref in JSON", as_json["netref"], "Counter")
+
+        listing = cli.out("ls", at).splitlines()
+        for name in ("add", "make_counter", "apply"):
+            if not any(line.startswith(name + "(") for line in listing):
+                raise AssertionError(f"ls: no signature for {name} in {listing}")
+        expect_in("ls PATH", "make_counter(", cli.out("ls", at, "make_counter"))
+        described = cli.out("describe", at, "add").splitlines()
+        if not described[0].startswith("add(") or "-> int" not in described[0]:
+            raise AssertionError(f"describe add: {described}")
+        expect_in("describe's type line", "type: ", "\n".join(described))
+
+        err = cli.err("call", at, "add(2, 'x')", rc=EXIT_REMOTE)
+        expect_in("a remote TypeError names its class", "TypeError: ", err)
+        err = cli.err("call", at, "nothing_here()", rc=EXIT_REMOTE)
+        expect_in("a remote AttributeError", "AttributeError: ", err)
+        err = cli.err("call", at, "'text'.upper()", rc=EXIT_USAGE)
+        expect_in("a local value is not called", "at column 7: a str value has no attribute 'upper'", err)
+
+        ping = cli.out("ping", "--count", "2", at).splitlines()
+        expect_equal("ping says who answered", ping[0], f"{at}: netref server, rpyc 6 messages")
+        if len(ping) != 3 or not re.fullmatch(r"ping 2: \d+\.\d{3} ms", ping[2]):
+            raise AssertionError(f"ping --count 2: {ping}")
+
+
+def case_python_service(cli, _args):
+    """A stock rpyc service: docstrings, literals of every kind, exceptions, timeouts."""
+    with Server([sys.executable, os.path.join(HERE, "py_service.py")], r"ready (\d+)") as server:
+        at = f"127.0.0.1:{server.port}"
+        ping = cli.out("ping", at)
+        expect_equal("generation detected", ping.splitlines()[0], f"{at}: rpyc server, rpyc 5 messages")
+
+        listing = cli.out("ls", at).splitlines()
+        names = [line.split()[0] for line in listing]
+        expect_equal("ls names", sorted(names), ["echo", "fail", "get_service_aliases", "get_service_name", "greet",
+                                                "open_account", "sleep", "version"])
+        expect_in("ls docstring", "# Returns a greeting for name.", listing[names.index("greet")])
+        described = cli.out("describe", at, "greet")
+        expect_in("describe: type", "type: builtins.method", described)
+        expect_in("describe: docstring, dedented", "Returns a greeting for name.\n\nThe punctuation ends it.\n",
+                  described)
+
+        expect_equal("describe a plain value", cli.out("describe", at, "version"), "version = '1.2'  (str)\n")
+        expect_equal("ls a plain value", cli.out("ls", at, "version"), "version = '1.2'  (str)\n")
+        expect_equal("keywords", cli.out("call", at, 'greet("ann", punctuation="?")'), "'hello, ann?'\n")
+        expect_equal("a chain on rpyc", cli.out("call", at, "open_account(10).deposit(5)"), "15\n")
+        expect_equal("literals round-trip",
+                     cli.out("call", at, r"""echo(None, True, False, -7, 2.5, 1e-05, 'it\'s', "q\"", b'\x00\xff',
+                                                  [1, (2,)], (), 2j)"""),
+                     "(None, True, False, -7, 2.5, 1e-05, \"it's\", 'q\"', b'\\x00\\xff', (1, (2,)), (), 2j)\n")
+        big = "123456789012345678901234567890"
+        expect_equal("big ints", cli.out("call", at, f"echo(-{big})"), f"(-{big},)\n")
+        as_json = json.loads(cli.out("call", at, "--json", f"echo({big}, 'caf\u00e9\\n\"', b'\\x00', None, 1.5)"))
+        expect_equal("JSON", as_json, [int(big), "caf\u00e9\n\"", "AA==", None, 1.5])
+
+        err = cli.err("call", at, "fail('boom')", rc=EXIT_REMOTE)
+        expect_equal("remote exception on stderr", err, "ValueError: boom\n")
+        _, err, took = cli.run("call", "--timeout", "0.3", at, "sleep(3)", rc=EXIT_TIMEOUT)
+        expect_in("timeout", "netref: timed out", err)
+        if took > 2.5:
+            raise AssertionError(f"--timeout 0.3 took {took:.1f} s")
+
+
+def case_classic(cli, _args):
+    """Python's classic server (Debian's rpyc_classic): modules reached through getmodule."""
+    classic = "/usr/bin/rpyc_classic"
+    if not os.path.exists(classic):
+        print(f"skipped: {classic} is absent (Debian's python3-rpyc ships it)")
+        return SKIP
+    with Server([classic, "--host", "127.0.0.1", "--port", "0"], r"server started on \[127\.0\.0\.1\]:(\d+)",
+                stream="stderr") as server:
+        at = f"127.0.0.1:{server.port}"
+        expect_equal("getpid", cli.out("call", at, 'getmodule("os").getpid()'), f"{server.proc.pid}\n")
+        expect_equal("attribute of a module", cli.out("call", at, "getmodule('os').sep"), "'/'\n")
+        expect_equal("a call at the end of a path (GETATTR, then CALLATTR)",
+                     cli.out("call", at, "getmodule('os').path.join('a', 'b')"), "'a/b'\n")
+        expect_equal("subscript", cli.out("call", at, "getmodule('sys').argv[0]"),
+                     "'/usr/bin/rpyc_classic'\n")
+        expect_in("ls of the classic root", "getmodule", cli.out("ls", at))
+        err = cli.err("call", at, "getmodule('no_such_module_here')", rc=EXIT_REMOTE)
+        expect_in("ModuleNotFoundError", "ModuleNotFoundError: No module named 'no_such_module_here'", err)
+        # Last: the server dies in the middle of the call, and the link breaks.
+        err = cli.err("call", at, "getmodule('os')._exit(0)", rc=EXIT_CONNECTION)
+        expect_in("a broken link", "netref: ", err)
+
+
+def case_tls(cli, args):
+    """The mutual-TLS sample server: --cacert, --cert, --key and --insecure."""
+    if not args.tls_server or not shutil.which("openssl"):
+        print("skipped: needs the tls_server sample and the openssl command")
+        return SKIP
+    with tempfile.TemporaryDirectory() as certs:
+        subprocess.run(["bash", os.path.join(args.source_dir, "samples/tls/make-certs.sh"), certs], check=True,
+                       capture_output=True, timeout=30)
+        ca, cert, key = (os.path.join(certs, name) for name in ("ca.crt", "alice.crt", "alice.key"))
+        with Server([args.tls_server, certs, "0"], r"listening on 127\.0\.0\.1:(\d+)") as server:
+            at = f"127.0.0.1:{server.port}"
+            whoami = cli.out("call", "--cacert", ca, "--cert", cert, "--key", key, at, "whoami()")
+            expect_in("mutual TLS: the server knows us", "alice", whoami)
+            expect_equal("--insecure still presents our certificate",
+                         cli.out("call", "--insecure", "--cert", cert, "--key", key, at, "add(2, 3)"), "5\n")
+            err = cli.err("call", "--cacert", ca, "--servername", "elsewhere.example", "--cert", cert, "--key", key,
+                          at, "add(2, 3)", rc=EXIT_CONNECTION)
+            expect_in("--servername is the name checked", "certificate verify failed", err)
+            err = cli.err("call", "--cert", cert, "--key", key, at, "add(2, 3)", rc=EXIT_CONNECTION)
+            expect_in("the system's CAs do not know the sample CA", "certificate verify failed", err)
+            cli.err("call", "--cacert", ca, at, "add(2, 3)", rc=EXIT_CONNECTION)  # no client certificate
+            cli.err("call", at, "add(2, 3)", rc=EXIT_CONNECTION)  # plain TCP to a TLS port
+
+
+CASES = {"usage": case_usage, "counter": case_counter, "python-service": case_python_service,
+         "classic": case_classic, "tls": case_tls}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("--netref", required=True)
+    parser.add_argument("--counter-server")
+    parser.add_argument("--tls-server")
+    parser.add_argument("--source-dir", default=os.path.dirname(os.path.dirname(HERE)))
+    args = parser.parse_args()
+    cli = Cli(args.netref)
+    try:
+        status = CASES[args.case](cli, args)
+    except AssertionError as e:
+        print(f"FAILED ({args.case}, after {cli.checks} runs): {e}", file=sys.stderr)
+        return 1
+    if status == SKIP:
+        return SKIP
+    print(f"{args.case}: {cli.checks} runs of netref passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
