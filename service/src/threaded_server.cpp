@@ -65,6 +65,7 @@ struct ServerCore : ServerBase {
   }
 
   void accept_loop() {
+    announce_started();
     for (;;) {
       StreamPtr stream = listener().accept();
       if (!stream) return;  // closed by stop()
@@ -98,6 +99,7 @@ struct ServerCore : ServerBase {
       if (stopping) return;
       stopping = true;
     }
+    announce_stopping();  // unregister before the listener closes, as rpyc's close() does
     listener().close();
     if (accept_thread.joinable() && accept_thread.get_id() != std::this_thread::get_id()) accept_thread.join();
     refuse_requests();
