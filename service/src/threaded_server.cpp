@@ -65,7 +65,6 @@ struct ServerCore : ServerBase {
   }
 
   void accept_loop() {
-    announce_started();
     for (;;) {
       StreamPtr stream = listener().accept();
       if (!stream) return;  // closed by stop()
@@ -157,11 +156,15 @@ ThreadedServer::ThreadedServer(Service service, ServerConfig config)
 
 ThreadedServer::~ThreadedServer() { stop(); }
 
-void ThreadedServer::serve_forever() { core_->accept_loop(); }
+void ThreadedServer::serve_forever() {
+  core_->announce_started();
+  core_->accept_loop();
+}
 
 void ThreadedServer::start() {
   std::lock_guard lk(core_->mutex);
   if (core_->accept_thread.joinable() || core_->stopping) return;
+  core_->announce_started();  // before start() returns: the registrar knows the server serves
   core_->accept_thread = std::thread([this] { core_->accept_loop(); });
 }
 
