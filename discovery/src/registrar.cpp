@@ -23,11 +23,11 @@ class RegistryRegistrar final : public ServerRegistrar {
     if (registry.local_host.empty() && endpoint.host != "0.0.0.0" && !endpoint.host.empty()) {
       registry.local_host = endpoint.host;
     }
+    std::lock_guard lk(mutex_);
+    if (stopping_ || thread_.joinable()) return;  // one server per registrar: a second start is ignored
     port_ = config_.advertised_port != 0 ? config_.advertised_port : endpoint.port;
     log_ = endpoint.log;
     client_ = RegistryClient(registry);
-    std::lock_guard lk(mutex_);
-    if (stopping_ || thread_.joinable()) return;
     thread_ = std::thread([this] { run(); });
   }
 
@@ -79,7 +79,7 @@ class RegistryRegistrar final : public ServerRegistrar {
   }
 
   const RegistrarConfig config_;
-  // Set by server_started before the thread starts; read-only afterwards.
+  // Set by server_started (under mutex_) before the thread starts; read-only afterwards.
   RegistryClient client_;
   std::uint16_t port_ = 0;
   std::function<void(std::string_view)> log_;

@@ -15,7 +15,6 @@
 
 #include "netref/discovery/detail/registry_wire.hpp"
 #include "netref/discovery/detail/service_table.hpp"
-#include "netref/protocol/brine.hpp"
 #include "registry_socket.hpp"
 
 namespace netref {
@@ -235,12 +234,7 @@ struct RegistryServer::Impl {
       ++counts.oversized;
       return true;
     }
-    // A request is one brine value; until one decodes, more may be on the way.
-    try {
-      brine::decode(c.request, {.max_depth = 8, .max_items = 4096, .max_bytes = 1 << 20});
-    } catch (const Error&) {
-      return false;
-    }
+    if (!detail::holds_one_value(c.request)) return false;  // more may be on the way
     auto reply = serve(c.request, c.host);
     if (!reply) return true;
     c.reply = std::move(*reply);

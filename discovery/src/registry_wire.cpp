@@ -136,6 +136,8 @@ std::optional<RegistryRequest> parse_registry_request(std::span<const std::uint8
   return req;
 }
 
+bool holds_one_value(std::span<const std::uint8_t> data) { return decode_or_nothing(data).has_value(); }
+
 WireBytes encode_ok_reply() { return brine::encode(Value("OK")); }
 
 WireBytes encode_none_reply() { return brine::encode(Value(None{})); }

@@ -39,6 +39,9 @@ struct RegistryRequest {
 /// command, arguments of the wrong shape): rpyc's registry ignores those, and so do we. The
 /// command is matched in any case, as rpyc does (`cmd.lower()`).
 std::optional<RegistryRequest> parse_registry_request(std::span<const std::uint8_t> data);
+/// True when data is one whole brine value (a TCP request has fully arrived, be it a request
+/// or not); false while it may still be the start of one.
+bool holds_one_value(std::span<const std::uint8_t> data);
 
 // --- replies
 WireBytes encode_ok_reply();
