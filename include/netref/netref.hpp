@@ -9,3 +9,4 @@
 #include "netref/service/service_all.hpp"
 #include "netref/proxy/proxy.hpp"
 #include "netref/proxy/client.hpp"
+#include "netref/discovery/discovery.hpp"

@@ -45,6 +45,22 @@ void ServerBase::log(std::string_view message) const noexcept {
   }
 }
 
+void ServerBase::announce_started() {
+  std::lock_guard lk(announce_mutex_);
+  if (announced_ != Announced::not_yet) return;
+  announced_ = Announced::started;
+  if (!config_.registrar) return;
+  ServerEndpoint endpoint{config_.host, listener_->port(), [this](std::string_view m) { log(m); }};
+  config_.registrar->server_started(endpoint);
+}
+
+void ServerBase::announce_stopping() noexcept {
+  std::lock_guard lk(announce_mutex_);
+  const bool was_started = announced_ == Announced::started;
+  announced_ = Announced::stopped;
+  if (was_started && config_.registrar) config_.registrar->server_stopping();
+}
+
 bool ServerBase::admit(std::size_t open_now, const Stream& stream) {
   accepted_.fetch_add(1, std::memory_order_relaxed);
   if (open_now < config_.max_connections) return true;

@@ -46,6 +46,11 @@ class ServerBase {
   /// Fills the counters the base keeps into stats.
   void fill(ServerStats& stats) const;
 
+  /// Tells config().registrar (if any) that serving started; once, whoever calls.
+  void announce_started();
+  /// Tells config().registrar that the server stops; once, and only after a start.
+  void announce_stopping() noexcept;
+
   void count_handshake_failure() noexcept { handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
@@ -54,6 +59,11 @@ class ServerBase {
   std::unique_ptr<Listener> listener_;
   std::shared_ptr<std::atomic<bool>> refusing_ = std::make_shared<std::atomic<bool>>(false);
   ConnectionConfig connection_config_;  // config_.connection with the gate in front
+  // The registrar's state: told nothing yet, told started, told stopping (final). Under
+  // announce_mutex_, so a stop racing a start tells the registrar in order, or not at all.
+  enum class Announced { not_yet, started, stopped };
+  std::mutex announce_mutex_;
+  Announced announced_ = Announced::not_yet;
   std::atomic<std::uint64_t> accepted_{0}, refused_{0}, handshake_failures_{0}, rejected_{0};
   // Closes by Connection::close_reason(). Shared with every connection's close handler:
   // a handler may still be running on another thread (the timer thread's) after the

@@ -132,6 +132,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     std::lock_guard lk(mutex);
     if (started || stopping) return;
     started = true;
+    base.announce_started();
     acceptor = std::thread([this] { accept_loop(); });
     for (std::size_t i = 0; i < worker_count; ++i) start_worker_locked();
   }
@@ -556,6 +557,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       if (stopping) return;
       stopping = true;
     }
+    base.announce_stopping();  // unregister before the listener closes, as rpyc's close() does
     base.listener().close();
     if (acceptor.joinable()) acceptor.join();
     base.refuse_requests();

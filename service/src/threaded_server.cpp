@@ -98,6 +98,7 @@ struct ServerCore : ServerBase {
       if (stopping) return;
       stopping = true;
     }
+    announce_stopping();  // unregister before the listener closes, as rpyc's close() does
     listener().close();
     if (accept_thread.joinable() && accept_thread.get_id() != std::this_thread::get_id()) accept_thread.join();
     refuse_requests();
@@ -155,11 +156,15 @@ ThreadedServer::ThreadedServer(Service service, ServerConfig config)
 
 ThreadedServer::~ThreadedServer() { stop(); }
 
-void ThreadedServer::serve_forever() { core_->accept_loop(); }
+void ThreadedServer::serve_forever() {
+  core_->announce_started();
+  core_->accept_loop();
+}
 
 void ThreadedServer::start() {
   std::lock_guard lk(core_->mutex);
   if (core_->accept_thread.joinable() || core_->stopping) return;
+  core_->announce_started();  // before start() returns: the registrar knows the server serves
   core_->accept_thread = std::thread([this] { core_->accept_loop(); });
 }
 

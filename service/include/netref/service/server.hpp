@@ -27,6 +27,29 @@ namespace netref {
 
 class Service;
 
+/// Where a server listens, as told to its registrar when it starts.
+struct ServerEndpoint {
+  std::string host;         ///< the bound address (ServerConfig::host)
+  std::uint16_t port = 0;   ///< the bound TCP port (the one port 0 picked)
+  /// The server's log (ServerConfig::log, or standard error): a registrar reports here.
+  std::function<void(std::string_view)> log;
+};
+
+/// Announces a running server somewhere others look for it (a service registry). The
+/// service layer only calls these two hooks; the registrars themselves live above it
+/// (netref/discovery/registrar.hpp registers with an RPyC registry), so a server gains
+/// discovery without this layer depending on the one that provides it.
+class ServerRegistrar {
+ public:
+  virtual ~ServerRegistrar() = default;
+  /// Called once when the server starts serving (start() or serve_forever()), on the
+  /// thread that starts it. Must return promptly: do the network work on a thread of its own.
+  virtual void server_started(const ServerEndpoint& endpoint) = 0;
+  /// Called once from stop() (or the destructor), before the listener closes: withdraw the
+  /// announcement. Must not throw; should not block for longer than a short timeout.
+  virtual void server_stopping() noexcept = 0;
+};
+
 /// Decides who may connect (rpyc's authenticator). Called once per accepted connection,
 /// after the TLS handshake and before any frame is read, with the connection's stream.
 /// Returns the peer's identity (Connection::peer_identity(), seen by interceptors and
@@ -70,6 +93,10 @@ struct ServerConfig {
   /// Where the server reports what it refused and why (a rejected handshake, a full
   /// server); null: standard error.
   std::function<void(std::string_view)> log;
+  /// Told when serving starts and stops (ThreadedServer and ThreadPoolServer; a one-shot
+  /// server never registers): netref::registry_registrar(...) registers the service with an
+  /// RPyC registry. Null: the server announces itself nowhere.
+  std::shared_ptr<ServerRegistrar> registrar;
 };
 
 /// What a server has done; a snapshot for monitoring and leak tests.

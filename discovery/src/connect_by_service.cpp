@@ -1,0 +1,26 @@
+#include "netref/discovery/connect_by_service.hpp"
+
+namespace netref {
+
+std::vector<ServiceAddress> discover(const std::string& name, const RegistryConfig& registry) {
+  auto servers = RegistryClient(registry).query(name);
+  if (servers.empty()) {
+    throw ServiceNotFound("no servers exposing '" + name + "' were found by the registry at " + to_string(registry));
+  }
+  return servers;
+}
+
+Client connect_by_service(const std::string& name, const RegistryConfig& registry, const ClientConfig& config) {
+  const auto servers = discover(name, registry);
+  std::string failures;
+  for (const auto& server : servers) {
+    try {
+      return connect(server.host, server.port, config);
+    } catch (const ConnectionClosed& e) {  // ConnectError, or the peer closed during the hello
+      failures += "\n  " + server.host + ":" + std::to_string(server.port) + ": " + e.what();
+    }
+  }
+  throw ServiceUnavailable("every server of '" + name + "' failed:" + failures);
+}
+
+}  // namespace netref
