@@ -1,7 +1,7 @@
 // Discovery against stock Python rpyc, both ways: rpyc's registry with a netref server and
 // client; a Python server and client with netref_registry. Each case runs with Debian's rpyc
 // 5.3, and again with rpyc 6.0.1 when its sources are at $NETREF_RPYC6 (default
-// /work/shared/rpyc-6.0.1); without them those cases print "SKIP:" and ctest reports them
+// ../shared/rpyc-6.0.1 beside the project); without them those cases print "SKIP:" and ctest reports them
 // skipped.
 #include <doctest/doctest.h>
 
@@ -29,7 +29,8 @@ struct Rpyc {
 std::optional<Rpyc> rpyc(bool six) {
   if (!six) return Rpyc{"5.3", ""};
   const char* env = std::getenv("NETREF_RPYC6");
-  const std::string path = env ? env : "/work/shared/rpyc-6.0.1";
+  // Default: beside the project, where a checkout with its ../shared has them.
+  const std::string path = env ? env : std::string(NETREF_SOURCE_DIR) + "/../shared/rpyc-6.0.1";
   struct stat info {};
   if (::stat((path + "/rpyc").c_str(), &info) != 0) {
     MESSAGE("SKIP: rpyc 6.0.1 sources not found at " << path << " (set NETREF_RPYC6)");

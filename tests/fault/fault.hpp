@@ -186,12 +186,13 @@ struct Served {
   }
   std::uint16_t port() const { return server->port(); }
 
-  /// The canary is alive now, never failed, and no call of it was slow.
-  void check_canary() {
+  /// The canary is alive now, never failed, and no call of it was slower than bound (a test
+  /// whose hostile peers keep both cores busy on purpose allows for that).
+  void check_canary(std::chrono::milliseconds bound = kCanaryBound) {
     REQUIRE(canary);
     CHECK(canary->wait_calls(3));
     CHECK(canary->failure() == "");
-    CHECK(canary->slowest() < kCanaryBound);
+    CHECK(canary->slowest() < bound);
   }
 };
 

@@ -11,7 +11,7 @@ test runs without Python; run this again only when a message is added.
     make_goldens.py --check DIR   # ctest: do both files still match what rpyc sends?
 
 --check exits 77 (ctest's "skipped") when an rpyc is not here: Debian's python3-rpyc for
-5.x, and for 6.x the 6.0.1 sources at $NETREF_RPYC6 (default /work/shared/rpyc-6.0.1), which
+5.x, and for 6.x the 6.0.1 sources at $NETREF_RPYC6 (default ../shared/rpyc-6.0.1 beside the project), which
 are not in the repository.
 """
 import os
@@ -98,7 +98,8 @@ def record():
 
 def check(directory):
     here = os.path.abspath(__file__)
-    rpyc6 = os.environ.get("NETREF_RPYC6", "/work/shared/rpyc-6.0.1")
+    beside = os.path.join(os.path.dirname(here), "..", "..", "..", "..", "shared", "rpyc-6.0.1")
+    rpyc6 = os.environ.get("NETREF_RPYC6", os.path.normpath(beside))
     skipped = failed = False
     for generation, pythonpath in (("5", None), ("6", rpyc6)):
         if pythonpath is not None and not os.path.isdir(pythonpath):
