@@ -9,6 +9,7 @@
 #include "exit_codes.hpp"
 #include "expression.hpp"
 #include "introspection.hpp"
+#include "netref/discovery/registry_client.hpp"
 #include "netref/protocol/connection.hpp"
 #include "session.hpp"
 #include "value_text.hpp"
@@ -60,6 +61,34 @@ int run_ping(const Options& options, std::ostream& out) {
   return exit_success;
 }
 
+/// "NAME host:port host:port ...": one service and its servers.
+void print_service(std::ostream& out, const std::string& name, const std::vector<ServiceAddress>& servers) {
+  out << name;
+  for (const auto& server : servers) out << ' ' << server.host << ':' << server.port;
+  out << '\n';
+}
+
+int run_services(const Options& options, std::ostream& out) {
+  RegistryConfig config;
+  config.transport = options.registry_tcp ? RegistryTransport::tcp : RegistryTransport::udp;
+  if (options.registry) {
+    const Address at = parse_registry(*options.registry);
+    config.host = at.host;
+    config.port = at.port;
+  }
+  if (options.timeout) config.timeout = *options.timeout;
+  const RegistryClient registry(config);
+  if (!options.operands.empty()) {
+    const std::string& name = options.operands.front();
+    const auto servers = registry.query(name);
+    if (servers.empty()) throw ServiceNotFound("no server is registered under '" + name + "' at " + to_string(config));
+    print_service(out, name, servers);
+    return exit_success;
+  }
+  for (const auto& name : registry.list()) print_service(out, name, registry.query(name));
+  return exit_success;
+}
+
 /// The expression with a caret under the column that went wrong.
 void point_at(std::ostream& err, const std::string& text, std::size_t column) {
   err << "  " << text << "\n  ";
@@ -89,9 +118,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) no
         case Command::describe: return run_describe(options, out);
         case Command::call: return run_call(options, out);
         case Command::ping: return run_ping(options, out);
-        case Command::services:
-          err << "netref services: not available yet: needs the discovery support\n";
-          return exit_usage;
+        case Command::services: return run_services(options, out);
         case Command::none: break;
       }
       err << "netref: no command given (try netref --help)\n";
@@ -107,6 +134,12 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) no
     } catch (const UsageError& e) {
       err << "netref: " << e.what() << '\n';
       return exit_usage;
+    } catch (const ServiceNotFound& e) {  // the registry's answer: nothing under that name
+      err << "netref: " << e.what() << '\n';
+      return exit_remote_exception;
+    } catch (const ListingForbidden& e) {
+      err << "netref: " << e.what() << '\n';
+      return exit_remote_exception;
     } catch (const RemoteError& e) {
       err << remote_class(e) << ": " << e.message() << '\n';
       return exit_remote_exception;

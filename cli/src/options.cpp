@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "netref/discovery/registry_client.hpp"
+
 namespace netref::cli {
 namespace {
 
@@ -16,7 +18,7 @@ Commands:
   describe HOST:PORT PATH     one name's signature and documentation
   call HOST:PORT EXPR         evaluate a call written as in Python: 'add(2, 3)'
   ping HOST:PORT              round-trip time of a PING
-  services                    list registered services (needs discovery; not available yet)
+  services                    list the services an RPyC registry knows, and their servers
   help [COMMAND]              this text, or a command's
 
 Options (every command):
@@ -75,9 +77,16 @@ Options:
   --count N   send N pings (default 1)
 )";
 
-constexpr std::string_view services_help = R"(Usage: netref services [OPTIONS]
+constexpr std::string_view services_help = R"(Usage: netref services [OPTIONS] [NAME]
 
-Lists the services a registry knows. Not available yet: it needs netref's discovery support.
+Asks an RPyC registry (Python's rpyc_registry or netref_registry) which services it knows and
+where their servers are: every name with its servers (LIST, then QUERY for each), or the
+servers of NAME only (QUERY). Each line is "NAME host:port host:port ...".
+
+Options:
+  --registry HOST[:PORT]  the registry (default: UDP broadcast to 255.255.255.255:18811, as rpyc)
+  --tcp                   a TCP registry (rpyc_registry -m TCP) instead of UDP
+  --timeout SECONDS       how long to wait for each of the registry's answers (default 2)
 )";
 
 Command command_of(std::string_view word) {
@@ -91,7 +100,7 @@ Command command_of(std::string_view word) {
 
 bool takes_value(std::string_view name) {
   return name == "--timeout" || name == "--rpyc" || name == "--cacert" || name == "--cert" || name == "--key" ||
-         name == "--servername" || name == "--count";
+         name == "--servername" || name == "--count" || name == "--registry";
 }
 
 std::chrono::milliseconds parse_seconds(const std::string& text) {
@@ -147,6 +156,10 @@ void apply_option(Options& options, std::string_view name, const std::string& va
     options.tls.insecure = true;
   } else if (name == "--json") {
     options.json = true;
+  } else if (name == "--registry") {
+    options.registry = value;
+  } else if (name == "--tcp") {
+    options.registry_tcp = true;
   } else if (name == "--count") {
     options.count = parse_count(value);
   } else {
@@ -164,7 +177,12 @@ void check(Options& options, const std::vector<std::string>& words, bool count_g
   if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
     throw UsageError("--cert and --key go together (a client certificate needs its key)");
   }
+  if ((options.registry || options.registry_tcp) && options.command != Command::services) {
+    throw UsageError("--registry and --tcp apply to services only");
+  }
   if (options.command == Command::services) {
+    if (words.size() > 1) throw UsageError("services takes at most one NAME");
+    if (options.registry) (void)parse_registry(*options.registry);  // checked now, used later
     options.operands = words;
     return;
   }
@@ -190,6 +208,13 @@ void check(Options& options, const std::vector<std::string>& words, bool count_g
 }
 
 }  // namespace
+
+Address parse_registry(std::string_view text) {
+  if (text.find(':') == std::string_view::npos || (text.front() == '[' && text.back() == ']')) {
+    return parse_address(std::string(text) + ":" + std::to_string(default_registry_port));
+  }
+  return parse_address(text);
+}
 
 Address parse_address(std::string_view text) {
   std::string_view host;

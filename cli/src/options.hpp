@@ -49,6 +49,8 @@ struct Options {
   TlsOptions tls;
   bool json = false;                  ///< --json (call)
   int count = 1;                      ///< --count N (ping)
+  std::optional<std::string> registry;  ///< --registry HOST[:PORT] (services); rpyc's broadcast when absent
+  bool registry_tcp = false;            ///< --tcp (services): a TCP registry
 };
 
 /// Parses the arguments after the program name. Throws UsageError.
@@ -56,6 +58,9 @@ Options parse_options(std::span<const std::string_view> args);
 
 /// Parses "HOST:PORT" or "[IPv6]:PORT". Throws UsageError.
 Address parse_address(std::string_view text);
+
+/// Parses --registry's "HOST[:PORT]" (rpyc's port 18811 when none). Throws UsageError.
+Address parse_registry(std::string_view text);
 
 /// The --help text of a command, or of the program for Command::none.
 std::string_view help_text(Command command);

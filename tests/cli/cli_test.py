@@ -124,7 +124,9 @@ def case_usage(cli, _args):
         expect_in(f"help {command}", f"Usage: netref {command}", cli.out("help", command))
     expect_in("unknown command", "unknown command 'frob'", cli.err("frob", rc=EXIT_USAGE))
     expect_in("no address", "call needs HOST:PORT", cli.err("call", rc=EXIT_USAGE))
-    expect_in("services", "not available yet: needs the discovery support", cli.err("services", rc=EXIT_USAGE))
+    expect_in("services, two names", "services takes at most one NAME", cli.err("services", "A", "B", rc=EXIT_USAGE))
+    expect_in("--registry elsewhere", "apply to services only",
+              cli.err("ping", "--registry", "127.0.0.1", "127.0.0.1:1", rc=EXIT_USAGE))
     # A syntax error is found before connecting, with its column and a caret under it.
     err = cli.err("call", f"127.0.0.1:{free_port()}", "add(2, 3", rc=EXIT_USAGE)
     expect_in("syntax error", "syntax error at column 9: expected ')' to close the call opened at column 4", err)
@@ -260,7 +262,42 @@ def case_tls(cli, args):
             cli.err("call", at, "add(2, 3)", rc=EXIT_CONNECTION)  # plain TCP to a TLS port
 
 
-CASES = {"usage": case_usage, "counter": case_counter, "python-service": case_python_service,
+def case_services(cli, args):
+    """services against netref_registry (UDP and TCP), with servers registered by Python's rpyc."""
+    if not args.registry_server:
+        print("skipped: netref_registry is not built")
+        return SKIP
+    from rpyc.utils.registry import TCPRegistryClient, UDPRegistryClient
+    for mode, client in (("UDP", UDPRegistryClient), ("TCP", TCPRegistryClient)):
+        argv = [args.registry_server, "--host", "127.0.0.1", "-p", "0", "-m", mode, "--listing", "true"]
+        with Server(argv, rf"serving {mode} on 127\.0\.0\.1:(\d+)") as registry:
+            at = f"127.0.0.1:{registry.port}"
+            flags = ["--registry", at] + (["--tcp"] if mode == "TCP" else [])
+            rpyc_client = client(ip="127.0.0.1", port=registry.port)
+            if not rpyc_client.register(("COUNTER", "TALLY"), 20001):
+                raise AssertionError(f"{mode}: the registry did not acknowledge rpyc's REGISTER")
+            rpyc_client.register(("ECHO",), 20002)
+            listing = cli.out("services", *flags)
+            for line in ("COUNTER 127.0.0.1:20001\n", "TALLY 127.0.0.1:20001\n", "ECHO 127.0.0.1:20002\n"):
+                expect_in(f"{mode}: every name with its servers", line, listing)
+            expect_equal(f"{mode}: one name, any case", cli.out("services", *flags, "counter"),
+                         "counter 127.0.0.1:20001\n")
+            expect_in(f"{mode}: an unknown name", "no server is registered under 'nothing'",
+                      cli.err("services", *flags, "nothing", rc=EXIT_REMOTE))
+    # A registry that does not allow listing (both registries' default) still answers QUERY.
+    with Server([args.registry_server, "--host", "127.0.0.1", "-p", "0"], r"serving UDP on 127\.0\.0\.1:(\d+)") as registry:
+        at = f"127.0.0.1:{registry.port}"
+        UDPRegistryClient(ip="127.0.0.1", port=registry.port).register(("COUNTER",), 20001)
+        expect_in("listing off", "listing", cli.err("services", "--registry", at, rc=EXIT_REMOTE).lower())
+        expect_equal("listing off, one name", cli.out("services", "--registry", at, "COUNTER"),
+                     "COUNTER 127.0.0.1:20001\n")
+    # No registry there: a connection failure for TCP, a timeout's connection failure for UDP.
+    dead = f"127.0.0.1:{free_port()}"
+    cli.err("services", "--registry", dead, "--tcp", rc=EXIT_CONNECTION)
+    cli.err("services", "--registry", dead, "--timeout", "0.2", rc=EXIT_CONNECTION)
+
+
+CASES = {"usage": case_usage, "services": case_services, "counter": case_counter, "python-service": case_python_service,
          "classic": case_classic, "tls": case_tls}
 
 
@@ -270,6 +307,7 @@ def main():
     parser.add_argument("--netref", required=True)
     parser.add_argument("--counter-server")
     parser.add_argument("--tls-server")
+    parser.add_argument("--registry-server")
     parser.add_argument("--source-dir", default=os.path.dirname(os.path.dirname(HERE)))
     args = parser.parse_args()
     cli = Cli(args.netref)
