@@ -32,7 +32,7 @@ struct IterationState {
     // and next_items promises the same), so no empty batch is fetched to learn it.
     if (items.size() < ProxyIterator::batch) iterator = Value();
     if (items.empty()) return false;
-    current = Proxy(items[0]);
+    current = Proxy(std::move(items[0]));
     return true;
   }
 

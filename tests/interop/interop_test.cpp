@@ -7,10 +7,12 @@
 #include <stdexcept>
 
 #include "child_process.hpp"
+#include "python_server.hpp"
 
 using namespace netref;
 using netref::test::ChildProcess;
 using netref::test::interop_script;
+using netref::test::PythonServer;
 
 namespace {
 
@@ -70,26 +72,6 @@ TEST_CASE("a Python rpyc 5.3 client uses our server: calls, kwargs, netrefs, exc
   CHECK(output.find("ALL OK") != std::string::npos);
   server.stop();
 }
-
-struct PythonServer {
-  ChildProcess process{{"/usr/bin/python3", interop_script("py_server.py")}};
-  std::uint16_t port = 0;
-  PythonServer() {
-    std::string line;
-    while (process.read_line(line)) {
-      if (line.rfind("ready ", 0) == 0) {
-        port = static_cast<std::uint16_t>(std::stoi(line.substr(6)));
-        return;
-      }
-    }
-    FAIL("the Python server did not start: " << line);
-  }
-  Client connect() const {
-    ClientConfig config;
-    config.connection.generation = Generation::v5;
-    return netref::connect("127.0.0.1", port, config);
-  }
-};
 
 TEST_CASE("our client uses a Python rpyc 5.3 server: calls, kwargs, netrefs, exceptions, callbacks, async") {
   PythonServer py;

@@ -5,43 +5,15 @@
 
 #include <netref/netref.hpp>
 
-#include <filesystem>
 #include <sstream>
 
-#include "child_process.hpp"
+#include "python_server.hpp"
 
 using namespace netref;
-using netref::test::ChildProcess;
-using netref::test::interop_script;
+using netref::test::PythonServer;
+using netref::test::rpyc6_path;
 
 namespace {
-
-// rpyc 6.0.1's sources beside the project (../shared/rpyc-6.0.1), when they are there.
-std::string rpyc6_path() {
-  const auto path = std::filesystem::path(NETREF_SOURCE_DIR).parent_path() / "shared" / "rpyc-6.0.1";
-  return std::filesystem::exists(path / "rpyc") ? path.string() : std::string();
-}
-
-struct PythonServer {
-  ChildProcess process;
-  Generation generation;
-  std::uint16_t port = 0;
-  PythonServer(std::vector<std::string> argv, Generation gen) : process(std::move(argv)), generation(gen) {
-    std::string line;
-    while (process.read_line(line)) {
-      if (line.rfind("ready ", 0) == 0) {
-        port = static_cast<std::uint16_t>(std::stoi(line.substr(6)));
-        return;
-      }
-    }
-    FAIL("the Python server did not start: " << line);
-  }
-  Client connect() const {
-    ClientConfig config;
-    config.connection.generation = generation;
-    return netref::connect("127.0.0.1", port, config);
-  }
-};
 
 void check_operators(const PythonServer& py) {
   auto conn = py.connect();
@@ -87,7 +59,7 @@ void check_operators(const PythonServer& py) {
 }  // namespace
 
 TEST_CASE("proxy operators against a Python rpyc 5.3 server") {
-  PythonServer py({"/usr/bin/python3", interop_script("py_server.py")}, Generation::v5);
+  PythonServer py;
   check_operators(py);
 }
 
@@ -97,7 +69,6 @@ TEST_CASE("proxy operators against a Python rpyc 6.0.1 server") {
     MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
     return;
   }
-  PythonServer py({"/usr/bin/env", "PYTHONPATH=" + rpyc6, "/usr/bin/python3", interop_script("py_server.py")},
-                  Generation::v6);
+  PythonServer py(rpyc6, Generation::v6);
   check_operators(py);
 }
