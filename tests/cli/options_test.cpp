@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "netref/discovery/registry_client.hpp"
 #include "options.hpp"
 
 using namespace netref;
@@ -88,6 +89,20 @@ TEST_CASE("addresses: HOST:PORT and [IPv6]:PORT") {
   CHECK(usage_error({"ping", "h:0"}) == "'0' is not a port (1 to 65535)");
   CHECK(usage_error({"ping", "h:65536"}) == "'65536' is not a port (1 to 65535)");
   CHECK(usage_error({"ping", ":80"}) == "':80' names no host");
+}
+
+TEST_CASE("services: --registry HOST[:PORT] with rpyc's port by default, checked before asking") {
+  CHECK(parse_registry("127.0.0.1").port == default_registry_port);
+  CHECK(parse_registry("127.0.0.1:1234").port == 1234);
+  CHECK(parse_registry("[::1]").host == "::1");
+  const Options o = parse({"services", "--registry", "reg.example:9", "--tcp", "COUNTER"});
+  CHECK(o.registry == "reg.example:9");
+  CHECK(o.registry_tcp);
+  CHECK(o.operands == std::vector<std::string>{"COUNTER"});
+  CHECK(usage_error({"services", "--registry", "h:0"}) == "'0' is not a port (1 to 65535)");
+  CHECK(usage_error({"services", "--registry", ""}) == "':18811' names no host");
+  CHECK(usage_error({"services", "A", "B"}) == "services takes at most one NAME");
+  CHECK(usage_error({"ls", "--tcp", "h:1"}) == "--registry and --tcp apply to services only");
 }
 
 TEST_CASE("each mistake on the command line has its own message") {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -73,6 +74,15 @@ class ChildProcess {
   bool reaped_ = false;
   FILE* stdout_ = nullptr;
 };
+
+/// Reads the child's lines until it says "ready PORT": the port, or 0 when its output ended
+/// first (last then holds the last line it printed).
+inline std::uint16_t read_ready_port(ChildProcess& child, std::string& last) {
+  while (child.read_line(last)) {
+    if (last.rfind("ready ", 0) == 0) return static_cast<std::uint16_t>(std::stoi(last.substr(6)));
+  }
+  return 0;
+}
 
 inline std::string interop_script(const char* name) { return std::string(NETREF_SOURCE_DIR) + "/tests/interop/" + name; }
 

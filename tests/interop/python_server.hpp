@@ -43,13 +43,8 @@ struct PythonServer {
  private:
   PythonServer(std::vector<std::string> argv, Generation gen) : process(std::move(argv)), generation(gen) {
     std::string line;
-    while (process.read_line(line)) {
-      if (line.rfind("ready ", 0) == 0) {
-        port = static_cast<std::uint16_t>(std::stoi(line.substr(6)));
-        return;
-      }
-    }
-    FAIL("the Python server did not start: " << line);
+    port = read_ready_port(process, line);
+    if (port == 0) FAIL("the Python server did not start: " << line);
   }
 };
 

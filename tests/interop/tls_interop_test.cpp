@@ -21,6 +21,7 @@ using netref::test::cert;
 using netref::test::cert_dir;
 using netref::test::ChildProcess;
 using netref::test::interop_script;
+using netref::test::read_ready_port;
 using netref::test::key;
 
 namespace {
@@ -124,13 +125,8 @@ struct PythonTlsServer {
 
   PythonTlsServer() {
     std::string line;
-    while (process.read_line(line)) {
-      if (line.rfind("ready ", 0) == 0) {
-        port = static_cast<std::uint16_t>(std::stoi(line.substr(6)));
-        return;
-      }
-    }
-    FAIL("the Python TLS server did not start: " << line);
+    port = read_ready_port(process, line);
+    if (port == 0) FAIL("the Python TLS server did not start: " << line);
   }
 
   /// A client speaking rpyc 5's generation that trusts trusted_ca and, unless who is "",

@@ -27,6 +27,9 @@ struct Version {
   std::int64_t number = 0;
 };
 
+// A container whose __len__ answers something that is not a count.
+struct Liar {};
+
 struct Fixture {
   Registry types;
   Service svc{types};
@@ -58,6 +61,8 @@ struct Fixture {
         .def("__eq__", [](const Version& a, const Version& b) { return a.number == b.number; })
         .def("__lt__", [](const Version& a, const Version& b) { return a.number < b.number; })
         .def("__hash__", [](const Version& v) { return v.number * 7; });
+    types.expose<Liar>("Liar").def("__len__", [](const Liar&) { return std::string("many"); });
+    svc.attr("liar", std::make_shared<Liar>());
     svc.attr("scores", scores);
     svc.def("version", [](std::int64_t n) { return std::make_shared<Version>(Version{n}); });
     svc.def("pair", [] { return std::make_tuple(std::int64_t{1}, std::string("two")); });
@@ -101,6 +106,9 @@ TEST_CASE("size, contains, str, bool and operator<< ask the peer") {
   out << scores;
   CHECK(out.str() == "Scores(2)");
   CHECK(static_cast<bool>(scores));  // no __bool__: __len__ decides
+  auto liar = conn->root()->attr("liar");
+  CHECK_THROWS_WITH_AS(liar.size(), "TypeError: __len__ returned str, not a count", TypeError);
+  CHECK(scores.size() == 2);  // the connection carries on
   f.scores->by_name.clear();
   CHECK_FALSE(static_cast<bool>(scores));
 }
@@ -167,6 +175,7 @@ TEST_CASE("plain values a call returns index, measure and iterate locally") {
   CHECK(pair[0].as<std::int64_t>() == 1);
   CHECK(pair[-1].as<std::string>() == "two");
   CHECK_THROWS_AS(pair[2].get(), IndexError);
+  CHECK_THROWS_AS(pair["first"].get(), TypeError);  // tuple indices are ints
   CHECK(pair.contains("two"));
   std::vector<std::string> rendered;
   for (const Proxy& item : pair) rendered.push_back(item.str());
