@@ -93,7 +93,7 @@ class EtcdRegistrar final : public ServerRegistrar {
       throw;
     }
     lease_ = lease.id;
-    renew_every_ = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), lease.ttl / 3);
+    renew_every_ = std::max(std::chrono::milliseconds(100), std::chrono::milliseconds(lease.ttl) / 3);
   }
 
   void run() {

@@ -140,7 +140,7 @@ long perform(const std::string& url, std::string_view body, const HttpOptions& o
     throw HttpGarbage("not an HTTP answer: " + describe(result, error));
   }
   if (result == CURLE_OPERATION_TIMEDOUT) {
-    throw HttpFailure(std::string("no answer within the timeout (") + describe(result, error) + ")");
+    throw HttpFailure("no answer within " + std::to_string(options.timeout.count()) + " ms (" + describe(result, error) + ")");
   }
   if (result != CURLE_OK) throw HttpFailure(describe(result, error));
   return status;

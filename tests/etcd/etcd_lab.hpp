@@ -51,6 +51,7 @@ class EtcdCluster {
     std::size_t members = 1;
     bool tls = false;               ///< serve clients over TLS (server-a, signed by ca-a)
     bool client_cert_auth = false;  ///< and require a client certificate signed by ca-a
+    bool start = true;              ///< false: ports chosen, nothing started (start_all later)
   };
 
   explicit EtcdCluster(Options options) : options_(options) {
@@ -60,8 +61,7 @@ class EtcdCluster {
     for (std::size_t i = 0; i < options_.members; ++i) {
       members_.push_back({"m" + std::to_string(i), free_port(), free_port(), -1});
     }
-    for (std::size_t i = 0; i < members_.size(); ++i) start(i);
-    for (std::size_t i = 0; i < members_.size(); ++i) wait_ready(i);
+    if (options_.start) start_all();
   }
   EtcdCluster() : EtcdCluster(Options{}) {}
   ~EtcdCluster() {
@@ -92,6 +92,12 @@ class EtcdCluster {
       c.key_file = (cert_dir() / "client-alice.key").string();
     }
     return c;
+  }
+
+  /// Starts every member, then waits until each answers.
+  void start_all() {
+    for (std::size_t i = 0; i < members_.size(); ++i) start(i);
+    for (std::size_t i = 0; i < members_.size(); ++i) wait_ready(i);
   }
 
   /// Starts member i (again: with the data it had, unless wipe(i) removed it).
