@@ -58,6 +58,7 @@ class EtcdCluster {
     char path[] = "/tmp/netref-etcd-XXXXXX";
     if (!::mkdtemp(path)) throw std::runtime_error("mkdtemp failed");
     dir_ = path;
+    if (options_.tls) make_server_certificate();
     for (std::size_t i = 0; i < options_.members; ++i) {
       members_.push_back({"m" + std::to_string(i), free_port(), free_port(), -1});
     }
@@ -117,8 +118,7 @@ class EtcdCluster {
                                      "--heartbeat-interval", "100", "--election-timeout", "500",
                                      "--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn"};
     if (options_.tls) {
-      args.insert(args.end(), {"--cert-file", (cert_dir() / "server-a.pem").string(), "--key-file",
-                               (cert_dir() / "server-a.key").string()});
+      args.insert(args.end(), {"--cert-file", dir_ + "/etcd.pem", "--key-file", dir_ + "/etcd.key"});
     }
     if (options_.client_cert_auth) {
       args.insert(args.end(), {"--client-cert-auth", "--trusted-ca-file", (cert_dir() / "ca-a.pem").string()});
@@ -188,6 +188,22 @@ class EtcdCluster {
     std::uint16_t peer_port;
     pid_t pid;
   };
+  // etcd's gateway dials its own gRPC port with the server certificate as a client one, so
+  // under --client-cert-auth that certificate needs clientAuth as well as serverAuth:
+  // etcd.pem (127.0.0.1, both usages), signed by tests/tls's ca-a.
+  void make_server_certificate() const {
+    const std::string ca = cert_dir().string();
+    const std::string script =
+        "cd '" + dir_ + "' && "
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out etcd.key 2>/dev/null && "
+        "openssl req -new -key etcd.key -subj '/CN=etcd test' -out etcd.csr 2>/dev/null && "
+        "printf 'basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\n"
+        "extendedKeyUsage=serverAuth,clientAuth\\nsubjectAltName=IP:127.0.0.1,DNS:localhost\\n' > etcd.ext && "
+        "openssl x509 -req -in etcd.csr -CA '" + ca + "/ca-a.pem' -CAkey '" + ca + "/ca-a.key' -CAcreateserial "
+        "-CAserial etcd.srl -days 30 -extfile etcd.ext -out etcd.pem 2>/dev/null";
+    if (std::system(script.c_str()) != 0) throw std::runtime_error("could not make etcd's certificate with openssl");
+  }
+
   std::string data_dir(std::size_t i) const { return dir_ + "/" + members_[i].name + ".etcd"; }
   std::string log_path(std::size_t i) const { return dir_ + "/" + members_[i].name + ".log"; }
 
