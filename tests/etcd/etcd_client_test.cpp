@@ -34,7 +34,7 @@ TEST_CASE("put, range by prefix and delete against a real etcd, binary keys and 
   CHECK(etcd_prefix_end("a\xff") == "b");
 }
 
-TEST_CASE("a lease keeps its keys while renewed; a revoked lease takes them and renewing it says it is gone") {
+TEST_CASE("a lease keeps its keys while renewed, and a revoked lease takes them and renewing it says it is gone") {
   NETREF_REQUIRE_ETCD();
   EtcdCluster etcd;
   EtcdClient client(etcd.config());

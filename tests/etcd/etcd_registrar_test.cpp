@@ -123,7 +123,7 @@ TEST_CASE("a lease etcd no longer has is granted again and the keys are put back
   CHECK(eventually([&] { return log.contains("registered again as"); }));
 }
 
-TEST_CASE("etcd lost mid-run and back empty: the server keeps serving and registers again; the watcher finds it") {
+TEST_CASE("etcd lost mid-run and back empty: the server keeps serving and registers again, and the watcher finds it") {
   NETREF_REQUIRE_ETCD();
   EtcdCluster etcd;
   LogLines log;

@@ -110,7 +110,7 @@ TEST_CASE("a watcher pointed at an etcd that answers garbage or nothing reports 
   }
 }
 
-TEST_CASE("with etcd's authentication on: a user and password get a token; a wrong password or none is refused") {
+TEST_CASE("with etcd's authentication on: a user and password get a token, and a wrong password or none is refused") {
   NETREF_REQUIRE_ETCD();
   EtcdCluster etcd;
   {
@@ -140,7 +140,7 @@ TEST_CASE("with etcd's authentication on: a user and password get a token; a wro
   CHECK_THROWS_AS(etcd_discover("secure", etcd.config()), EtcdError);  // no token: refused
 }
 
-TEST_CASE("over TLS with a client certificate: registration and discovery work; without the CA or the certificate they are refused") {
+TEST_CASE("over TLS with a client certificate: registration and discovery work, and without the CA or the certificate they are refused") {
   NETREF_REQUIRE_ETCD();
   EtcdCluster etcd({.tls = true, .client_cert_auth = true});
   ThreadedServer server(adder(), registered({.names = {"tls"}, .etcd = etcd.config()}));
