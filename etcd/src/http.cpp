@@ -135,8 +135,7 @@ long perform(const std::string& url, std::string_view body, const HttpOptions& o
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (result == CURLE_WRITE_ERROR && streaming) return status;  // on_body ended it
-  if (result == CURLE_WEIRD_SERVER_REPLY || result == CURLE_UNSUPPORTED_PROTOCOL ||
-      (result == CURLE_RECV_ERROR && status != 0)) {
+  if (result == CURLE_WEIRD_SERVER_REPLY || result == CURLE_UNSUPPORTED_PROTOCOL) {  // HTTP/0.9 included
     throw HttpGarbage("not an HTTP answer: " + describe(result, error));
   }
   if (result == CURLE_OPERATION_TIMEDOUT) {
