@@ -58,18 +58,19 @@ class EtcdCluster {
     char path[] = "/tmp/netref-etcd-XXXXXX";
     if (!::mkdtemp(path)) throw std::runtime_error("mkdtemp failed");
     dir_ = path;
-    if (options_.tls) make_server_certificate();
-    for (std::size_t i = 0; i < options_.members; ++i) {
-      members_.push_back({"m" + std::to_string(i), free_port(), free_port(), -1});
+    try {
+      if (options_.tls) make_server_certificate();
+      for (std::size_t i = 0; i < options_.members; ++i) {
+        members_.push_back({"m" + std::to_string(i), free_port(), free_port(), -1});
+      }
+      if (options_.start) start_all();
+    } catch (...) {  // e.g. a member never got ready: the destructor will not run, so end them here
+      stop_all();
+      throw;
     }
-    if (options_.start) start_all();
   }
   EtcdCluster() : EtcdCluster(Options{}) {}
-  ~EtcdCluster() {
-    for (std::size_t i = 0; i < members_.size(); ++i) kill(i);
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  ~EtcdCluster() { stop_all(); }
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
@@ -169,6 +170,13 @@ class EtcdCluster {
     ::kill(m.pid, SIGKILL);
     ::waitpid(m.pid, nullptr, 0);
     m.pid = -1;
+  }
+
+  /// Kills every member and removes the directory.
+  void stop_all() noexcept {
+    for (std::size_t i = 0; i < members_.size(); ++i) kill(i);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
   }
 
   /// Removes member i's data (it must be stopped): it comes back as a new, empty etcd.
