@@ -38,8 +38,8 @@ struct EtcdRegistrarConfig {
   std::uint16_t advertised_port = 0;
   /// JSON published as the endpoint's Metadata; empty: null. Checked at construction.
   std::string metadata_json;
-  /// After a failed registration or renewal, try again this much later (at most a third of
-  /// the TTL).
+  /// After a failed registration, try again this much later; after a failed renewal, this
+  /// or a third of the TTL, whichever is shorter.
   std::chrono::milliseconds retry_interval = std::chrono::seconds(1);
 };
 
