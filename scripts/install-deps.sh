@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what netref builds, tests and runs with: Debian 12 packages only. Besides the
 # compiler and libraries: openssl (the tests make their certificates with its CLI), clang-14
-# and its runtime (the libFuzzer targets), valgrind and gnuplot (the full benchmark run).
+# and its runtime (the libFuzzer targets), valgrind and gnuplot (the full benchmark run); for
+# netref::etcd, libcurl and nlohmann-json, and etcd-server (its tests start real etcd members).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -9,4 +10,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   g++ cmake make libcereal-dev zlib1g-dev libssl-dev openssl doctest-dev \
-  python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox >/dev/null
+  python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox \
+  libcurl4-openssl-dev nlohmann-json3-dev etcd-server >/dev/null
