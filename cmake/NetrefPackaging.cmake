@@ -17,8 +17,8 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)  # xz takes minutes over static librarie
 # headers (cereal's) and for find_dependency(OpenSSL/ZLIB) and static linking.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
   "libc6, libstdc++6, libgcc-s1, libssl3, zlib1g, libcereal-dev, libssl-dev, zlib1g-dev")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${PROJECT_DESCRIPTION}
- netref is a C++20 framework for transparent remote objects, wire-compatible with
- Python's rpyc 5.x and 6.x. This package holds the libraries, headers, CMake package
- (find_package(netref)) and pkg-config file, and the netref and netref_registry programs.")
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION  # CPack puts the summary first and indents each line
+"netref is a C++20 framework for transparent remote objects, wire-compatible with
+Python's rpyc 5.x and 6.x. This package holds the libraries, headers, CMake package
+(find_package(netref)) and pkg-config file, and the netref and netref_registry programs.")
 include(CPack)
