@@ -1,6 +1,7 @@
 # Configures tests/consumer/subproject (a parent taking netref in by NETREF_HOW), which checks
-# what netref did to it, then builds and runs the consumer. Arguments: -DNETREF_HOW=...
-# -DNETREF_SOURCE=... -DCONSUMER_SOURCE=... -DWORK=... [-DLAUNCHER=ccache]
+# what netref did to it, then (with -DBUILD_CONSUMER=ON) builds and runs the consumer.
+# Arguments: -DNETREF_HOW=... -DNETREF_SOURCE=... -DCONSUMER_SOURCE=... -DWORK=...
+# [-DBUILD_CONSUMER=ON] [-DLAUNCHER=ccache]
 file(REMOVE_RECURSE "${WORK}")
 set(launcher "")
 if(LAUNCHER)
@@ -11,6 +12,9 @@ execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE}/subproject" -B
                 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the parent project failed (${rc})")
+endif()
+if(NOT BUILD_CONSUMER)
+  return()
 endif()
 include(ProcessorCount)
 ProcessorCount(cores)
