@@ -92,7 +92,8 @@ echo "pkg-config --cflags --libs netref: $flags"
 g++ -std=c++20 -O1 "$root/tests/consumer/main.cpp" -o "$work/consumer-pkg-config" $flags
 "$work/consumer-pkg-config"
 if [ "$shared" = true ]; then
-  ldd "$work/consumer-pkg-config" | grep -q "$scratch/usr/lib/libnetref_discovery.so" ||
+  ldd "$work/consumer-pkg-config" >"$work/ldd"
+  grep -q "$scratch/usr/lib/libnetref_discovery.so" "$work/ldd" ||
     fail "the pkg-config consumer does not load the package's libnetref_discovery.so"
 fi
 echo "package test passed: $(basename "$deb")"
