@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what netref builds, tests and runs with: Debian 12 packages only. Besides the
-# compiler and libraries: openssl (the tests make their certificates with its CLI), clang-14
+# compiler and libraries: openssl (the tests make their certificates with its CLI), pkg-config
+# and dpkg-dev (the package test builds a .deb and a consumer with pkg-config), clang-14
 # and its runtime (the libFuzzer targets), valgrind and gnuplot (the full benchmark run); for
 # netref::etcd, libcurl and nlohmann-json, and etcd-server (its tests start real etcd members).
 set -euo pipefail
@@ -10,5 +11,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   g++ cmake make libcereal-dev zlib1g-dev libssl-dev openssl doctest-dev \
-  python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox \
+  pkg-config dpkg-dev file python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox \
   libcurl4-openssl-dev nlohmann-json3-dev etcd-server >/dev/null

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds netref and runs the whole test suite: unit, integration, fault injection, Python rpyc
-# interop and the find_package consumer in a release build, plus a smoke run of the benchmark
-# programs (no speed is judged) and a short run of the soak programs (K1-K3); then the suite
-# again under ASan+UBSan (leak checks on) and under TSan, each in its own build tree; then the
-# libFuzzer targets (clang-14): corpus replay and a bounded run of each. Any failure or
-# sanitizer report fails the run.
+# interop and the find_package and subproject consumers in a release build; the release tree's
+# .deb (scripts/package-test.sh: contents, consumers built against it with CMake and with
+# pkg-config); a smoke run of the benchmark programs (no speed is judged) and a short run of
+# the soak programs (K1-K3); then the suite again under ASan+UBSan (leak checks on) and under
+# TSan, each in its own build tree; then the libFuzzer targets (clang-14): corpus replay and a
+# bounded run of each. Any failure or sanitizer report fails the run.
 # Usage: scripts/test.sh [--quick]   (--quick: the release build and its tests only)
 # NETREF_FUZZ_SECONDS: seconds per fuzz target (default 45).
 set -euo pipefail
@@ -26,6 +27,8 @@ run_tree() {  # run_tree <dir> <cmake args...>
 
 run_tree "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETREF_BUILD_BENCH=ON
 if [ "$quick" = true ]; then exit 0; fi
+echo "== package: the release tree's .deb, its contents, a consumer built against it (CMake, pkg-config)"
+bash "$root/scripts/package-test.sh" "$root/build"
 echo "== benchmark smoke run"
 bash "$root/scripts/bench.sh" --quick "$root/build"
 echo "== soak short run (K1-K3: counters back to baseline, descriptors and threads steady)"

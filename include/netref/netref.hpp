@@ -1,5 +1,6 @@
 #pragma once
 /// netref: transparent remote objects for C++, wire-compatible with RPyC. One include.
+#include "netref/version.hpp"
 #include "netref/stream/error.hpp"
 #include "netref/stream/memory_stream.hpp"
 #include "netref/stream/socket_stream.hpp"

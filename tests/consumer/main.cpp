@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <iostream>
 
+static_assert(netref::version_number() == NETREF_VERSION_NUMBER && !netref::version().empty(),
+              "netref/version.hpp comes with the umbrella header");
+
 int main() {
   netref::Service svc;
   svc.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
@@ -16,7 +19,7 @@ int main() {
   netref::RegistryClient(where).register_service({"ADDER"}, server.port());
   auto conn = netref::connect_by_service("adder", where);
   const auto sum = conn->root()->attr("add")->call(2, 3).as<std::int64_t>();
-  std::cout << "consumer: add(2, 3) = " << sum << "\n";
+  std::cout << "consumer (netref " << netref::version() << "): add(2, 3) = " << sum << "\n";
   conn->close();
   return sum == 5 ? 0 : 1;
 }

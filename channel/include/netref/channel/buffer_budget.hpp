@@ -6,6 +6,7 @@
 /// and its connection closes (close category "budget"). So fifty peers each sending a frame
 /// just under the size caps cannot exhaust the process, and frames that fit the allowance
 /// never touch the shared counter.
+#include "netref/export.hpp"
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -17,14 +18,14 @@ namespace netref {
 /// A frame could not get the receive buffers it needs without taking its budget past the
 /// limit. Not a broken peer (many honest ones at once can cause it): the connection closes,
 /// and a client may reconnect later.
-class BudgetExceeded : public Error {
+class NETREF_API BudgetExceeded : public Error {
  public:
   using Error::Error;
 };
 
 /// Bytes of receive buffers, counted against a limit. Thread-safe; the counters are for
 /// monitoring and tests.
-class BufferBudget {
+class NETREF_API BufferBudget {
  public:
   /// The limit of the process budget unless set_limit changes it: 512 MiB.
   static constexpr std::size_t default_limit = std::size_t{512} << 20;
@@ -66,7 +67,7 @@ class BufferBudget {
 /// One receiver's claim on a budget: the bytes it holds for the frame in progress, of which
 /// the first `allowance` are free. Grows and shrinks with cover(); gives everything back on
 /// release() and when destroyed. Used by one thread at a time (the channel's receiver).
-class BufferLease {
+class NETREF_API BufferLease {
  public:
   BufferLease(BufferBudget& budget, std::size_t allowance) noexcept : budget_(&budget), allowance_(allowance) {}
   ~BufferLease() { release(); }

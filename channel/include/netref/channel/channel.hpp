@@ -1,6 +1,7 @@
 #pragma once
 /// Channel: RPyC's framing over a Stream. A frame is u32 big-endian payload length, u8 flag
 /// (0 plain, 1 zlib), the payload, and one '\n'. Byte-compatible with rpyc/core/channel.py.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +17,7 @@
 namespace netref {
 
 /// Framing and compression settings; the defaults are RPyC's and docs/FAULTS.md's.
-struct ChannelConfig {
+struct NETREF_API ChannelConfig {
   bool compress = true;                         ///< compress payloads above the threshold
   std::size_t compression_threshold = 3000;     ///< bytes; RPyC compresses len > 3000
   int compression_level = 1;                    ///< zlib level, RPyC uses 1
@@ -56,7 +57,7 @@ enum class Flush {
 /// number of threads may send at once, and whichever holds the writer role drains the queue
 /// (frames ready together leave in one write). One receiver at a time; it may run
 /// concurrently with senders, and while it waits for a frame it also writes what is queued.
-class Channel {
+class NETREF_API Channel {
  public:
   Channel(StreamPtr stream, ChannelConfig config = {});
   ~Channel();

@@ -1,5 +1,6 @@
 #pragma once
 /// Finding servers by name (rpyc.discover, rpyc.connect_by_service).
+#include "netref/export.hpp"
 #include <string>
 #include <vector>
 
@@ -10,13 +11,13 @@ namespace netref {
 
 /// The servers the registry lists for name, oldest registration first. Throws
 /// ServiceNotFound when there are none, RegistryUnreachable or RegistryReplyError.
-std::vector<ServiceAddress> discover(const std::string& name, const RegistryConfig& registry = {});
+NETREF_API std::vector<ServiceAddress> discover(const std::string& name, const RegistryConfig& registry = {});
 
 /// Connects to the first server of name that accepts, trying them in the registry's order
 /// (some may have died since they registered). Throws what discover throws, or
 /// ServiceUnavailable listing each server and why it failed. For Python rpyc 5.x servers set
 /// config.connection.generation = Generation::v5.
-Client connect_by_service(const std::string& name, const RegistryConfig& registry = {},
+NETREF_API Client connect_by_service(const std::string& name, const RegistryConfig& registry = {},
                           const ClientConfig& config = {});
 
 }  // namespace netref

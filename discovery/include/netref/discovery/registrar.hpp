@@ -9,6 +9,7 @@
 /// At start it registers (from ServerConfig::host unless that is a wildcard, so the registry
 /// records that address), then re-registers every reregister_interval after a success and
 /// retry_interval after a failure (rpyc: 60 s and 1 s); stop() unregisters.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -20,7 +21,7 @@
 
 namespace netref {
 
-struct RegistrarConfig {
+struct NETREF_API RegistrarConfig {
   /// The names clients find the service by (rpyc's ALIASES; the registry upper-cases them).
   /// At least one.
   std::vector<std::string> aliases;
@@ -34,6 +35,6 @@ struct RegistrarConfig {
 
 /// A registrar for ServerConfig::registrar. Throws std::invalid_argument when aliases is
 /// empty. One registrar serves one server.
-std::shared_ptr<ServerRegistrar> registry_registrar(RegistrarConfig config);
+NETREF_API std::shared_ptr<ServerRegistrar> registry_registrar(RegistrarConfig config);
 
 }  // namespace netref

@@ -6,6 +6,7 @@
 /// Each request is one brine tuple ("RPYC", COMMAND, args), sent in one UDP datagram or over
 /// one TCP connection (the reply is the rest of that connection). The registry records the
 /// request's source address as the server's host.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -22,7 +23,7 @@ inline constexpr std::uint16_t default_registry_port = 18811;
 enum class RegistryTransport { udp, tcp };
 
 /// Which registry to ask, and how long to wait for it.
-struct RegistryConfig {
+struct NETREF_API RegistryConfig {
   RegistryTransport transport = RegistryTransport::udp;
   /// The registry's address (IPv4 or a name). A UDP address with a "255" part is a
   /// broadcast, as in rpyc (any registry on the network may answer); rpyc's default.
@@ -37,7 +38,7 @@ struct RegistryConfig {
 };
 
 /// A server of a service: where the registry says it listens.
-struct ServiceAddress {
+struct NETREF_API ServiceAddress {
   std::string host;
   std::uint16_t port = 0;
   friend bool operator==(const ServiceAddress&, const ServiceAddress&) = default;
@@ -45,11 +46,11 @@ struct ServiceAddress {
 };
 
 /// "udp://host:port" or "tcp://host:port", for messages and logs.
-std::string to_string(const RegistryConfig& registry);
+NETREF_API std::string to_string(const RegistryConfig& registry);
 
 /// Talks to one registry. Each call is one request; the client keeps no socket between
 /// calls, so it is cheap to copy and safe to use from several threads at once.
-class RegistryClient {
+class NETREF_API RegistryClient {
  public:
   explicit RegistryClient(RegistryConfig config = {});
 

@@ -8,6 +8,7 @@
 /// max_tcp_clients are open at once; requests past max_packet_bytes and garbage are dropped
 /// unanswered and counted; the table is bounded by names and entries and pruned on the
 /// server's own clock (rpyc prunes a name only when someone queries it).
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +21,7 @@
 
 namespace netref {
 
-struct RegistryServerConfig {
+struct NETREF_API RegistryServerConfig {
   RegistryTransport transport = RegistryTransport::udp;
   std::string host = "127.0.0.1";          ///< IPv4 address to bind (rpyc_registry binds 0.0.0.0)
   std::uint16_t port = default_registry_port;  ///< 0 picks a free port; ask port()
@@ -44,7 +45,7 @@ struct RegistryServerConfig {
 };
 
 /// What the registry has done; a snapshot.
-struct RegistryServerStats {
+struct NETREF_API RegistryServerStats {
   std::uint64_t requests = 0;       ///< well-formed requests served
   std::uint64_t garbage = 0;        ///< requests that were not a registry request, dropped
   std::uint64_t oversized = 0;      ///< requests past max_packet_bytes, dropped
@@ -56,7 +57,7 @@ struct RegistryServerStats {
   std::size_t entries = 0;          ///< (name, server) pairs now
 };
 
-class RegistryServer {
+class NETREF_API RegistryServer {
  public:
   /// Binds the socket (so port() is known at once). Throws Error naming the address when it
   /// cannot.

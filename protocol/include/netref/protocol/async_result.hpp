@@ -1,5 +1,6 @@
 #pragma once
 /// AsyncResult: the eventual reply to an async request.
+#include "netref/export.hpp"
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -19,7 +20,7 @@ struct ConnectionImpl;
 /// Something must serve the connection for the reply to arrive: wait()/value() do it
 /// themselves ("whoever waits, serves"); so do serve(), a server loop or a
 /// BackgroundServingThread.
-class AsyncResult {
+class NETREF_API AsyncResult {
  public:
   AsyncResult() = default;
 

@@ -1,5 +1,6 @@
 #pragma once
 /// Brine: RPyC's value encoding (rpyc/core/brine.py), byte for byte.
+#include "netref/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -14,7 +15,7 @@ namespace netref::brine {
 /// each header is read and before anything is reserved for it: a 16 KiB compressed frame
 /// that inflates to 16 MiB of one-byte ints would otherwise become 16M Values (about 40 bytes
 /// each). Past a limit, decode throws ProtocolError naming it.
-struct Limits {
+struct NETREF_API Limits {
   std::size_t max_depth = 64;  ///< tuples/frozensets/slices nested deeper fail to decode
   /// Items of tuples, frozensets and slices one decode may build (max_decoded_items).
   std::size_t max_items = std::size_t{1} << 20;
@@ -29,33 +30,33 @@ struct Limits {
 /// also for a value no Python value matches: a str that is not valid UTF-8, a BigInt whose
 /// digits are not decimal, a Slice without exactly 3 parts, a length past 2**32-1, or
 /// nesting deeper than 1024 levels. On a throw, out is left as it was.
-void encode(const Value& v, std::vector<std::uint8_t>& out);
+NETREF_API void encode(const Value& v, std::vector<std::uint8_t>& out);
 
 /// Encodes to a fresh buffer.
-std::vector<std::uint8_t> encode(const Value& v);
+NETREF_API std::vector<std::uint8_t> encode(const Value& v);
 
 /// encode(Value(i), out) without building the Value (hot paths: seqs, handlers, ids).
-void encode_int(std::int64_t i, std::vector<std::uint8_t>& out);
+NETREF_API void encode_int(std::int64_t i, std::vector<std::uint8_t>& out);
 /// encode(Value(std::string(s)), out) without building the Value (type names): throws
 /// ProtocolError for invalid UTF-8, leaving out as it was.
-void encode_str(std::string_view s, std::vector<std::uint8_t>& out);
+NETREF_API void encode_str(std::string_view s, std::vector<std::uint8_t>& out);
 
 /// Decodes exactly one value that must span all of data. Throws ProtocolError naming the
 /// problem and offset: unknown tag, truncation, trailing bytes, a count larger than the
 /// bytes left (checked before reserving), nesting past limits.max_depth, invalid UTF-8 in a
 /// str, a non-decimal int text. Integers that do not fit int64 become BigInt.
-Value decode(std::span<const std::uint8_t> data, const Limits& limits = {});
+NETREF_API Value decode(std::span<const std::uint8_t> data, const Limits& limits = {});
 
 /// Decodes one value starting at offset, advancing offset past it (for envelopes that are
 /// followed by more bytes).
-Value decode_prefix(std::span<const std::uint8_t> data, std::size_t& offset, const Limits& limits = {});
+NETREF_API Value decode_prefix(std::span<const std::uint8_t> data, std::size_t& offset, const Limits& limits = {});
 
 /// True if v holds no reference anywhere (what rpyc calls "dumpable").
-bool dumpable(const Value& v) noexcept;
+NETREF_API bool dumpable(const Value& v) noexcept;
 
 /// True if s is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
 /// what decode demands of a str, and what encode checks before writing one (encode throws
 /// ProtocolError for a str that is not; send such data as Bytes).
-bool is_valid_utf8(std::string_view s) noexcept;
+NETREF_API bool is_valid_utf8(std::string_view s) noexcept;
 
 }  // namespace netref::brine

@@ -6,6 +6,7 @@
 /// frames, hands replies to their waiters and runs incoming requests itself, which is how a
 /// callback from the peer during a sync call works on one connection without extra threads.
 /// One reader at a time; a sync call costs one write and one read in the caller's thread.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +35,7 @@ struct ConnectionImpl;  // the connection's state: protocol/src, not part of the
 }
 
 /// What an incoming request asks for, shown to a RequestInterceptor before it runs.
-struct RequestInfo {
+struct NETREF_API RequestInfo {
   Handler handler;              ///< GETATTR, CALLATTR, CALL, ... (each step of a call chain)
   std::string_view type_name;   ///< the target object's type ("Counter"); empty without one
   std::string_view attribute;   ///< the attribute named; empty for CALL, REPR, ...
@@ -57,7 +58,7 @@ enum class ServeStatus {
 };
 
 /// Settings of one connection; defaults follow RPyC and docs/FAULTS.md.
-struct ConnectionConfig {
+struct NETREF_API ConnectionConfig {
   /// The envelope a client speaks (servers detect it from the first message).
   Generation generation = Generation::v6;
   /// Server side: learn the generation from the peer's first message.
@@ -108,7 +109,7 @@ struct ConnectionConfig {
 };
 
 /// A snapshot of the connection's counters (for monitoring and leak tests).
-struct ConnectionStats {
+struct NETREF_API ConnectionStats {
   std::size_t lent_objects = 0;       ///< distinct objects in the lent table
   std::size_t netrefs_held = 0;       ///< live RemoteRefs of this connection
   std::size_t pending_requests = 0;   ///< requests awaiting a reply
@@ -125,7 +126,7 @@ struct ConnectionStats {
 
 /// One protocol session. Create with Connection::create; always held by shared_ptr.
 /// Every member is thread-safe unless it says otherwise.
-class Connection : public std::enable_shared_from_this<Connection> {
+class NETREF_API Connection : public std::enable_shared_from_this<Connection> {
  public:
   /// Takes the channel; lends local_root to the peer as the answer to GETROOT (may be null:
   /// then GETROOT fails on the peer's side).

@@ -2,6 +2,7 @@
 /// Object: a local object the peer may reach. service/ implements it for exposed C++ types
 /// and callables; the connection lends Objects by id and dispatches the peer's requests to
 /// them. Every method may throw: the error travels back as a remote exception.
+#include "netref/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,7 +26,7 @@ using MethodInfo = std::pair<std::string, std::string>;
 /// (non-empty, bounded, `exposed_` prefix stripped); an Object still decides what is exposed.
 /// Methods run on whichever thread serves the connection; an Object shared between
 /// connections must be thread-safe itself.
-class Object : public std::enable_shared_from_this<Object> {
+class NETREF_API Object : public std::enable_shared_from_this<Object> {
  public:
   virtual ~Object() = default;
 
@@ -64,10 +65,10 @@ class Object : public std::enable_shared_from_this<Object> {
 };
 
 /// The wire form of keyword arguments: a tuple of (name, value) pairs, as rpyc sends them.
-Value kwargs_to_value(Kwargs kwargs);
+NETREF_API Value kwargs_to_value(Kwargs kwargs);
 
 /// Invokes a Value that holds something callable: a local Object (call) or a netref (a CALL
 /// request to its peer). Throws TypeError for anything else.
-Value call_value(const Value& callee, Args args, Kwargs kwargs = {});
+NETREF_API Value call_value(const Value& callee, Args args, Kwargs kwargs = {});
 
 }  // namespace netref

@@ -2,6 +2,7 @@
 /// RemoteRef: our handle on an object the peer lends us (a netref). One RemoteRef exists per
 /// id_pack per connection; when the last handle goes, one DEL carrying the number of times the
 /// peer boxed the object to us is queued.
+#include "netref/export.hpp"
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -20,7 +21,7 @@ class Connection;
 namespace detail { struct ConnectionImpl; }
 
 /// The peer's identity for one of its objects: (type name, type id, object id).
-struct IdPack {
+struct NETREF_API IdPack {
   std::string type_name;
   std::uint64_t type_id = 0;
   std::uint64_t object_id = 0;  ///< 0 for a class object (Python's convention)
@@ -29,7 +30,7 @@ struct IdPack {
 
 /// A netref. Holds its connection alive; the connection's import table holds it weakly.
 /// Thread-safe; the destructor never blocks, throws or makes a round trip.
-class RemoteRef : public std::enable_shared_from_this<RemoteRef> {
+class NETREF_API RemoteRef : public std::enable_shared_from_this<RemoteRef> {
  public:
   RemoteRef(std::shared_ptr<Connection> connection, IdPack id_pack);
   ~RemoteRef();

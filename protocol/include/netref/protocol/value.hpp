@@ -1,6 +1,7 @@
 #pragma once
 /// Value: what crosses the wire. Every brine type, plus the two kinds of reference the
 /// protocol boxes (a local object we lend, a netref to an object the peer lends us).
+#include "netref/export.hpp"
 #include <complex>
 #include <cstdint>
 #include <memory>
@@ -18,39 +19,39 @@ class RemoteRef;  // protocol/remote_ref.hpp: our handle on an object the peer l
 class Value;
 
 /// Python's None.
-struct None {
+struct NETREF_API None {
   friend bool operator==(None, None) = default;
 };
 /// Python's Ellipsis (`...`).
-struct Ellipsis {
+struct NETREF_API Ellipsis {
   friend bool operator==(Ellipsis, Ellipsis) = default;
 };
 /// Python's NotImplemented.
-struct NotImplemented {
+struct NETREF_API NotImplemented {
   friend bool operator==(NotImplemented, NotImplemented) = default;
 };
 /// An integer outside int64, kept losslessly as its decimal text ("-123...").
-struct BigInt {
+struct NETREF_API BigInt {
   std::string digits;
   friend bool operator==(const BigInt&, const BigInt&) = default;
 };
 /// Python bytes (str is std::string, UTF-8).
-struct Bytes {
+struct NETREF_API Bytes {
   std::string data;
   friend bool operator==(const Bytes&, const Bytes&) = default;
 };
 /// Python tuple; also what C++ containers and cereal structs travel as.
-struct Tuple {
+struct NETREF_API Tuple {
   std::vector<Value> items;
   friend bool operator==(const Tuple&, const Tuple&);
 };
 /// Python frozenset, items in wire order.
-struct FrozenSet {
+struct NETREF_API FrozenSet {
   std::vector<Value> items;
   friend bool operator==(const FrozenSet&, const FrozenSet&);
 };
 /// Python slice(start, stop, step); parts has exactly three values.
-struct Slice {
+struct NETREF_API Slice {
   std::vector<Value> parts;
   friend bool operator==(const Slice&, const Slice&);
 };
@@ -64,7 +65,7 @@ using ValueStorage = std::variant<None, bool, std::int64_t, BigInt, double, std:
                                   NotImplemented, ObjectPtr, RemoteRefPtr>;
 
 /// A value by copy. Cheap to move; copies deep-copy tuples (references are shared).
-class Value {
+class NETREF_API Value {
  public:
   enum class Kind : std::uint8_t {
     none, boolean, integer, big_integer, floating, complex, bytes, string, tuple, frozenset,

@@ -1,5 +1,6 @@
 #pragma once
 /// Client: what netref::connect returns. Owns a share of the connection.
+#include "netref/export.hpp"
 #include <cstdint>
 #include <string>
 
@@ -10,7 +11,7 @@ namespace netref {
 
 /// A client's connection. Cheap to copy; the connection closes when close() is called or when
 /// the last Client and the last netref of it are gone.
-class Client {
+class NETREF_API Client {
  public:
   explicit Client(ConnectionPtr conn) : conn_(std::move(conn)) {}
 
@@ -35,8 +36,8 @@ class Client {
 /// Connects to a netref or rpyc server over TCP, or over TLS when config.tls is set. For a
 /// Python rpyc 5.x server set config.connection.generation = Generation::v5. Throws
 /// ConnectError naming the address (and, for TLS, why the handshake failed).
-Client connect(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
+NETREF_API Client connect(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
 /// Connects over a Unix-domain socket.
-Client connect_unix(const std::string& path, const ClientConfig& config = {});
+NETREF_API Client connect_unix(const std::string& path, const ClientConfig& config = {});
 
 }  // namespace netref

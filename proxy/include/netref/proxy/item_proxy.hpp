@@ -7,6 +7,7 @@
 ///   scores["alice"] = 3;                          // __setitem__
 ///   auto n = scores["alice"].as<std::int64_t>();  // __getitem__
 ///   scores["alice"].del();                        // __delitem__
+#include "netref/export.hpp"
 #include <string_view>
 #include <utility>
 
@@ -14,7 +15,7 @@
 
 namespace netref {
 
-class ItemProxy {
+class NETREF_API ItemProxy {
  public:
   ItemProxy(Proxy container, Value key) : container_(std::move(container)), key_(std::move(key)) {}
 

@@ -2,6 +2,7 @@
 /// Range-for over a proxy: `for (Proxy item : list_proxy) ...`. The iterator asks the peer
 /// for items in batches (BUFFITER, ProxyIterator::batch at a time, as rpyc's buffiter does),
 /// never one round trip per item. A tuple or a local object iterates without the network.
+#include "netref/export.hpp"
 #include <cstddef>
 #include <iterator>
 #include <memory>
@@ -16,7 +17,7 @@ struct IterationState;
 }
 
 /// An input iterator over a proxy's items (copies share one position).
-class ProxyIterator {
+class NETREF_API ProxyIterator {
  public:
   using iterator_category = std::input_iterator_tag;
   using value_type = Proxy;

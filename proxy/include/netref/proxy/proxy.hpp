@@ -7,6 +7,7 @@
 ///
 /// attr() only records a name; the request goes out at call(), get() or set(). Between two
 /// netref peers a whole chain a->attr("b")->attr("c")->call(x) is one round trip.
+#include "netref/export.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -27,7 +28,7 @@
 namespace netref {
 
 /// A keyword argument for Proxy::call: `f->call(1, kw("scale", 2.5))`.
-struct KeywordArg {
+struct NETREF_API KeywordArg {
   std::string name;
   Value value;
 };
@@ -44,7 +45,7 @@ class ProxyIterator;
 
 /// A value-semantics handle: a target (a netref, a local object, or a plain value) plus a
 /// path of attribute names not yet fetched. Cheap to copy. Thread-safe as its connection is.
-class Proxy {
+class NETREF_API Proxy {
  public:
   /// None.
   Proxy() = default;
@@ -199,7 +200,7 @@ class Proxy {
 };
 
 /// The eventual result of Proxy::async_call (AsyncResult with Proxy values).
-class AsyncCall {
+class NETREF_API AsyncCall {
  public:
   explicit AsyncCall(AsyncResult result) : result_(std::move(result)) {}
   /// True once the reply is here (does not serve the connection).

@@ -1,6 +1,7 @@
 #pragma once
 /// A thread that serves a connection in the background (rpyc's BgServingThread): callbacks
 /// from the peer and async replies are handled while the user's threads do other work.
+#include "netref/export.hpp"
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -11,7 +12,7 @@ namespace netref {
 
 /// Serves conn until stop() or until the connection closes. The user's own sync calls keep
 /// working meanwhile (they wait for their reply while this thread reads it for them).
-class BackgroundServingThread {
+class NETREF_API BackgroundServingThread {
  public:
   /// Starts serving at once unless start_now is false.
   explicit BackgroundServingThread(ConnectionPtr conn, bool start_now = true);

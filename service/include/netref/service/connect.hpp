@@ -1,5 +1,6 @@
 #pragma once
 /// Opening client connections (the protocol-level handle; proxy/'s netref::connect wraps it).
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -14,7 +15,7 @@ namespace netref {
 
 
 /// How a client connects.
-struct ClientConfig {
+struct NETREF_API ClientConfig {
   ConnectionConfig connection;   ///< generation (v6 default; v5 for Debian's rpyc 5.3), limits
   ChannelConfig channel;
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
@@ -30,10 +31,10 @@ struct ClientConfig {
 };
 
 /// Connects over TCP (TLS when config.tls is set). Throws ConnectError naming the address.
-ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
+NETREF_API ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
 /// Connects over a Unix-domain socket.
-ConnectionPtr open_unix_connection(const std::string& path, const ClientConfig& config = {});
+NETREF_API ConnectionPtr open_unix_connection(const std::string& path, const ClientConfig& config = {});
 /// Runs the protocol over an already connected stream.
-ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config = {});
+NETREF_API ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config = {});
 
 }  // namespace netref

@@ -35,6 +35,7 @@
 /// - otherwise it is an exposed type (Registry::expose<T>): results are lent to the peer as
 ///   netrefs (`std::shared_ptr<T>`, `T` by value, `T&`), and an argument accepts our own
 ///   object coming back.
+#include "netref/export.hpp"
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -79,7 +80,7 @@ class DrainCache;
 /// so a never-ending iterable cannot grow memory without limit. Past either cap the copy
 /// stops with std::length_error naming the cap (the peer gets a ValueError). Set per
 /// Registry (Registry::set_drain_limits); without a Registry the defaults apply.
-struct DrainLimits {
+struct NETREF_API DrainLimits {
   /// Most items copied from one iterable.
   std::size_t max_items = 1'000'000;
   /// Most bytes the copied items may take in memory (strings, bytes and the Values holding
@@ -88,7 +89,7 @@ struct DrainLimits {
 };
 
 /// What a conversion may need besides the value itself.
-struct ConvertContext {
+struct NETREF_API ConvertContext {
   /// Where exposed types are looked up (results lent as netrefs, our objects coming back).
   /// May be null: then exposed types do not convert.
   const Registry* registry = nullptr;
@@ -112,7 +113,7 @@ enum class Fit : std::uint8_t {
 
 /// The state of one kind check. A Converter may offer
 /// `static Fit fits(const Value&, FitCheck&)`; without one, the conversion itself decides.
-struct FitCheck {
+struct NETREF_API FitCheck {
   const ConvertContext& ctx;
   /// May fetch the items of a netref or local iterable (into ctx.drained, once per call);
   /// false: the check never leaves this process and answers unknown instead.
@@ -132,24 +133,24 @@ namespace detail {
 // ---- non-template helpers (service/src/convert.cpp) -------------------------------------
 
 /// Throws ConversionError "expected <expected>, got <type of got>".
-[[noreturn]] void throw_mismatch(std::string_view expected, const Value& got);
+[[noreturn]] NETREF_API void throw_mismatch(std::string_view expected, const Value& got);
 /// Throws ConversionError "int <value> does not fit in <target>".
-[[noreturn]] void throw_int_range(const Value& got, std::string_view target);
+[[noreturn]] NETREF_API void throw_int_range(const Value& got, std::string_view target);
 /// Parses a BigInt that fits in uint64.
 bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept;
 /// The nearest double to a BigInt.
-double big_to_double(const BigInt& big);
+NETREF_API double big_to_double(const BigInt& big);
 /// The text throw_mismatch throws.
 std::string mismatch_text(std::string_view expected, const Value& got);
 /// Sets check.reason to mismatch_text and answers Fit::no.
-Fit no_fit(FitCheck& check, std::string_view expected, const Value& got);
+NETREF_API Fit no_fit(FitCheck& check, std::string_view expected, const Value& got);
 /// The text throw_int_range throws.
-std::string int_range_text(const Value& got, std::string_view target);
+NETREF_API std::string int_range_text(const Value& got, std::string_view target);
 /// The items of a sequence value: a Tuple's or FrozenSet's own items (no copy), or, for a
 /// netref or a local object, its items fetched (BUFFITER on its iterator; with mapping, on
 /// its items()) into ctx.drained when set (once per call), else into storage. Anything
 /// else: ConversionError naming expected. Past ctx's DrainLimits: std::length_error.
-const std::vector<Value>& items_of(const Value& value, bool mapping, std::string_view expected,
+NETREF_API const std::vector<Value>& items_of(const Value& value, bool mapping, std::string_view expected,
                                    std::vector<Value>& storage, const ConvertContext& ctx);
 /// The kind check behind items_of: yes with items set to a Tuple's or FrozenSet's items or
 /// to a netref's fetched ones; unknown for a netref not fetched yet when check.fetch is
@@ -162,7 +163,7 @@ constexpr Fit worse(Fit a, Fit b) noexcept { return a < b ? a : b; }
 Fit no_fit_at(FitCheck& check, std::string_view what, std::size_t index);
 /// Wraps an instance of an exposed type as an Object (ConversionError if the type is not exposed in
 /// ctx.registry).
-Value lend_object(const ConvertContext& ctx, const std::type_info& type,
+NETREF_API Value lend_object(const ConvertContext& ctx, const std::type_info& type,
                   std::shared_ptr<void> instance);
 /// The instance inside one of our own exposed objects, if it is a `type`; else ConversionError
 /// naming expected. None gives nullptr when allow_none.
@@ -171,11 +172,11 @@ std::shared_ptr<void> unwrap_object(const Value& value, const std::type_info& ty
 /// A copy of *registry that outlives the call (for callbacks the user may keep).
 std::shared_ptr<const Registry> retain_registry(const Registry* registry);
 /// The C++ name of a type, demangled ("app::Point").
-std::string demangle(const std::type_info& type);
+NETREF_API std::string demangle(const std::type_info& type);
 /// Throws ConversionError "<prefix>: <e's message>".
-[[noreturn]] void rethrow_with_context(const ConversionError& e, std::string_view prefix);
+[[noreturn]] NETREF_API void rethrow_with_context(const ConversionError& e, std::string_view prefix);
 /// "item 3" and "field 3" style prefixes.
-std::string ordinal_prefix(std::string_view what, std::size_t index);
+NETREF_API std::string ordinal_prefix(std::string_view what, std::size_t index);
 
 template <class>
 inline constexpr bool dependent_false = false;

@@ -10,6 +10,7 @@
 /// every argument that never leaves this process; only when it cannot tell (a netref whose
 /// items decide) are the netref's items fetched, once per call, and checked; then the chosen
 /// overload converts its arguments once, from those same fetched items.
+#include "netref/export.hpp"
 #include <array>
 #include <cstddef>
 #include <functional>
@@ -31,7 +32,7 @@ struct arg_v;
 /// Names a parameter, pybind11-style: keyword arguments match it and signatures print it.
 /// Give one per parameter (the object parameter of a method excluded):
 /// `.def("f", &T::f, netref::arg("a"), netref::arg("b") = 2)`.
-struct arg {
+struct NETREF_API arg {
   constexpr explicit arg(const char* parameter_name) noexcept : name(parameter_name) {}
   /// The same name with a default value, used when the caller leaves the parameter out.
   template <class T>
@@ -42,7 +43,7 @@ struct arg {
 
 /// A named parameter with a default value (`arg("b") = 2`). The default is converted to a
 /// Value once, at def time, and converted to the parameter type at each call that omits it.
-struct arg_v {
+struct NETREF_API arg_v {
   const char* name;
   Value value;
 };
@@ -98,16 +99,16 @@ struct ParamAnnotation {
 
 /// Points slots[i] at the Value for parameter i: positional, keyword or default. False with
 /// frame.mismatch set when the call does not fit the parameter list.
-bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value** slots);
+NETREF_API bool bind_arguments(const FunctionRecord& record, CallFrame& frame, const Value** slots);
 /// Records in frame.mismatch that argument index did not convert.
-void note_argument_mismatch(const FunctionRecord& record, CallFrame& frame, std::size_t index,
+NETREF_API void note_argument_mismatch(const FunctionRecord& record, CallFrame& frame, std::size_t index,
                             const ConversionError& error);
 /// Records in frame.mismatch that argument index does not fit (reason from its FitCheck).
-void note_argument_misfit(const FunctionRecord& record, CallFrame& frame, std::size_t index,
+NETREF_API void note_argument_misfit(const FunctionRecord& record, CallFrame& frame, std::size_t index,
                           std::string_view reason);
 /// Fills params and signature; throws std::invalid_argument when annotations do not match
 /// the parameter count.
-void describe_record(FunctionRecord& record, std::vector<std::string> param_types,
+NETREF_API void describe_record(FunctionRecord& record, std::vector<std::string> param_types,
                      std::string result_type, std::vector<ParamAnnotation> annotations);
 /// Chooses the first record whose arguments fit (kind checks first, a netref argument's items
 /// fetched at most once for the whole call) and runs it. None matching: TypeError listing
@@ -115,7 +116,7 @@ void describe_record(FunctionRecord& record, std::vector<std::string> param_type
 Value call_records(const std::vector<FunctionRecord>& records, void* self,
                    const ConvertContext& ctx, Args& args, Kwargs& kwargs);
 /// A callable Object ("builtins.builtin_function_or_method") around one record.
-ObjectPtr make_function_object(FunctionRecord record, const Registry* registry);
+NETREF_API ObjectPtr make_function_object(FunctionRecord record, const Registry* registry);
 
 // ---- callable traits ----------------------------------------------------------------------
 

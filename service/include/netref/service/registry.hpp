@@ -16,6 +16,7 @@
 /// `__ge__` (CMP), `__next__` (BUFFITER and Python's next()); any other (`__len__`,
 /// `__getitem__`, `__iter__`, `__contains__`, `__enter__`...) is a method Python calls by
 /// name. INSPECT lists every method, dunders included.
+#include "netref/export.hpp"
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,9 +36,9 @@ struct RegistryImpl;  // the exposed types of one Registry
 struct RegistryAccess;
 
 /// Adds an overload of a method (several defs with one name are tried in order).
-void add_method(TypeTable& table, FunctionRecord record);
+NETREF_API void add_method(TypeTable& table, FunctionRecord record);
 /// Adds a property: getter takes no argument, setter (if any) takes the new value.
-void add_property(TypeTable& table, std::string name, FunctionRecord getter,
+NETREF_API void add_property(TypeTable& table, std::string name, FunctionRecord getter,
                   std::optional<FunctionRecord> setter);
 }  // namespace detail
 
@@ -111,7 +112,7 @@ class ClassBinding {
 ///
 /// Thread-safety: expose and def before any connection serves; after that, everything is
 /// read-only and safe from any thread.
-class Registry {
+class NETREF_API Registry {
  public:
   /// An empty registry.
   Registry();

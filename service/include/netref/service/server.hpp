@@ -10,6 +10,7 @@
 /// All of them never die of one bad client, take TLS and an authenticator, and stop
 /// gracefully: stop(grace) refuses new requests, lets running ones finish up to grace, then
 /// closes every connection.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,7 +29,7 @@ namespace netref {
 class Service;
 
 /// Where a server listens, as told to its registrar when it starts.
-struct ServerEndpoint {
+struct NETREF_API ServerEndpoint {
   std::string host;         ///< the bound address (ServerConfig::host)
   std::uint16_t port = 0;   ///< the bound TCP port (the one port 0 picked)
   /// The server's log (ServerConfig::log, or standard error): a registrar reports here.
@@ -39,7 +40,7 @@ struct ServerEndpoint {
 /// service layer only calls these two hooks; the registrars themselves live above it
 /// (netref/discovery/registrar.hpp registers with an RPyC registry), so a server gains
 /// discovery without this layer depending on the one that provides it.
-class ServerRegistrar {
+class NETREF_API ServerRegistrar {
  public:
   virtual ~ServerRegistrar() = default;
   /// Called once when the server starts serving (start() or serve_forever()), on the
@@ -57,7 +58,7 @@ class ServerRegistrar {
 using Authenticator = std::function<std::string(Stream& stream)>;
 
 /// Where and how a server listens, what each connection gets, and the server's limits.
-struct ServerConfig {
+struct NETREF_API ServerConfig {
   std::string host = "127.0.0.1";   ///< TCP address to bind (loopback by default)
   std::uint16_t port = 18861;        ///< 0 picks a free port; ask port()
   std::string unix_path;             ///< when set, listen on this Unix socket instead of TCP
@@ -100,7 +101,7 @@ struct ServerConfig {
 };
 
 /// What a server has done; a snapshot for monitoring and leak tests.
-struct ServerStats {
+struct NETREF_API ServerStats {
   std::size_t open_connections = 0;
   std::uint64_t accepted = 0;          ///< connections accepted in all
   std::uint64_t refused = 0;           ///< closed at accept: max_connections reached
@@ -122,7 +123,7 @@ struct ServerCore;
 
 /// A thread per connection, like rpyc's ThreadedServer. The listening socket is bound by the
 /// constructor (so port() is known before serving).
-class ThreadedServer {
+class NETREF_API ThreadedServer {
  public:
   /// Shares service (a handle: it may be destroyed before the server).
   ThreadedServer(Service service, ServerConfig config = {});
@@ -156,7 +157,7 @@ class ThreadedServer {
 /// connection (so a connection's requests run in order), and hands it back. Reads never block a worker: a slow or silent client
 /// costs a buffer, not a thread. A handler that calls back into its client waits on its
 /// worker only.
-class ThreadPoolServer {
+class NETREF_API ThreadPoolServer {
  public:
   /// Shares service (a handle: it may be destroyed before the server).
   ThreadPoolServer(Service service, ServerConfig config = {});
@@ -187,7 +188,7 @@ class ThreadPoolServer {
 
 /// Serves a single connection, then returns (rpyc's OneShotServer): for tests, inetd-style
 /// use, and handing one client a private server.
-class OneShotServer {
+class NETREF_API OneShotServer {
  public:
   OneShotServer(Service service, ServerConfig config = {});
   ~OneShotServer();
@@ -206,6 +207,6 @@ class OneShotServer {
 };
 
 /// Serves one connection on the calling thread until it closes, then returns.
-void serve_connection(const Service& service, StreamPtr stream, const ServerConfig& config = {});
+NETREF_API void serve_connection(const Service& service, StreamPtr stream, const ServerConfig& config = {});
 
 }  // namespace netref

@@ -11,6 +11,7 @@
 /// types (overloads tried in order, netref::arg names and defaults, TypeError listing the
 /// signatures). A default-constructed Service, with nothing defined, is what a client lends
 /// when it offers nothing (RPyC's VoidService).
+#include "netref/export.hpp"
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,7 +35,7 @@ struct ServiceState;
 /// one service, and the root object keeps the definitions alive, so a Service may go before
 /// the connections that use it. Define everything before serving; afterwards the service is
 /// read-only and safe to use from any number of connections and threads.
-class Service {
+class NETREF_API Service {
  public:
   /// A service whose results convert with types; name is the type name peers see.
   explicit Service(Registry types = Registry(), std::string name = "netref.Service");

@@ -2,45 +2,46 @@
 /// The error hierarchy every layer throws. A caller decides from the type alone:
 /// ConnectionClosed -> reconnect, Timeout -> retry or give up, ProtocolError -> peer bug,
 /// RemoteError (protocol/) -> the callee threw.
+#include "netref/export.hpp"
 #include <stdexcept>
 #include <string>
 
 namespace netref {
 
 /// Base of every error netref throws.
-class Error : public std::runtime_error {
+class NETREF_API Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 /// The link is gone (EOF, reset, closed locally, or the connection failed earlier).
-class ConnectionClosed : public Error {
+class NETREF_API ConnectionClosed : public Error {
  public:
   using Error::Error;
 };
 
 /// The peer stopped reading: what we queued for it made no progress for the write-stall
 /// timeout (ChannelConfig::write_timeout), and the stream was closed.
-class WriteStalled : public ConnectionClosed {
+class NETREF_API WriteStalled : public ConnectionClosed {
  public:
   using ConnectionClosed::ConnectionClosed;
 };
 
 /// Connecting failed: refused, unreachable, or the name did not resolve. The message names
 /// the address.
-class ConnectError : public ConnectionClosed {
+class NETREF_API ConnectError : public ConnectionClosed {
  public:
   using ConnectionClosed::ConnectionClosed;
 };
 
 /// The peer sent bytes that break the protocol; the connection is dropped.
-class ProtocolError : public Error {
+class NETREF_API ProtocolError : public Error {
  public:
   using Error::Error;
 };
 
 /// A wait ran past its deadline.
-class Timeout : public Error {
+class NETREF_API Timeout : public Error {
  public:
   using Error::Error;
 };

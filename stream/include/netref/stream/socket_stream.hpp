@@ -1,5 +1,6 @@
 #pragma once
 /// TCP and Unix-domain socket streams, and the listeners that accept them.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -12,14 +13,14 @@ namespace netref {
 /// Connects over TCP (TCP_NODELAY on). host may be a name, an IPv4 or an IPv6 literal.
 /// Throws ConnectError naming "host:port" on refusal, unreachable host, resolve failure or
 /// connect timeout (a negative timeout waits as long as the OS does).
-StreamPtr connect_tcp(const std::string& host, std::uint16_t port,
+NETREF_API StreamPtr connect_tcp(const std::string& host, std::uint16_t port,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 /// Connects to a Unix-domain stream socket at path. Throws ConnectError naming the path.
-StreamPtr connect_unix(const std::string& path);
+NETREF_API StreamPtr connect_unix(const std::string& path);
 
 /// A listening socket (TCP or Unix). accept() blocks; close() from another thread wakes it.
-class Listener {
+class NETREF_API Listener {
  public:
   virtual ~Listener() = default;
   /// Waits for the next connection; returns nullptr once close() was called. Transient
@@ -35,9 +36,9 @@ class Listener {
 
 /// Binds and listens on host:port (SO_REUSEADDR on; port 0 picks a free port).
 /// Throws ConnectError naming the address when the bind fails.
-std::unique_ptr<Listener> listen_tcp(const std::string& host, std::uint16_t port, int backlog = 4096);
+NETREF_API std::unique_ptr<Listener> listen_tcp(const std::string& host, std::uint16_t port, int backlog = 4096);
 
 /// Binds and listens on a Unix-domain socket path (an existing socket file is replaced).
-std::unique_ptr<Listener> listen_unix(const std::string& path, int backlog = 4096);
+NETREF_API std::unique_ptr<Listener> listen_unix(const std::string& path, int backlog = 4096);
 
 }  // namespace netref

@@ -1,5 +1,6 @@
 #pragma once
 /// Stream: a reliable, ordered byte pipe. The channel layer is its only user.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +14,7 @@ namespace netref {
 
 /// A byte stream. One reader and one writer may run at the same time (from different
 /// threads); close() may be called from any thread, at any time, and wakes a blocked reader.
-class Stream {
+class NETREF_API Stream {
  public:
   virtual ~Stream() = default;
 

@@ -3,6 +3,7 @@
 /// wrapping of accepted sockets whose handshake a reactor can drive without blocking.
 /// TLS 1.2 is the minimum; renegotiation is refused; clients verify the server's chain and
 /// host name unless told otherwise by an option whose name says insecure.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,7 +14,7 @@
 namespace netref {
 
 /// Where a certificate, key or CA bundle comes from: a PEM file, or PEM text in memory.
-struct Pem {
+struct NETREF_API Pem {
   std::string path;  ///< a PEM file; used when text is empty
   std::string text;  ///< PEM content ("-----BEGIN CERTIFICATE-----...")
 
@@ -23,7 +24,7 @@ struct Pem {
 };
 
 /// The client's side of TLS: whom it trusts and, for mutual TLS, who it is.
-struct TlsClientOptions {
+struct NETREF_API TlsClientOptions {
   Pem ca;                      ///< trusted CAs; empty: the system's default store
   Pem certificate;             ///< our certificate, for servers that require one
   Pem private_key;             ///< its key
@@ -36,7 +37,7 @@ struct TlsClientOptions {
 };
 
 /// The server's side of TLS: its identity and, for mutual TLS, whom it lets in.
-struct TlsServerOptions {
+struct NETREF_API TlsServerOptions {
   Pem certificate;                         ///< required (a chain: leaf first)
   Pem private_key;                         ///< required
   Pem client_ca;                           ///< CAs that sign acceptable client certificates
@@ -45,7 +46,7 @@ struct TlsServerOptions {
 
 /// A configured TLS context. Immutable once made; copies share it and are cheap. Making one
 /// throws Error naming the file or PEM block that could not be loaded.
-class TlsContext {
+class NETREF_API TlsContext {
  public:
   static TlsContext client(const TlsClientOptions& options);
   static TlsContext server(const TlsServerOptions& options);
@@ -69,7 +70,7 @@ enum class HandshakeStep {
 /// A TLS stream. The Stream contract holds: one reader and one writer at a time may run
 /// concurrently, and close() from any thread wakes them. peer_certificate_subject() gives
 /// the verified client certificate's subject on the server side.
-class TlsStream : public Stream {
+class NETREF_API TlsStream : public Stream {
  public:
   /// Advances the handshake without blocking. Throws ConnectionClosed whose message says
   /// why it failed ("TLS handshake failed: certificate verify failed (certificate has
@@ -85,11 +86,11 @@ class TlsStream : public Stream {
 /// Connects over TCP and completes the handshake, verifying the server unless the context
 /// says insecure, all within timeout. Throws ConnectError naming host:port: refused,
 /// timed out, or "TLS handshake failed: <reason>" (wrong CA, expired, name mismatch, ...).
-StreamPtr connect_tls(const std::string& host, std::uint16_t port, const TlsContext& context,
+NETREF_API StreamPtr connect_tls(const std::string& host, std::uint16_t port, const TlsContext& context,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 /// Server side: wraps an accepted socket stream (from Listener::accept) in TLS. Nothing is
 /// read yet: drive the handshake with handshake_step() or handshake(timeout).
-std::unique_ptr<TlsStream> accept_tls(StreamPtr accepted, const TlsContext& context);
+NETREF_API std::unique_ptr<TlsStream> accept_tls(StreamPtr accepted, const TlsContext& context);
 
 }  // namespace netref

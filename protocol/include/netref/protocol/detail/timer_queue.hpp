@@ -4,6 +4,7 @@
 /// ThreadPoolServer's handshake, frame and write-stall deadlines. Timers are ordered by
 /// deadline; the thread sleeps until the earliest one, and costs nothing while none is armed.
 /// Internal to netref: protocol/ and service/ use it, users never see it.
+#include "netref/export.hpp"
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,14 +45,14 @@ class TimerQueue {
 
 /// The process's queue: made on first use and shared by everyone; it goes (and its thread is
 /// joined) when the last Timer on it is destroyed. A child of fork() gets a queue of its own.
-std::shared_ptr<TimerQueue> shared_timer_queue();
+NETREF_API std::shared_ptr<TimerQueue> shared_timer_queue();
 
 /// A re-armable timer on a TimerQueue, owning its callback. Any thread may arm or cancel it,
 /// the callback itself included, and the callback may destroy it (even while the thread that
 /// armed it is still returning from arm). Destroying it (or cancelling) never waits for a callback that
 /// runs now: a callback must reach its objects through weak pointers, or through an owner it
 /// knows to be alive.
-class Timer {
+class NETREF_API Timer {
  public:
   using Clock = TimerQueue::Clock;
 

@@ -1,4 +1,5 @@
 #pragma once
+#include "netref/export.hpp"
 /// How a server's pool learns that one of its threads is about to wait on a peer (a handler
 /// that calls back into its client, a forwarded attribute, a nested call): the pool hands
 /// that thread's place to another worker, and refuses the wait when its bounds are reached.
@@ -20,7 +21,7 @@ class WaitObserver {
 };
 
 /// Sets this thread's observer (null: none, the default) and returns the previous one.
-WaitObserver* exchange_wait_observer(WaitObserver* observer) noexcept;
+NETREF_API WaitObserver* exchange_wait_observer(WaitObserver* observer) noexcept;
 
 /// Tells this thread's observer, if any, for as long as it lives; nested waits on one thread
 /// are told once (the outermost).
