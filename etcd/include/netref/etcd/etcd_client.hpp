@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "netref/export.hpp"
 #include "netref/discovery/errors.hpp"
 
 namespace netref {
@@ -24,7 +25,7 @@ namespace netref {
 /// etcd answered, with an error of its own (gRPC status code and etcd's message): a lease
 /// that does not exist, a failed authentication, a permission denied. Unreachable members
 /// are RegistryUnreachable; answers that are not etcd's JSON are RegistryReplyError.
-class EtcdError : public DiscoveryError {
+class NETREF_API EtcdError : public DiscoveryError {
  public:
   EtcdError(int code, const std::string& message) : DiscoveryError(message), code_(code) {}
   /// The gRPC status code etcd sent (5 not found, 16 unauthenticated, 7 permission denied...).
@@ -87,7 +88,7 @@ struct EtcdLease {
 /// Thread-safe: every call is one request (or one watch) of its own; share one client.
 /// Every call throws RegistryUnreachable when no member answered within the timeouts,
 /// RegistryReplyError when an answer was not etcd's, EtcdError when etcd refused.
-class EtcdClient {
+class NETREF_API EtcdClient {
  public:
   explicit EtcdClient(EtcdConfig config = {});
   ~EtcdClient();
@@ -134,6 +135,6 @@ class EtcdClient {
 };
 
 /// The end of the range of every key that starts with prefix (etcd's "prefix + 1").
-std::string etcd_prefix_end(std::string_view prefix);
+NETREF_API std::string etcd_prefix_end(std::string_view prefix);
 
 }  // namespace netref

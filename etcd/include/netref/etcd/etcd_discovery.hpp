@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "netref/export.hpp"
 #include "netref/discovery/registry_client.hpp"
 #include "netref/etcd/etcd_client.hpp"
 #include "netref/proxy/client.hpp"
@@ -15,11 +16,11 @@ namespace netref {
 
 /// The servers of name (any case) in etcd, in key order. Throws ServiceNotFound when there
 /// are none, or what EtcdClient throws.
-std::vector<ServiceAddress> etcd_discover(const std::string& name, const EtcdConfig& etcd = {});
+NETREF_API std::vector<ServiceAddress> etcd_discover(const std::string& name, const EtcdConfig& etcd = {});
 
 /// Connects to the first server of name that accepts. Throws what etcd_discover throws, or
 /// ServiceUnavailable listing each server and why it failed.
-Client etcd_connect_by_service(const std::string& name, const EtcdConfig& etcd = {},
+NETREF_API Client etcd_connect_by_service(const std::string& name, const EtcdConfig& etcd = {},
                                const ClientConfig& config = {});
 
 /// The servers of one name, kept current on a thread of its own: a range read, then a watch
@@ -29,7 +30,7 @@ Client etcd_connect_by_service(const std::string& name, const EtcdConfig& etcd =
 ///
 /// For whatever chooses among servers: instances() is a snapshot; on_change is called (on
 /// the watcher's thread, never two at once) with each new list.
-class EtcdServiceWatcher {
+class NETREF_API EtcdServiceWatcher {
  public:
   using ChangeHandler = std::function<void(const std::vector<ServiceAddress>& instances)>;
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "netref/export.hpp"
 #include "netref/etcd/etcd_client.hpp"
 #include "netref/service/server.hpp"
 
@@ -45,11 +46,11 @@ struct EtcdRegistrarConfig {
 
 /// A registrar for ServerConfig::registrar. Throws std::invalid_argument for no names, a
 /// name with '/' or empty, or metadata that is not JSON. One registrar serves one server.
-std::shared_ptr<ServerRegistrar> etcd_registrar(EtcdRegistrarConfig config);
+NETREF_API std::shared_ptr<ServerRegistrar> etcd_registrar(EtcdRegistrarConfig config);
 
 /// Where a server of name at address is kept: "netref/services/<NAME>/<host:port>".
-std::string etcd_service_key(std::string_view name, std::string_view address);
+NETREF_API std::string etcd_service_key(std::string_view name, std::string_view address);
 /// The prefix of every server of name: "netref/services/<NAME>/".
-std::string etcd_service_prefix(std::string_view name);
+NETREF_API std::string etcd_service_prefix(std::string_view name);
 
 }  // namespace netref
