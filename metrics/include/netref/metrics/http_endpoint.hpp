@@ -1,13 +1,12 @@
 #pragma once
 /// HttpEndpoint: serves metrics over HTTP for a Prometheus server to scrape, GET /metrics in
 /// Prometheus's text format (cpp-httplib underneath; every other path is 404).
-/// ```cpp
-/// auto endpoint = std::make_shared<netref::metrics::HttpEndpoint>();   // 127.0.0.1:9464
-/// netref::ServerConfig cfg;
-/// cfg.metrics_exporter = endpoint;             // turns the server's metrics on
-/// netref::ThreadPoolServer server(service, cfg);
-/// server.start();                              // http://127.0.0.1:9464/metrics
-/// ```
+/// With a server (tests/metrics/http_endpoint_test.cpp does this):
+///     auto endpoint = std::make_shared<netref::metrics::HttpEndpoint>();  // 127.0.0.1:9464
+///     netref::ServerConfig cfg;
+///     cfg.metrics_exporter = endpoint;  // turns the server's metrics on
+///     netref::ThreadPoolServer server(service, cfg);
+///     server.start();                   // now http://127.0.0.1:9464/metrics
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -9,10 +9,11 @@
 /// ```cpp
 /// auto calls = std::make_shared<netref::CallMetrics>(std::vector<std::string>{"add", "echo"});
 /// netref::ClientConfig cfg;
-/// cfg.connection.call_metrics = calls;   // every sync call of this connection is counted
-/// ...
-/// for (const auto& m : calls->snapshot().methods) std::printf("%s %llu\n", m.method.c_str(),
-///                                                              static_cast<unsigned long long>(m.calls));
+/// cfg.connection.call_metrics = calls;  // every sync call of this connection is counted
+/// auto conn = netref::connect("127.0.0.1", server.port(), cfg);
+/// conn->root()->attr("add")->call(2, 3);
+/// const netref::CallMetricsSnapshot snap = calls->snapshot();
+/// const std::uint64_t adds = snap.find("add")->calls;  // 1
 /// ```
 #include <array>
 #include <atomic>
