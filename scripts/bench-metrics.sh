@@ -53,21 +53,21 @@ if command -v valgrind >/dev/null; then
   echo "== callgrind instructions per W1 call" >&2
   n=2000
   client_ins() {  # client_ins <calls> [--metrics]
-    valgrind --tool=callgrind --callgrind-out-file="$out/cg.client.$1$2" \
-      "$bench" --only w1-netref --calls "$1" --warmup 100 --port "$off_port" $2 >/dev/null 2>&1
-    awk '/^(summary|totals):/ {print $2; exit}' "$out/cg.client.$1$2"
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg.client.$1${2:-}" \
+      "$bench" --only w1-netref --calls "$1" --warmup 100 --port "$off_port" ${2:-} >/dev/null 2>&1
+    awk '/^(summary|totals):/ {print $2; exit}' "$out/cg.client.$1${2:-}"
   }
   server_ins() {  # server_ins <calls> [--metrics-unscraped]
     local pid cg_port
     rm -f "$out/cg_server.out"
-    valgrind --tool=callgrind --callgrind-out-file="$out/cg.server.$1$2" "$server" $2 >"$out/cg_server.out" 2>/dev/null &
+    valgrind --tool=callgrind --callgrind-out-file="$out/cg.server.$1${2:-}" "$server" ${2:-} >"$out/cg_server.out" 2>/dev/null &
     pid=$!
     for _ in $(seq 1 400); do [ -s "$out/cg_server.out" ] && break; sleep 0.05; done
     read -r _ cg_port _ <"$out/cg_server.out"
     "$bench" --only w1-netref --calls "$1" --warmup 100 --port "$cg_port" >/dev/null
     kill -TERM "$pid"
     wait "$pid" || true
-    awk '/^(summary|totals):/ {print $2; exit}' "$out/cg.server.$1$2"
+    awk '/^(summary|totals):/ {print $2; exit}' "$out/cg.server.$1${2:-}"
   }
   c_off=$(( ($(client_ins $n) - $(client_ins 0)) / n ))
   c_on=$(( ($(client_ins $n --metrics) - $(client_ins 0 --metrics)) / n ))
