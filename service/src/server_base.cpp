@@ -1,7 +1,6 @@
 // The parts every server shares: admission, TLS, authentication, the shutdown gate.
 #include "server_base.hpp"
 
-#include <cstdio>
 #include <thread>
 
 namespace netref::detail {
