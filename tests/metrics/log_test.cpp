@@ -161,6 +161,8 @@ TEST_CASE("a peer that breaks the protocol is logged as a warning on its connect
   REQUIRE(broken);
   CHECK(broken->level == LogLevel::warning);
   CHECK(broken->connection != ConnectionId::none);
+  // Its place is free once the server has let it go (the log comes a moment before).
+  REQUIRE(within_5s([&] { return server.stats().open_connections == 0; }));
 
   auto first = connect("127.0.0.1", server.port());
   CHECK(first->root()->attr("add")->call(1, 1).as<std::int64_t>() == 2);
@@ -187,9 +189,10 @@ TEST_CASE("nothing is printed by default, whatever goes wrong") {
     const std::span<const std::uint8_t> piece(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     garbage->write_all(std::span<const std::span<const std::uint8_t>>(&piece, 1));
     CHECK(within_5s([&] { return server.stats().closed[CloseReason::frame] == 1; }));
+    REQUIRE(within_5s([&] { return server.stats().open_connections == 1; }));
     auto extra = connect_tcp("127.0.0.1", server.port());
     auto refused = connect_tcp("127.0.0.1", server.port());  // the third: refused at accept
-    CHECK(within_5s([&] { return server.stats().refused == 1; }));
+    CHECK(within_5s([&] { return server.stats().refused >= 1; }));
     conn->close();
     server.stop();
   }
