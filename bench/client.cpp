@@ -9,6 +9,8 @@
 //                     --calls N [--warmup N] --port P | --raw-port P | --plain-port P | --pool-plain-port P
 // The second form runs one workload's loop alone, for profilers (callgrind: a run of N calls
 // minus a run of 0 calls, divided by N, is the instructions one call costs).
+// --metrics (either form): every netref connection counts its calls (ConnectionConfig::
+// call_metrics), for the metrics on/off comparison of bench/RESULTS.md.
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,7 +65,11 @@ struct Options {
   std::string only;  // "w1-netref" or "w1-raw": callgrind mode
   long calls = 0;
   long warmup = 100;
+  bool metrics = false;  // count every client call (ConnectionConfig::call_metrics)
 };
+
+// --metrics: the calls every netref connection of this run counts (none without the flag).
+std::shared_ptr<netref::CallMetrics> client_metrics;
 
 // Sizes of each workload: the in the full run, a few seconds' worth with --quick.
 struct Sizes {
@@ -199,6 +205,7 @@ void check(bool ok, const char* what) {
 netref::Client connect_netref(std::uint16_t port, bool compress = true) {
   netref::ClientConfig config;
   config.channel.compress = compress;
+  config.connection.call_metrics = client_metrics;
   return netref::connect("127.0.0.1", port, config);
 }
 
@@ -636,6 +643,8 @@ Options parse(int argc, char** argv) {
       opt.calls = std::stol(next());
     } else if (arg == "--warmup") {
       opt.warmup = std::stol(next());
+    } else if (arg == "--metrics") {
+      opt.metrics = true;
     } else {
       throw std::runtime_error("unknown argument " + arg);
     }
@@ -648,6 +657,9 @@ Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     const Options opt = parse(argc, argv);
+    if (opt.metrics) {
+      client_metrics = std::make_shared<netref::CallMetrics>(std::vector<std::string>{"add", "echo", "make_counter"});
+    }
     if (!opt.only.empty()) {
       run_only(opt);
       return 0;

@@ -4,7 +4,12 @@
 //   plain     ThreadedServer, compression off: W3 without compression
 //   pool      the server of W6 (64 concurrent clients)
 // Prints "ports <default> <plain> <pool> <pool server class>" and serves until SIGTERM or
-// SIGINT. Usage: netref_bench_server
+// SIGINT. Usage: netref_bench_server [--metrics | --metrics-unscraped]
+// --metrics: every server counts calls by method (ServerConfig::metrics), the default one
+// serves them at http://127.0.0.1:<port>/metrics (printed as "metrics <port>" on stderr), and
+// a thread of this process scrapes that endpoint over HTTP every 10 ms: the metrics-on side
+// of bench/RESULTS.md's comparison, a scrape under load included. --metrics-unscraped: the
+// counting alone (for callgrind's instructions per call, which a timed scraper would blur).
 
 #include <cstdint>
 #include <cstdio>
@@ -13,7 +18,13 @@
 #include <string>
 #include <tuple>
 
+#include <httplib.h>
+#include <netref/metrics/metrics.hpp>
 #include <netref/netref.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "stop_signals.hpp"
 
@@ -51,8 +62,11 @@ std::int64_t rss_kib() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   const bench::StopSignals stop_signals;  // before any thread starts
+  const std::string mode = argc > 1 ? argv[1] : "";
+  const bool scraped = mode == "--metrics";
+  const bool metrics = scraped || mode == "--metrics-unscraped";
 
   netref::Registry types;
   types.expose<Counter>("Counter").def("add", &Counter::add).def_readwrite("value", &Counter::value);
@@ -73,10 +87,17 @@ int main() {
   bench.attr("a", std::make_shared<ChainA>());
 
   netref::ServerConfig compressed{.host = "127.0.0.1", .port = 0};
+  compressed.metrics = metrics;
   netref::ServerConfig plain = compressed;
   plain.channel.compress = false;
 
-  netref::ThreadedServer default_server(bench, compressed);
+  std::shared_ptr<netref::metrics::HttpEndpoint> endpoint;
+  netref::ServerConfig default_config = compressed;
+  if (scraped) {
+    endpoint = std::make_shared<netref::metrics::HttpEndpoint>(netref::metrics::HttpEndpointConfig{.port = 0});
+    default_config.metrics_exporter = endpoint;
+  }
+  netref::ThreadedServer default_server(bench, default_config);
   netref::ThreadedServer plain_server(bench, plain);
   PoolServer pool_server(bench, compressed);
   PoolServer pool_plain_server(bench, plain);  // W3 through the reactor's read path
@@ -88,7 +109,23 @@ int main() {
               unsigned{pool_server.port()}, kPoolServerName, unsigned{pool_plain_server.port()});
   std::fflush(stdout);
 
+  std::atomic<bool> scraping{scraped};
+  std::thread scraper;
+  if (scraped) {
+    std::fprintf(stderr, "metrics %u\n", unsigned{endpoint->port()});
+    scraper = std::thread([&] {
+      httplib::Client http("127.0.0.1", endpoint->port());
+      while (scraping.load()) {
+        auto res = http.Get("/metrics");
+        if (!res || res->status != 200) std::fprintf(stderr, "scrape failed\n");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+
   stop_signals.wait();
+  scraping.store(false);
+  if (scraper.joinable()) scraper.join();
   pool_plain_server.stop();
   pool_server.stop();
   plain_server.stop();

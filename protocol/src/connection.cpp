@@ -92,6 +92,7 @@ void ReaderRole::after_release() noexcept {
       impl_.reader_released_handler();
     } catch (...) {
       // a scheduler's failure must not become this reader's
+      impl_.log_current_exception(LogLevel::error, "the server's reader-released hook");
     }
   }
 }
@@ -102,12 +103,14 @@ const char* handler_display_name(Handler h) { return handler_name(h); }
 detail::ConnectionImpl::ConnectionImpl(std::unique_ptr<Channel> ch, ObjectPtr root, ConnectionConfig cfg)
     : channel(std::move(ch)),
       local_root(std::move(root)),
+      root_identity(local_root.get()),
       config(std::move(cfg)),
+      connection_id(static_cast<ConnectionId>(++connection_counter)),
       generation(config.generation),
       generation_known(!config.detect_generation),
       pending(0),
       ping_limiter(config.max_pings_per_second, config.ping_strikes) {
-  if (config.name.empty()) config.name = "conn" + std::to_string(++connection_counter);
+  if (config.name.empty()) config.name = "conn" + std::to_string(static_cast<std::uint64_t>(connection_id));
 }
 
 std::shared_ptr<Connection> Connection::create(std::unique_ptr<Channel> channel, ObjectPtr local_root,
@@ -229,6 +232,7 @@ void detail::ConnectionImpl::output_blocked() noexcept {
     writer_wanted_handler();
   } catch (...) {
     // a scheduler's failure must not become this sender's
+    log_current_exception(LogLevel::error, "the server's writer-wanted hook");
   }
 }
 
@@ -310,7 +314,63 @@ AsyncResult Connection::async_request(Handler handler, Args args) {
   return impl_->async_request(handler, detail::RequestBody{&args, nullptr});
 }
 
+namespace {
+// The attribute a request names, for its metrics label; empty when it names none.
+std::string_view named_attribute(Handler handler, const detail::RequestBody& body) noexcept {
+  if (body.call != nullptr) return body.call->names.empty() ? std::string_view() : std::string_view(body.call->names.back());
+  if (body.args == nullptr || body.args->size() < 2) return {};
+  const Value& name = (*body.args)[1];
+  switch (handler) {
+    case Handler::getattr:
+    case Handler::setattr:
+    case Handler::delattr:
+    case Handler::callattr:
+      if (const auto* s = name.get_if<std::string>()) return *s;
+      return {};
+    case Handler::getchain:
+    case Handler::callchain:
+      if (const auto* t = name.get_if<Tuple>(); t != nullptr && !t->items.empty()) {
+        if (const auto* s = t->items.back().get_if<std::string>()) return *s;
+      }
+      return {};
+    default:
+      return {};
+  }
+}
+
+// The class a failed call counts under: the remote class, or what a local failure is.
+std::size_t error_class_of_current() noexcept {
+  try {
+    throw;
+  } catch (const RemoteError& e) {
+    return CallMetrics::error_class_of(e.class_name());
+  } catch (const Timeout&) {
+    return CallMetrics::error_class_of("TimeoutError");
+  } catch (const ConnectionClosed&) {
+    return CallMetrics::error_class_of("ConnectionError");
+  } catch (...) {
+    return CallMetrics::error_class_of("other");
+  }
+}
+}  // namespace
+
 Value detail::ConnectionImpl::sync_request(Handler handler, detail::RequestBody body,
+                                     std::optional<std::chrono::milliseconds> timeout) {
+  CallMetrics* metrics = config.call_metrics.get();
+  if (metrics == nullptr) return sync_request_unmeasured(handler, body, timeout);
+  const std::size_t slot = metrics->slot_of(named_attribute(handler, body));
+  const auto started = Clock::now();
+  try {
+    Value result = sync_request_unmeasured(handler, body, timeout);
+    metrics->record(slot, CallMetrics::no_error, Clock::now() - started);
+    return result;
+  } catch (...) {
+    metrics->record(slot, error_class_of_current(), Clock::now() - started);
+    throw;
+  }
+}
+
+Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::RequestBody body,
                                      std::optional<std::chrono::milliseconds> timeout) {
   // A pool thread about to wait on this peer gives its place to another worker, or is
   // refused here, before anything is sent, when the pool's bounds are reached.
@@ -567,6 +627,7 @@ void detail::ConnectionImpl::deliver(std::uint32_t seq, Value value, std::except
         cb(result);
       } catch (...) {
         // A user callback's failure is the user's; it must not kill the connection.
+        log_current_exception(LogLevel::error, "a then() callback");
       }
     }
   }
@@ -801,6 +862,7 @@ void detail::ConnectionImpl::fail(std::exception_ptr error, std::optional<CloseR
       AsyncResult result(self->shared_from_this(), call);
       for (auto& cb : callbacks) cb(result);
     } catch (...) {
+      log_current_exception(LogLevel::error, "a then() callback");
     }
   }
   dropped.clear();  // the objects we lent may run user destructors: outside every lock
@@ -809,13 +871,49 @@ void detail::ConnectionImpl::fail(std::exception_ptr error, std::optional<CloseR
     try {
       handler(*self);
     } catch (...) {
+      log_current_exception(LogLevel::error, "the close handler");
     }
   }
+  if (log_wanted()) log_close(reason.value_or(reason_of(error)), error);
   {
     std::lock_guard lk(state_mutex);
     state.finish_close();
   }
   state_cv.notify_all();
+}
+
+void detail::ConnectionImpl::log_close(CloseReason reason, const std::exception_ptr& error) const noexcept {
+  try {
+    std::string message = config.name + " closed (" + std::string(to_string(reason)) + ")";
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        message += ": ";
+        message += e.what();
+      } catch (...) {
+      }
+    }
+    const bool normal = reason == CloseReason::local || reason == CloseReason::peer || reason == CloseReason::server_stop;
+    log(normal ? LogLevel::info : LogLevel::warning, message);
+  } catch (...) {
+  }
+}
+
+void detail::ConnectionImpl::log_current_exception(LogLevel level, std::string_view where) const noexcept {
+  if (!log_wanted()) return;
+  try {
+    std::string message = config.name + ": " + std::string(where) + " threw";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      message += ": ";
+      message += e.what();
+    } catch (...) {
+    }
+    log(level, message);
+  } catch (...) {
+  }
 }
 
 void detail::ConnectionImpl::throw_closed_locked() const {
@@ -865,6 +963,12 @@ void Connection::set_close_handler(std::function<void(Connection&)> handler) {
 const ConnectionConfig& Connection::config() const noexcept { return impl_->config; }
 Generation Connection::generation() const noexcept { return impl_->generation.load(); }
 const std::string& Connection::name() const noexcept { return impl_->config.name; }
+ConnectionId Connection::id() const noexcept { return impl_->connection_id; }
+
+Connection::Traffic Connection::traffic() const noexcept {
+  return Traffic{impl_->frames_in.load(std::memory_order_relaxed), impl_->frames_out.load(std::memory_order_relaxed),
+                 impl_->bytes_in.load(std::memory_order_relaxed), impl_->bytes_out.load(std::memory_order_relaxed)};
+}
 Channel& Connection::channel() noexcept { return *impl_->channel; }
 std::uint64_t Connection::frames_received() const noexcept { return impl_->frames_in.load(std::memory_order_relaxed); }
 const std::string& Connection::peer_identity() const noexcept { return impl_->peer_identity; }

@@ -148,6 +148,34 @@ struct Message {
   Value body;
 };
 
+/// One served request in config.served_metrics: timed from its start to its reply being
+/// ready (finish, called before the reply is sent, so a peer that has the reply sees the
+/// count). Does nothing without metrics; a request that never finishes is not counted.
+class MeasuredRequest {
+ public:
+  explicit MeasuredRequest(CallMetrics* metrics) noexcept : metrics_(metrics) {
+    if (metrics_ != nullptr) {
+      slot_ = metrics_->other_slot();
+      started_ = std::chrono::steady_clock::now();
+    }
+  }
+  MeasuredRequest(const MeasuredRequest&) = delete;
+  MeasuredRequest& operator=(const MeasuredRequest&) = delete;
+  /// Where run_handler writes the method's slot; null without metrics.
+  std::size_t* slot_out() noexcept { return metrics_ != nullptr ? &slot_ : nullptr; }
+  /// Counts the request once, failed with error_class (CallMetrics::no_error: it did not).
+  void finish(std::size_t error_class) noexcept {
+    if (metrics_ == nullptr) return;
+    metrics_->record(slot_, error_class, std::chrono::steady_clock::now() - started_);
+    metrics_ = nullptr;
+  }
+
+ private:
+  CallMetrics* metrics_;
+  std::size_t slot_ = 0;
+  std::chrono::steady_clock::time_point started_{};
+};
+
 class LivenessWatch;  // liveness.cpp
 
 struct ConnectionImpl {
@@ -156,7 +184,9 @@ struct ConnectionImpl {
   Connection* self = nullptr;        // the owning Connection (set by create)
   std::unique_ptr<Channel> channel;
   ObjectPtr local_root;               // guarded by tables_mutex once serving: closing drops it
+  const Object* const root_identity;  // local_root's address, for comparing only (never read)
   ConnectionConfig config;
+  const ConnectionId connection_id;
   std::atomic<Generation> generation;
   std::atomic<bool> generation_known;
 
@@ -204,6 +234,9 @@ struct ConnectionImpl {
   void forget_call(std::uint32_t seq);
   /// A sync request: sends, waits for the reply and returns it or throws its error.
   Value sync_request(Handler handler, detail::RequestBody body, std::optional<std::chrono::milliseconds> timeout);
+  /// sync_request without counting it in config.call_metrics.
+  Value sync_request_unmeasured(Handler handler, detail::RequestBody body,
+                                std::optional<std::chrono::milliseconds> timeout);
   AsyncResult async_request(Handler handler, detail::RequestBody body);
   /// defer: queue the request without writing (it leaves with the next flush).
   void send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer = false);
@@ -270,13 +303,25 @@ struct ConnectionImpl {
   bool serve_special(std::uint32_t seq, Handler handler, Value& body, detail::ReaderRole& role);
   /// Counts a PING of the peer; false when it was one too many and the connection closed.
   bool admit_ping();
-  Value run_handler(Handler handler, Args& args);
+  /// Runs a request; when slot is given, sets it to the served_metrics slot of the root
+  /// attribute the request names (left alone for anything else).
+  Value run_handler(Handler handler, Args& args, std::size_t* slot = nullptr);
   void intercept(Handler handler, const Object* target, std::string_view attribute);
   ObjectPtr walk_chain(ObjectPtr start, const Args& names, std::size_t steps);
   /// Encodes the reply into frame (cleared first); a large bytes or str result is gathered.
   void encode_reply(std::uint32_t seq, const Value& result, detail::FrameBuffer& frame);
   void send_reply(std::uint32_t seq, const Value& result);
-  void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;
+  /// Sends error as the reply to seq, finishing measured (if given) with its class first.
+  void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context,
+                      detail::MeasuredRequest* measured = nullptr) noexcept;
+
+  // logging: events go to config.log, else the process-wide handler
+  bool log_wanted() const noexcept { return detail::log_wanted(config.log); }
+  void log(LogLevel level, std::string_view message) const noexcept { detail::log(config.log, level, message, connection_id); }
+  /// "conn7 closed (frame): ...": info for a normal end, warning for a broken one.
+  void log_close(CloseReason reason, const std::exception_ptr& error) const noexcept;
+  /// From a catch block: "conn7: <where> threw: <what>", at level.
+  void log_current_exception(LogLevel level, std::string_view where) const noexcept;
 };
 
 /// Encodes an id_pack as brine (type name, type id, object id).

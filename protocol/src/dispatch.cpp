@@ -97,7 +97,11 @@ void detail::ConnectionImpl::intercept(Handler handler, const Object* target, st
   config.interceptor(info);
 }
 
-Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
+Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size_t* slot) {
+  // served_metrics' label: a root attribute (the service's names); anything else is other.
+  auto label = [&](const ObjectPtr& target, std::string_view name) {
+    if (slot != nullptr && target.get() == root_identity) *slot = config.served_metrics->slot_of(name);
+  };
   auto arg = [&](std::size_t i) -> Value& {
     if (i >= args.size()) {
       throw TypeError(std::string(detail::handler_display_name(handler)) + " takes at least " +
@@ -125,12 +129,14 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
       auto target = target_of(arg(0));
       auto name = attr_name(arg(1));
       intercept(handler, target.get(), name);
+      label(target, name);
       return target->getattr(name);
     }
     case Handler::setattr: {
       auto target = target_of(arg(0));
       auto name = attr_name(arg(1));
       intercept(handler, target.get(), name);
+      label(target, name);
       target->setattr(name, std::move(arg(2)));
       return Value();
     }
@@ -151,6 +157,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
       auto target = target_of(arg(0));
       auto name = attr_name(arg(1));
       intercept(handler, target.get(), name);
+      label(target, name);
       Value kw = optional_arg(3);
       return target->callattr(name, tuple_items(arg(2), "call arguments"), kwargs_of(kw));
     }
@@ -217,6 +224,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
       auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
       auto name = attr_name(names.back());
       intercept(Handler::callattr, target.get(), name);
+      label(target, name);
       Value kw = optional_arg(3);
       return target->callattr(name, tuple_items(arg(2), "call arguments"), kwargs_of(kw));
     }
@@ -227,6 +235,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
       auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
       auto name = attr_name(names.back());
       intercept(Handler::getattr, target.get(), name);
+      label(target, name);
       return target->getattr(name);
     }
     case Handler::close:
@@ -336,6 +345,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   }
   state_cv.notify_all();
   role.after_release();
+  detail::MeasuredRequest measured(config.served_metrics.get());
   struct SeqGuard {
     detail::ConnectionImpl& impl;
     std::uint32_t seq;
@@ -345,7 +355,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     }
   } seq_guard{*this, seq};
   if (args_error) {
-    send_exception(seq, args_error, context);
+    send_exception(seq, args_error, context, &measured);
     return;
   }
 
@@ -354,7 +364,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
                    std::make_exception_ptr(RemoteError(
                        "RecursionError", "callback nesting exceeds max_callback_depth = " +
                                              std::to_string(config.max_callback_depth))),
-                   context);
+                   context, &measured);
     return;
   }
   struct DepthGuard {
@@ -373,11 +383,11 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
 
   Value result;
   try {
-    result = run_handler(handler, args);
+    result = run_handler(handler, args, measured.slot_out());
     args.clear();
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
-    send_exception(seq, std::current_exception(), context);
+    send_exception(seq, std::current_exception(), context, &measured);
     return;
   }
   detail::FrameBuffer frame;  // taken after the handler: its own calls used the buffer
@@ -385,10 +395,11 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     encode_reply(seq, result, frame);
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
-    send_exception(seq, std::current_exception(), context);
+    send_exception(seq, std::current_exception(), context, &measured);
     return;
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);
+  measured.finish(CallMetrics::no_error);  // before the reply leaves: whoever reads it sees the count
   send_frame(frame);  // result, which a gathered part points into, lives until this returns
 }
 
@@ -436,11 +447,19 @@ void detail::ConnectionImpl::send_reply(std::uint32_t seq, const Value& result) 
   send_frame(frame);
 }
 
-void detail::ConnectionImpl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept {
+void detail::ConnectionImpl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context,
+                                           detail::MeasuredRequest* measured) noexcept {
   std::vector<std::uint8_t> frame;
+  std::size_t error_class = CallMetrics::error_class_of("other");
   try {
     detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);
-    brine::encode(exception_codec::encode(describe_exception(std::move(error), context)), frame);
+    const ExceptionInfo info = describe_exception(std::move(error), context);
+    error_class = CallMetrics::error_class_of(info.class_name);
+    if (log_wanted()) {
+      log(LogLevel::debug, config.name + ": " + std::string(context) + " raised " + info.class_name + ": " +
+                               info.message().substr(0, 200));
+    }
+    brine::encode(exception_codec::encode(info), frame);
   } catch (...) {
     // Describing the error failed: send a fixed one rather than loop (docs/FAULTS.md F6).
     frame.clear();
@@ -451,9 +470,11 @@ void detail::ConnectionImpl::send_exception(std::uint32_t seq, std::exception_pt
       detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);
       brine::encode(exception_codec::encode(info), frame);
     } catch (...) {
+      if (measured != nullptr) measured->finish(error_class);
       return;
     }
   }
+  if (measured != nullptr) measured->finish(error_class);
   try {
     send_frame(frame);
   } catch (...) {

@@ -4,8 +4,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 int main(int argc, char** argv) {
+  // netref prints nothing by default; this program sends its events to standard error.
+  netref::set_log_handler([](netref::LogLevel level, std::string_view message, netref::ConnectionId) {
+    std::cerr << "netref " << netref::to_string(level) << ": " << message << '\n';
+  });
   const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 18861);
 
   auto conn = netref::connect("127.0.0.1", port);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 struct Counter {
   std::int64_t value = 0;
@@ -14,6 +15,10 @@ struct Counter {
 };
 
 int main(int argc, char** argv) {
+  // netref prints nothing by default; this program sends its events to standard error.
+  netref::set_log_handler([](netref::LogLevel level, std::string_view message, netref::ConnectionId) {
+    std::cerr << "netref " << netref::to_string(level) << ": " << message << '\n';
+  });
   const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 18861);
 
   netref::Registry types;  // no globals: owned by main, passed down

@@ -4,9 +4,14 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <string>
 
 int main(int argc, char** argv) {
+  // netref prints nothing by default; this program sends its events to standard error.
+  netref::set_log_handler([](netref::LogLevel level, std::string_view message, netref::ConnectionId) {
+    std::cerr << "netref " << netref::to_string(level) << ": " << message << '\n';
+  });
   if (argc < 2) {
     std::cerr << "usage: tls_client <certs-dir> [port]\n";
     return 2;

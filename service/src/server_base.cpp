@@ -1,7 +1,6 @@
 // The parts every server shares: admission, TLS, authentication, the shutdown gate.
 #include "server_base.hpp"
 
-#include <cstdio>
 #include <thread>
 
 namespace netref::detail {
@@ -22,6 +21,11 @@ ServerBase::ServerBase(Service service, ServerConfig config)
     throw Error("ServerConfig::tls needs a server context (TlsContext::server)");
   }
   connection_config_ = config_.connection;
+  if (config_.metrics || config_.metrics_exporter) {
+    served_metrics_ = std::make_shared<CallMetrics>(service_.names());
+    connection_config_.served_metrics = served_metrics_;
+  }
+  if (!connection_config_.log) connection_config_.log = config_.log;
   connection_config_.detect_generation = true;
   connection_config_.first_frame_timeout = config_.first_frame_timeout;
   // The gate runs before the user's interceptor: a stopping server refuses everything new.
@@ -33,22 +37,15 @@ ServerBase::ServerBase(Service service, ServerConfig config)
   };
 }
 
-void ServerBase::log(std::string_view message) const noexcept {
-  try {
-    if (config_.log) {
-      config_.log(message);
-    } else {
-      std::fprintf(stderr, "netref server: %.*s\n", static_cast<int>(message.size()), message.data());
-    }
-  } catch (...) {
-    // a failing log must not take the server down
-  }
+void ServerBase::log(std::string_view message, LogLevel level, ConnectionId connection) const noexcept {
+  detail::log(config_.log, level, message, connection);  // never throws
 }
 
-void ServerBase::announce_started() {
+void ServerBase::announce_started(std::function<ServerMetrics()> read) {
   std::lock_guard lk(announce_mutex_);
   if (announced_ != Announced::not_yet) return;
   announced_ = Announced::started;
+  if (config_.metrics_exporter) config_.metrics_exporter->server_started(std::move(read));
   if (!config_.registrar) return;
   ServerEndpoint endpoint{config_.host, listener_->port(), [this](std::string_view m) { log(m); }};
   config_.registrar->server_started(endpoint);
@@ -59,6 +56,30 @@ void ServerBase::announce_stopping() noexcept {
   const bool was_started = announced_ == Announced::started;
   announced_ = Announced::stopped;
   if (was_started && config_.registrar) config_.registrar->server_stopping();
+  if (was_started && config_.metrics_exporter) config_.metrics_exporter->server_stopping();
+}
+
+void ServerBase::retire_traffic(const Connection& connection) noexcept {
+  const auto t = connection.traffic();
+  closed_traffic_.frames_in += t.frames_in;
+  closed_traffic_.frames_out += t.frames_out;
+  closed_traffic_.bytes_in += t.bytes_in;
+  closed_traffic_.bytes_out += t.bytes_out;
+}
+
+void ServerBase::add_traffic(ServerStats& stats) const noexcept {
+  stats.frames_in += closed_traffic_.frames_in;
+  stats.frames_out += closed_traffic_.frames_out;
+  stats.bytes_in += closed_traffic_.bytes_in;
+  stats.bytes_out += closed_traffic_.bytes_out;
+}
+
+void ServerBase::add_traffic(ServerStats& stats, const Connection& connection) const noexcept {
+  const auto t = connection.traffic();
+  stats.frames_in += t.frames_in;
+  stats.frames_out += t.frames_out;
+  stats.bytes_in += t.bytes_in;
+  stats.bytes_out += t.bytes_out;
 }
 
 bool ServerBase::admit(std::size_t open_now, const Stream& stream) {
@@ -92,7 +113,7 @@ ConnectionPtr ServerBase::open(StreamPtr stream) {
       identity = config_.authenticator(*stream);
     } catch (const std::exception& e) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
-      log("authenticator turned away " + peer + ": " + e.what());
+      log("authenticator turned away " + peer + ": " + e.what(), LogLevel::warning);
       stream->close();
       return nullptr;
     }
@@ -111,7 +132,7 @@ ConnectionPtr ServerBase::open(StreamPtr stream) {
     service_.handle_connect(*conn);
   } catch (const std::exception& e) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    log("on_connect turned away " + peer + ": " + e.what());
+    log("on_connect turned away " + peer + ": " + e.what(), LogLevel::warning, conn->id());
     conn->close();
     return nullptr;
   }

@@ -23,8 +23,9 @@ class ServerBase {
   const ServerConfig& config() const noexcept { return config_; }
   Listener& listener() noexcept { return *listener_; }
 
-  /// Reports a refusal or failure through config().log, or to standard error.
-  void log(std::string_view message) const noexcept;
+  /// Reports a refusal or failure (warning) through config().log, or the process-wide handler.
+  void log(std::string_view message, LogLevel level = LogLevel::warning,
+           ConnectionId connection = ConnectionId::none) const noexcept;
 
   /// From now on every new request is answered with "the server is shutting down".
   void refuse_requests() noexcept { refusing_->store(true, std::memory_order_release); }
@@ -46,12 +47,24 @@ class ServerBase {
   /// Fills the counters the base keeps into stats.
   void fill(ServerStats& stats) const;
 
-  /// Tells config().registrar (if any) that serving started; once, whoever calls.
-  void announce_started();
+  /// Tells config().registrar and metrics_exporter (if any) that serving started; once,
+  /// whoever calls. read gives the exporter the server's metrics.
+  void announce_started(std::function<ServerMetrics()> read);
   /// Tells config().registrar that the server stops; once, and only after a start.
   void announce_stopping() noexcept;
 
   void count_handshake_failure() noexcept { handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
+
+  /// A connection leaves the server's books: its traffic joins the closed connections'.
+  /// Called under the lock that guards the server's set of connections, which the caller
+  /// of add_traffic also holds, so no snapshot counts a connection twice or not at all.
+  void retire_traffic(const Connection& connection) noexcept;
+  /// Adds the closed connections' traffic and that of connection (an open one) to stats.
+  void add_traffic(ServerStats& stats) const noexcept;
+  void add_traffic(ServerStats& stats, const Connection& connection) const noexcept;
+
+  /// The calls by method, when metrics are on; null otherwise.
+  const std::shared_ptr<CallMetrics>& served_metrics() const noexcept { return served_metrics_; }
 
  private:
   Service service_;  // a handle: the server shares the service, which may go first
@@ -73,6 +86,8 @@ class ServerBase {
     std::map<CloseReason, std::uint64_t> by_reason;
   };
   std::shared_ptr<CloseCounts> closes_ = std::make_shared<CloseCounts>();
+  std::shared_ptr<CallMetrics> served_metrics_;  // null unless config_.metrics
+  Connection::Traffic closed_traffic_;           // guarded by the server's connections lock
 };
 
 }  // namespace netref::detail

@@ -52,4 +52,11 @@ const Registry& Service::registry() const noexcept { return state_->registry; }
 
 std::string_view Service::name() const noexcept { return state_->table.name; }
 
+std::vector<std::string> Service::names() const {
+  std::vector<std::string> out;
+  out.reserve(state_->table.members.size());
+  for (const auto& m : state_->table.members) out.push_back(m->name);
+  return out;
+}
+
 }  // namespace netref

@@ -132,7 +132,11 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     std::lock_guard lk(mutex);
     if (started || stopping) return;
     started = true;
-    base.announce_started();
+    // Not read under mutex: the exporter reads from a thread of its own.
+    base.announce_started([weak = weak_from_this()] {
+      auto impl = weak.lock();
+      return impl ? impl->metrics() : ServerMetrics{};
+    });
     acceptor = std::thread([this] { accept_loop(); });
     for (std::size_t i = 0; i < worker_count; ++i) start_worker_locked();
   }
@@ -423,6 +427,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     s->queued = false;
     if (s->deadline_timer) s->deadline_timer.cancel();
     ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, nullptr);  // before the descriptor can close
+    if (s->conn) base.retire_traffic(*s->conn);
     sessions.erase(s.get());
   }
 
@@ -636,16 +641,27 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
     {
       std::lock_guard lk(mutex);  // a worker sets a session's conn under it
       st.open_connections = sessions.size();
+      base.add_traffic(st);  // each connection's traffic once: open here, or retired
       for (auto& [key, s] : sessions) {
-        if (s->conn) connections.push_back(s->conn);
+        if (!s->conn) continue;
+        base.add_traffic(st, *s->conn);
+        connections.push_back(s->conn);
       }
     }
     for (auto& conn : connections) {
       const auto cs = conn->stats();
       st.running_handlers += cs.running_handlers;
       st.lent_objects += cs.lent_objects;
+      st.netrefs_held += cs.netrefs_held;
+      st.queued_bytes += cs.queued_bytes;
     }
     return st;
+  }
+
+  ServerMetrics metrics() const {
+    ServerMetrics m{stats(), {}};
+    if (base.served_metrics()) m.calls = base.served_metrics()->snapshot();
+    return m;
   }
 };
 
@@ -672,6 +688,8 @@ std::size_t ThreadPoolServer::connection_count() const {
 }
 
 ServerStats ThreadPoolServer::stats() const { return impl_->stats(); }
+
+ServerMetrics ThreadPoolServer::metrics() const { return impl_->metrics(); }
 
 std::size_t ThreadPoolServer::thread_count() const noexcept {
   return impl_->threads.load(std::memory_order_relaxed) + 1;

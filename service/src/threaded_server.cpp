@@ -78,6 +78,7 @@ struct ServerCore : ServerBase {
         serve_stream(std::move(s), &*worker);
         std::lock_guard done_lk(mutex);
         worker->finished = true;
+        if (worker->conn) retire_traffic(*worker->conn);
         worker->conn.reset();
       });
     }
@@ -121,13 +122,31 @@ struct ServerCore : ServerBase {
   ServerStats stats() const {
     ServerStats s;
     fill(s);
-    for (auto& c : open_connections()) {
+    std::vector<ConnectionPtr> open;
+    {
+      std::lock_guard lk(mutex);  // the traffic of each connection once: open or retired
+      add_traffic(s);
+      for (auto& w : workers) {
+        if (!w.conn) continue;
+        add_traffic(s, *w.conn);
+        open.push_back(w.conn);
+      }
+    }
+    for (auto& c : open) {
       const auto cs = c->stats();
       ++s.open_connections;
       s.running_handlers += cs.running_handlers;
       s.lent_objects += cs.lent_objects;
+      s.netrefs_held += cs.netrefs_held;
+      s.queued_bytes += cs.queued_bytes;
     }
     return s;
+  }
+
+  ServerMetrics metrics() const {
+    ServerMetrics m{stats(), {}};
+    if (served_metrics()) m.calls = served_metrics()->snapshot();
+    return m;
   }
 };
 
@@ -157,14 +176,14 @@ ThreadedServer::ThreadedServer(Service service, ServerConfig config)
 ThreadedServer::~ThreadedServer() { stop(); }
 
 void ThreadedServer::serve_forever() {
-  core_->announce_started();
+  core_->announce_started([core = core_.get()] { return core->metrics(); });
   core_->accept_loop();
 }
 
 void ThreadedServer::start() {
   std::lock_guard lk(core_->mutex);
   if (core_->accept_thread.joinable() || core_->stopping) return;
-  core_->announce_started();  // before start() returns: the registrar knows the server serves
+  core_->announce_started([core = core_.get()] { return core->metrics(); });  // before start() returns: the registrar knows the server serves
   core_->accept_thread = std::thread([this] { core_->accept_loop(); });
 }
 
@@ -175,6 +194,8 @@ std::uint16_t ThreadedServer::port() const noexcept { return core_->listener().p
 std::size_t ThreadedServer::connection_count() const { return core_->open_count(); }
 
 ServerStats ThreadedServer::stats() const { return core_->stats(); }
+
+ServerMetrics ThreadedServer::metrics() const { return core_->metrics(); }
 
 // --- OneShotServer
 

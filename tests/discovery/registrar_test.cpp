@@ -49,7 +49,7 @@ TEST_CASE("a server started before its registry registers once the registry come
   const auto where = registry_at(RegistryTransport::udp, port, 200ms);
   ServerConfig config;
   config.port = 0;
-  config.log = [](std::string_view) {};
+  config.log = [](LogLevel, std::string_view, ConnectionId) {};
   config.registrar = registry_registrar({.aliases = {"LATE"}, .registry = where, .advertised_port = 4321,
                                          .retry_interval = 50ms});
   ThreadedServer server(adder(), config);

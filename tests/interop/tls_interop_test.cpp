@@ -37,8 +37,8 @@ struct Counter {
 /// What the server logs (rejected handshakes), collected from its threads.
 class ServerLog {
  public:
-  std::function<void(std::string_view)> sink() {
-    return [this](std::string_view line) {
+  LogHandler sink() {
+    return [this](LogLevel, std::string_view line, ConnectionId) {
       {
         std::lock_guard lk(mutex_);
         text_.append(line).push_back('\n');

@@ -6,8 +6,11 @@
 #include <netref/netref.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace {
 struct Counter {
@@ -65,4 +68,30 @@ TEST_CASE("the header examples compile and do what their comments say") {
   CHECK(conn->root()->attr("make_counter")->call(10)->attr("add")->call(5).as<std::int64_t>() == 15);
   CHECK(conn->root()->attr("version")->get().as<std::string>() == "1.0");
   CHECK(conn->root()->attr("pay")->call(Money{150}).as<Money>().cents == 300);
+}
+
+TEST_CASE("the call metrics and log header examples compile and do what their comments say") {
+  netref::Service service;
+  service.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
+  netref::ThreadPoolServer server(service, {.host = "127.0.0.1", .port = 0});
+  server.start();
+  {
+    // call_metrics.hpp
+    auto calls = std::make_shared<netref::CallMetrics>(std::vector<std::string>{"add", "echo"});
+    netref::ClientConfig cfg;
+    cfg.connection.call_metrics = calls;  // every sync call of this connection is counted
+    auto conn = netref::connect("127.0.0.1", server.port(), cfg);
+    conn->root()->attr("add")->call(2, 3);
+    const netref::CallMetricsSnapshot snap = calls->snapshot();
+    const std::uint64_t adds = snap.find("add")->calls;  // 1
+    CHECK(adds == 1);
+    conn->close();
+  }
+  // log.hpp
+  netref::set_log_handler([](netref::LogLevel level, std::string_view message, netref::ConnectionId id) {
+    std::fprintf(stderr, "[%s] conn %llu: %.*s\n", std::string(netref::to_string(level)).c_str(),
+                 static_cast<unsigned long long>(id), static_cast<int>(message.size()), message.data());
+  });
+  netref::set_log_handler(nullptr);
+  server.stop();
 }

@@ -117,8 +117,11 @@ struct Lab {
 struct LogSink {
   std::mutex mutex;
   std::vector<std::string> lines;
-  std::function<void(std::string_view)> writer() {
-    return [this](std::string_view line) {
+  /// The server's own events (refusals, failed handshakes); its connections' events
+  /// (closes and why) are not kept.
+  LogHandler writer() {
+    return [this](LogLevel, std::string_view line, ConnectionId connection) {
+      if (connection != ConnectionId::none) return;
       std::lock_guard lk(mutex);
       lines.emplace_back(line);
     };

@@ -19,9 +19,11 @@
 
 #include "netref/channel/channel.hpp"
 #include "netref/protocol/async_result.hpp"
+#include "netref/protocol/call_metrics.hpp"
 #include "netref/protocol/close_reason.hpp"
 #include "netref/protocol/consts.hpp"
 #include "netref/protocol/errors.hpp"
+#include "netref/protocol/log.hpp"
 #include "netref/protocol/object.hpp"
 #include "netref/protocol/remote_ref.hpp"
 #include "netref/protocol/value.hpp"
@@ -106,6 +108,17 @@ struct NETREF_API ConnectionConfig {
   /// program calls ping().
   std::size_t max_pings_per_second = 10;
   std::size_t ping_strikes = 3;
+  /// Counts the sync requests this side sends (calls, errors by class, latency), labelled by
+  /// the attribute a request names (CALLATTR, GETATTR, the last name of a chain) when it is
+  /// one of the object's methods, else "other". Null (the default): nothing is counted.
+  std::shared_ptr<CallMetrics> call_metrics;
+  /// Counts the peer's requests this side serves, labelled by the root attribute a request
+  /// names when it is one of the object's methods, else "other" (requests on other objects,
+  /// GETROOT, DIR...). Servers set it from the service's names (ServerConfig::metrics).
+  std::shared_ptr<CallMetrics> served_metrics;
+  /// Where this connection's events go (closes and why, handler errors); null: the
+  /// process-wide handler (set_log_handler), which by default logs nothing.
+  LogHandler log;
 };
 
 /// A snapshot of the connection's counters (for monitoring and leak tests).
@@ -185,7 +198,14 @@ class NETREF_API Connection : public std::enable_shared_from_this<Connection> {
   const ConnectionConfig& config() const noexcept;
   Generation generation() const noexcept;
   const std::string& name() const noexcept;
+  /// The number in the default name ("conn7": 7), unique in the process; log events carry it.
+  ConnectionId id() const noexcept;
   ConnectionStats stats() const;
+  /// Frames and bytes so far, read without a lock (stats() takes the connection's locks).
+  struct Traffic {
+    std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+  };
+  Traffic traffic() const noexcept;
   /// How many times object is currently lent (0 if it is not).
   std::uint64_t lent_count(const Object& object) const;
   /// Frames received so far (cheap: for liveness and idle checks).

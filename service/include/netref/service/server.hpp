@@ -32,7 +32,8 @@ class Service;
 struct NETREF_API ServerEndpoint {
   std::string host;         ///< the bound address (ServerConfig::host)
   std::uint16_t port = 0;   ///< the bound TCP port (the one port 0 picked)
-  /// The server's log (ServerConfig::log, or standard error): a registrar reports here.
+  /// The server's log, at warning level (ServerConfig::log, or the process-wide handler):
+  /// a registrar reports its failures here.
   std::function<void(std::string_view)> log;
 };
 
@@ -48,6 +49,23 @@ class NETREF_API ServerRegistrar {
   virtual void server_started(const ServerEndpoint& endpoint) = 0;
   /// Called once from stop() (or the destructor), before the listener closes: withdraw the
   /// announcement. Must not throw; should not block for longer than a short timeout.
+  virtual void server_stopping() noexcept = 0;
+};
+
+struct ServerMetrics;
+
+/// Serves a server's metrics somewhere a monitoring system reads them. The service layer only
+/// calls these two hooks; netref::metrics::HttpEndpoint (target netref::metrics) serves them
+/// to Prometheus over HTTP, so a server gains an endpoint without this layer depending on an
+/// HTTP library.
+class MetricsExporter {
+ public:
+  virtual ~MetricsExporter() = default;
+  /// Called once when the server starts serving, on the thread that starts it; must return
+  /// promptly. read() takes a snapshot (ThreadPoolServer::metrics()); it may be called from
+  /// any thread until server_stopping() has returned, and never after.
+  virtual void server_started(std::function<ServerMetrics()> read) = 0;
+  /// Called once from stop() (or the destructor): stop calling read() before returning.
   virtual void server_stopping() noexcept = 0;
 };
 
@@ -91,13 +109,21 @@ struct NETREF_API ServerConfig {
   /// ThreadPoolServer: handlers of one connection that may wait on peers at once. One more
   /// fails at once (the handler sees an Error, its caller an exception reply).
   std::size_t max_waiting_handlers_per_connection = 4;
-  /// Where the server reports what it refused and why (a rejected handshake, a full
-  /// server); null: standard error.
-  std::function<void(std::string_view)> log;
+  /// Where the server's events go: what it refused and why (a rejected handshake, a full
+  /// server, an authenticator's refusal), registrar failures, and its connections' events
+  /// (closes and why, handler errors) unless connection.log is set. Null: the process-wide
+  /// handler (set_log_handler), which by default logs nothing.
+  LogHandler log;
   /// Told when serving starts and stops (ThreadedServer and ThreadPoolServer; a one-shot
   /// server never registers): netref::registry_registrar(...) registers the service with an
   /// RPyC registry. Null: the server announces itself nowhere.
   std::shared_ptr<ServerRegistrar> registrar;
+  /// Count calls per method (the service's names, plus "other"), their errors by class and
+  /// latency; read with metrics(). Off (the default): requests are not timed at all.
+  bool metrics = false;
+  /// Serves the metrics for scraping (netref::metrics::HttpEndpoint: Prometheus's text
+  /// format at /metrics, on loopback by default); setting it turns metrics on.
+  std::shared_ptr<MetricsExporter> metrics_exporter;
 };
 
 /// What a server has done; a snapshot for monitoring and leak tests.
@@ -111,10 +137,20 @@ struct NETREF_API ServerStats {
   std::size_t waiting_handlers = 0;    ///< handlers waiting on a peer (ThreadPoolServer)
   std::uint64_t refused_waits = 0;     ///< waits refused: the pool's bounds were reached
   std::size_t lent_objects = 0;        ///< objects lent, over every open connection
+  std::size_t netrefs_held = 0;        ///< the clients' objects held, over every open connection
+  std::size_t queued_bytes = 0;        ///< bytes queued for clients, over every open connection
+  /// Frames and message bytes received and sent, over every connection the server has had.
+  std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
   /// Connections closed so far, by Connection::close_reason() (to_string gives the word).
   /// Protocol errors by kind are the frame, message and reference entries; budget counts
   /// frames the process buffer budget refused, pings peers cut off for flooding PINGs.
   std::map<CloseReason, std::uint64_t> closed;
+};
+
+/// What ServerConfig::metrics counts: the server's counters and its calls by method.
+struct ServerMetrics {
+  ServerStats stats;
+  CallMetricsSnapshot calls;  ///< empty when metrics are off
 };
 
 namespace detail {
@@ -147,6 +183,8 @@ class NETREF_API ThreadedServer {
   /// Connections open right now.
   std::size_t connection_count() const;
   ServerStats stats() const;
+  /// stats() and the calls by method (ServerConfig::metrics). Any thread.
+  ServerMetrics metrics() const;
 
  private:
   std::unique_ptr<detail::ServerCore> core_;
@@ -176,6 +214,8 @@ class NETREF_API ThreadPoolServer {
   std::uint16_t port() const noexcept;
   std::size_t connection_count() const;
   ServerStats stats() const;
+  /// stats() and the calls by method (ServerConfig::metrics). Any thread.
+  ServerMetrics metrics() const;
   /// Threads the server runs now (the acceptor and the workers, including those grown for
   /// handlers that wait on peers): at most max_threads + 1, whatever the load.
   std::size_t thread_count() const noexcept;

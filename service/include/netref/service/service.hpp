@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "netref/protocol/connection.hpp"
 #include "netref/service/convert.hpp"
@@ -84,6 +85,9 @@ class NETREF_API Service {
   const Registry& registry() const noexcept;
   /// The type name peers see.
   std::string_view name() const noexcept;
+  /// The names defined so far (functions, attributes, properties), in def order: the method
+  /// labels a server's metrics count apart.
+  std::vector<std::string> names() const;
 
  private:
   detail::TypeTable& table() noexcept;
