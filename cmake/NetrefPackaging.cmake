@@ -15,8 +15,14 @@ set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)  # xz takes minutes over static libraries with debug info
 # Runtime libraries for the programs (and a shared netref), development packages for the
 # headers (cereal's) and for find_dependency(OpenSSL/ZLIB) and static linking.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libc6, libstdc++6, libgcc-s1, libssl3, zlib1g, libcereal-dev, libssl-dev, zlib1g-dev")
+set(NETREF_DEB_DEPENDS "libc6, libstdc++6, libgcc-s1, libssl3, zlib1g, libcereal-dev, libssl-dev, zlib1g-dev")
+if(NETREF_WITH_ETCD)  # find_package(netref) looks for them when netref::etcd is in the package
+  string(APPEND NETREF_DEB_DEPENDS ", libcurl4-openssl-dev, nlohmann-json3-dev")
+endif()
+if(NETREF_WITH_METRICS)  # and for cpp-httplib, through pkg-config, when netref::metrics is
+  string(APPEND NETREF_DEB_DEPENDS ", libcpp-httplib-dev, pkg-config")
+endif()
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "${NETREF_DEB_DEPENDS}")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION  # CPack puts the summary first and indents each line
 "netref is a C++20 framework for transparent remote objects, wire-compatible with
 Python's rpyc 5.x and 6.x. This package holds the libraries, headers, CMake package

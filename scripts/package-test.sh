@@ -34,6 +34,11 @@ for layer in stream channel protocol service proxy discovery; do
     expected+=("/usr/lib/libnetref_$layer.a")
   fi
 done
+for optional in etcd metrics; do  # built where their Debian packages were found
+  if [ -d "$build/$optional" ]; then
+    if [ "$shared" = true ]; then expected+=("/usr/lib/libnetref_$optional.so"); else expected+=("/usr/lib/libnetref_$optional.a"); fi
+  fi
+done
 [ -x "$build/cli/netref" ] && expected+=(/usr/bin/netref)
 [ -x "$build/discovery/netref_registry" ] && expected+=(/usr/bin/netref_registry)
 for path in "${expected[@]}"; do

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "netref/export.hpp"
 #include "netref/service/server.hpp"
 
 namespace netref::metrics {
@@ -24,7 +25,7 @@ struct HttpEndpointConfig {
 
 /// One HTTP listener, bound by the constructor (so port() is known at once), serving on one
 /// thread of its own from start (or a server's start) to stop (or the server's stop).
-class HttpEndpoint : public MetricsExporter {
+class NETREF_API HttpEndpoint : public MetricsExporter {
  public:
   /// Binds the port; throws netref::Error when it cannot.
   explicit HttpEndpoint(HttpEndpointConfig config = {});

@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "netref/export.hpp"
+
 namespace netref {
 
 /// The error classes counted apart (the Python class a failure travels as, or a client's
@@ -42,7 +44,7 @@ inline constexpr std::array<double, 17> latency_bucket_bounds = {
     0.05,    0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0};
 
 /// One method's counters at the time of a snapshot.
-struct MethodMetrics {
+struct NETREF_API MethodMetrics {
   std::string method;          ///< a name given to CallMetrics, or "other"
   std::uint64_t calls = 0;     ///< calls that ended (with a reply or an error)
   /// Failed calls by class, in metric_error_classes' order (same size).
@@ -56,7 +58,7 @@ struct MethodMetrics {
 };
 
 /// Every method's counters, in the order the names were given, "other" last.
-struct CallMetricsSnapshot {
+struct NETREF_API CallMetricsSnapshot {
   std::vector<MethodMetrics> methods;
   /// The entry of method, or null.
   const MethodMetrics* find(std::string_view method) const noexcept;
@@ -64,7 +66,7 @@ struct CallMetricsSnapshot {
 
 /// Counters of calls by method. Share one between connections (ConnectionConfig::call_metrics
 /// or served_metrics); every member is thread-safe.
-class CallMetrics {
+class NETREF_API CallMetrics {
  public:
   /// The methods to count apart (duplicates and "other" are dropped); all else is "other".
   explicit CallMetrics(std::vector<std::string> methods);

@@ -12,6 +12,8 @@
 #include <functional>
 #include <string_view>
 
+#include "netref/export.hpp"
+
 namespace netref {
 
 /// How much an event matters: debug (a handler raised, which the peer was told), info (a
@@ -39,14 +41,14 @@ using LogHandler = std::function<void(LogLevel level, std::string_view message, 
 
 /// Sets the process-wide handler (null: nothing is logged, the default). Any thread; events
 /// already being delivered may still reach the previous handler.
-void set_log_handler(LogHandler handler);
+NETREF_API void set_log_handler(LogHandler handler);
 
 namespace detail {
 /// True when an event would go somewhere: override is set, or a process-wide handler is.
 /// Cheap (one relaxed load): callers check it before building a message.
-bool log_wanted(const LogHandler& override) noexcept;
+NETREF_API bool log_wanted(const LogHandler& override) noexcept;
 /// Delivers an event to override, or else to the process-wide handler. Never throws.
-void log(const LogHandler& override, LogLevel level, std::string_view message, ConnectionId connection) noexcept;
+NETREF_API void log(const LogHandler& override, LogLevel level, std::string_view message, ConnectionId connection) noexcept;
 }  // namespace detail
 
 }  // namespace netref

@@ -58,7 +58,7 @@ struct ServerMetrics;
 /// calls these two hooks; netref::metrics::HttpEndpoint (target netref::metrics) serves them
 /// to Prometheus over HTTP, so a server gains an endpoint without this layer depending on an
 /// HTTP library.
-class MetricsExporter {
+class NETREF_API MetricsExporter {
  public:
   virtual ~MetricsExporter() = default;
   /// Called once when the server starts serving, on the thread that starts it; must return
@@ -148,7 +148,7 @@ struct NETREF_API ServerStats {
 };
 
 /// What ServerConfig::metrics counts: the server's counters and its calls by method.
-struct ServerMetrics {
+struct NETREF_API ServerMetrics {
   ServerStats stats;
   CallMetricsSnapshot calls;  ///< empty when metrics are off
 };
