@@ -266,7 +266,9 @@ struct ConnectionImpl {
   /// A request past its special handlers (CLOSE, DEL): checks, unboxes, runs and answers.
   void serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
                      detail::ReaderRole& role);
-  Args take_args(detail::RequestArgs& request_args);
+  /// The request's arguments, ready for the handler: the reader's own vector (references
+  /// resolved), or the general decoder's unboxed into `unboxed`.
+  Args& take_args(detail::RequestArgs& request_args, Args& unboxed);
   bool serve_special(std::uint32_t seq, Handler handler, Value& body, detail::ReaderRole& role);
   /// Counts a PING of the peer; false when it was one too many and the connection closed.
   bool admit_ping();
