@@ -103,7 +103,7 @@ detail::ConnectionImpl::ConnectionImpl(std::unique_ptr<Channel> ch, ObjectPtr ro
     : channel(std::move(ch)),
       local_root(std::move(root)),
       config(std::move(cfg)),
-      generation(config.generation),
+      generation(config.generation.value_or(Generation::v6)),
       generation_known(!config.detect_generation),
       pending(0),
       ping_limiter(config.max_pings_per_second, config.ping_strikes) {

@@ -239,6 +239,9 @@ struct ConnectionImpl {
 
   // boxing.cpp
   detail::Message decode_message(std::span<const std::uint8_t> frame);
+  /// Throws GenerationMismatch when a frame starting with first_byte is in the other
+  /// generation's envelope than the one this connection speaks.
+  void check_peer_generation(std::uint8_t first_byte) const;
   void begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const;
   void box_args(std::span<const Value> args, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   /// A call's arguments as the peer unboxes them: (target, name or names, args, kwargs).
