@@ -5,9 +5,9 @@
 namespace netref::cli {
 namespace {
 
-ClientConfig client_config(const Options& options, Generation generation) {
+ClientConfig client_config(const Options& options) {
   ClientConfig config;
-  config.connection.generation = generation;
+  config.connection.generation = options.generation;  // unset: found out at connect
   if (options.timeout) {
     config.connect_timeout = *options.timeout;
     config.connection.sync_request_timeout = *options.timeout;
@@ -28,26 +28,15 @@ ClientConfig client_config(const Options& options, Generation generation) {
   return config;
 }
 
-Session connect_speaking(const Options& options, Generation generation) {
-  Session session;
-  session.connection = open_connection(options.address.host, options.address.port, client_config(options, generation));
-  session.root = session.connection->root();  // the first request a plain rpyc server answers (hello may be refused)
-  return session;
-}
-
 }  // namespace
 
 Session open_session(const Options& options) {
-  if (options.generation) return connect_speaking(options, *options.generation);
-  try {
-    return connect_speaking(options, Generation::v6);
-  } catch (const ConnectError&) {
-    throw;  // nobody there: asking again in 5.x would not help
-  } catch (const ConnectionClosed&) {
-  } catch (const ProtocolError&) {
-  }
-  // rpyc 5.3 answers a 6.x message with a 5.x one and hangs up: speak 5.x.
-  return connect_speaking(options, Generation::v5);
+  // Unset: the library finds out which generation the server speaks (rpyc 5.3 answers a 6.x
+  // message in 5.x and hangs up; connecting then speaks 5.x).
+  Session session;
+  session.connection = open_connection(options.address.host, options.address.port, client_config(options));
+  session.root = session.connection->root();
+  return session;
 }
 
 std::string describe_peer(const Connection& connection) {

@@ -115,12 +115,22 @@ void detail::ConnectionImpl::begin_message(std::vector<std::uint8_t>& out, MsgTy
   wire::encode_message_head(generation.load(std::memory_order_relaxed), type, seq, out);
 }
 
+void detail::ConnectionImpl::check_peer_generation(std::uint8_t first_byte) const {
+  // A 5.x message is a brine 3-tuple; a 6.x one starts with its msg byte (1 to 3). Either
+  // in the other's place is the peer speaking the other generation, not noise.
+  const Generation ours = generation.load(std::memory_order_relaxed);
+  if (ours == Generation::v6 && first_byte == wire::tag::tup3) throw GenerationMismatch(ours, Generation::v5);
+  if (ours == Generation::v5 && first_byte >= 1 && first_byte <= 3) throw GenerationMismatch(ours, Generation::v6);
+}
+
 detail::Message detail::ConnectionImpl::decode_message(std::span<const std::uint8_t> frame) {
   if (frame.empty()) throw ProtocolError("empty message (a frame of length 0)");
   if (!generation_known.load(std::memory_order_acquire)) {
     // rpyc 5.x messages are brine 3-tuples; 6.x start with the raw msg byte.
     generation.store(frame[0] == wire::tag::tup3 ? Generation::v5 : Generation::v6, std::memory_order_relaxed);
     generation_known.store(true, std::memory_order_release);
+  } else {
+    check_peer_generation(frame[0]);
   }
   brine::Limits limits;
   limits.max_depth = config.max_depth;

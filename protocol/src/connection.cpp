@@ -106,7 +106,7 @@ detail::ConnectionImpl::ConnectionImpl(std::unique_ptr<Channel> ch, ObjectPtr ro
       root_identity(local_root.get()),
       config(std::move(cfg)),
       connection_id(static_cast<ConnectionId>(++connection_counter)),
-      generation(config.generation),
+      generation(config.generation.value_or(Generation::v6)),
       generation_known(!config.detect_generation),
       pending(0),
       ping_limiter(config.max_pings_per_second, config.ping_strikes) {
@@ -542,6 +542,29 @@ bool detail::ConnectionImpl::serve_once(Clock::time_point deadline) {
   }
 }
 
+namespace {
+// A request's argument vector, kept by this thread between requests: the handler borrows it,
+// so a call allocates none. A nested read on the same thread (a callback served inside a
+// handler) finds it taken and uses a vector of its own.
+constexpr std::size_t kSpareArgsKept = 64;
+
+Args& spare_args() {
+  thread_local Args spare;
+  return spare;
+}
+
+struct SpareArgs {
+  Args args;
+  SpareArgs() { args.swap(spare_args()); }
+  ~SpareArgs() {
+    args.clear();
+    if (args.capacity() <= kSpareArgsKept && spare_args().capacity() == 0) args.swap(spare_args());
+  }
+  SpareArgs(const SpareArgs&) = delete;
+  SpareArgs& operator=(const SpareArgs&) = delete;
+};
+}  // namespace
+
 // Called holding the reader role (reader_busy set by the caller), without state_mutex.
 bool detail::ConnectionImpl::read_one(Clock::time_point deadline, bool notify) {
   detail::ReaderRole role(*this, notify);
@@ -557,7 +580,8 @@ bool detail::ConnectionImpl::read_one(Clock::time_point deadline, bool notify) {
     detail::BoxedReader reader(recv_buffer, config.max_depth);
     detail::FastMessage fast;
     Value reply;
-    Args args;
+    SpareArgs spare;
+    Args& args = spare.args;
     if (read_fast(reader, fast, reply, args)) {
       if (fast.type == MsgType::request) {
         stage = Stage::bookkeeping;

@@ -272,6 +272,9 @@ struct ConnectionImpl {
 
   // boxing.cpp
   detail::Message decode_message(std::span<const std::uint8_t> frame);
+  /// Throws GenerationMismatch when a frame starting with first_byte is in the other
+  /// generation's envelope than the one this connection speaks.
+  void check_peer_generation(std::uint8_t first_byte) const;
   void begin_message(std::vector<std::uint8_t>& out, MsgType type, std::uint32_t seq) const;
   void box_args(std::span<const Value> args, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   /// A call's arguments as the peer unboxes them: (target, name or names, args, kwargs).
@@ -299,7 +302,9 @@ struct ConnectionImpl {
   /// A request past its special handlers (CLOSE, DEL): checks, unboxes, runs and answers.
   void serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
                      detail::ReaderRole& role);
-  Args take_args(detail::RequestArgs& request_args);
+  /// The request's arguments, ready for the handler: the reader's own vector (references
+  /// resolved), or the general decoder's unboxed into `unboxed`.
+  Args& take_args(detail::RequestArgs& request_args, Args& unboxed);
   bool serve_special(std::uint32_t seq, Handler handler, Value& body, detail::ReaderRole& role);
   /// Counts a PING of the peer; false when it was one too many and the connection closed.
   bool admit_ping();

@@ -326,10 +326,11 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   if (handler == Handler::ping && !admit_ping()) return;
 
   // The arguments first: their references are resolved under the reader role (wire order).
-  Args args;
+  Args unboxed;  // the general decoder's arguments; the fast one's are the caller's
+  Args* args = &unboxed;
   std::exception_ptr args_error;
   try {
-    args = take_args(request_args);
+    args = &take_args(request_args, unboxed);
   } catch (const ProtocolError&) {
     args_error = std::current_exception();
   } catch (const RemoteError&) {
@@ -383,8 +384,8 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
 
   Value result;
   try {
-    result = run_handler(handler, args, measured.slot_out());
-    args.clear();
+    result = run_handler(handler, *args, measured.slot_out());
+    args->clear();
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
     send_exception(seq, std::current_exception(), context, &measured);
@@ -403,13 +404,14 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   send_frame(frame);  // result, which a gathered part points into, lives until this returns
 }
 
-Args detail::ConnectionImpl::take_args(detail::RequestArgs& request_args) {
+Args& detail::ConnectionImpl::take_args(detail::RequestArgs& request_args, Args& unboxed) {
   if (request_args.boxed != nullptr) {
-    Value unboxed = unbox(std::move(*request_args.boxed));
-    return tuple_items(unboxed, "request arguments");
+    Value value = unbox(std::move(*request_args.boxed));
+    unboxed = tuple_items(value, "request arguments");
+    return unboxed;
   }
   resolve(request_args.refs);
-  return std::move(*request_args.args);
+  return *request_args.args;  // borrowed, not moved: its storage serves the next request
 }
 
 // docs/FAULTS.md G9: a peer that floods PINGs (cheap to send, a reply each to answer) is cut

@@ -14,9 +14,7 @@ int main(int argc, char** argv) {
   });
   const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 18871);
 
-  netref::ClientConfig config;
-  config.connection.generation = netref::Generation::v5;  // Debian's rpyc 5.3 speaks the 5.x envelope
-  auto conn = netref::connect("127.0.0.1", port, config);
+  auto conn = netref::connect("127.0.0.1", port);  // finds out the server speaks rpyc 5.x (Debian's 5.3)
   auto root = conn->root();
 
   std::cout << root->attr("greet")->call("netref").as<std::string>() << "\n";

@@ -192,6 +192,38 @@ TEST_CASE("a callback from the server during a sync call does not deadlock, nest
   CHECK(depth_seen == 3);
 }
 
+// The reader lends a handler its request's argument vector (kept per thread between
+// requests); a request served on the same thread while the handler waits must get its own.
+TEST_CASE("a handler's request arguments stay intact while requests nested on its thread are served") {
+  // Calls fn (the client's), whose callback calls back into this object with another name;
+  // then answers with the name and the argument it was called with, read after the nesting.
+  class Echo : public Object {
+   public:
+    std::string_view type_name() const noexcept override { return "tests.Echo"; }
+    Value callattr(std::string_view name, Args args, Kwargs) override {
+      if (name == "leaf") return Value(std::string("leaf"));
+      Value inner = netref::call_value(args.at(0), {});  // nested: served on this thread
+      return Value(std::string(name) + ":" + *args.at(1).get_if<std::string>() + ":" +
+                   *inner.get_if<std::string>());
+    }
+  };
+  Pair p(std::make_shared<Echo>());
+  auto r = p.client->root();
+  auto fn = netref::test::callable([r](Args&) {
+    const Value leaf = r->callattr("leaf", {});
+    auto leaf_again = netref::test::callable([r](Args&) { return r->callattr("leaf", {}); });
+    const Value nested = r->callattr("nested_name_that_is_longer_than_sso",
+                                     {Value(leaf_again), Value(std::string("inner argument, also long enough to allocate"))});
+    return Value(*leaf.get_if<std::string>() + "+" + *nested.get_if<std::string>());
+  });
+  const Value result = r->callattr("outer_name_that_is_longer_than_sso",
+                                   {Value(fn), Value(std::string("outer argument, long enough to allocate"))});
+  REQUIRE(result.get_if<std::string>() != nullptr);
+  CHECK(*result.get_if<std::string>() ==
+        "outer_name_that_is_longer_than_sso:outer argument, long enough to allocate:leaf+"
+        "nested_name_that_is_longer_than_sso:inner argument, also long enough to allocate:leaf");
+}
+
 TEST_CASE("async results arrive through wait, then, and another thread's serving") {
   Pair p;
   auto r = p.client->root();

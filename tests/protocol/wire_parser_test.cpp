@@ -159,4 +159,9 @@ TEST_CASE("decimal int text: what Python's str(int) writes, and nothing else") {
   CHECK_FALSE(d.fits_u64);
   REQUIRE(wire::parse_decimal("184467440737095516150", d));  // overflows by the multiply
   CHECK_FALSE(d.fits_u64);
+  REQUIRE(wire::parse_decimal("9999999999999999999", d));  // the most digits read unchecked
+  CHECK((d.fits_u64 && d.magnitude == 9999999999999999999ull));
+  REQUIRE(wire::parse_decimal("000000000000000000000042", d));  // checked, and fits
+  CHECK((d.fits_int64() && d.to_int64() == 42));
+  CHECK_FALSE(wire::parse_decimal("99999999999999999x9", d));
 }

@@ -28,6 +28,9 @@ struct DecimalInt {
   }
 };
 
+/// Up to this many decimal digits always fit 64 unsigned bits (10^19 - 1 < 2^64).
+inline constexpr std::size_t kDigitsAlwaysFitting = 19;
+
 /// Parses text into out; false, when text is empty, a lone '-' or holds anything but digits
 /// after the sign. One pass: the digits are checked and the magnitude accumulated together.
 inline bool parse_decimal(std::string_view text, DecimalInt& out) noexcept {
@@ -36,13 +39,22 @@ inline bool parse_decimal(std::string_view text, DecimalInt& out) noexcept {
   if (text.empty()) return false;
   std::uint64_t magnitude = 0;
   bool fits = true;
-  for (char c : text) {
-    const auto digit = static_cast<unsigned>(c) - '0';
-    if (digit > 9) return false;
-    // Both steps run whatever the first says: the magnitude must stay in step.
-    const bool mul_overflow = __builtin_mul_overflow(magnitude, 10u, &magnitude);
-    const bool add_overflow = __builtin_add_overflow(magnitude, digit, &magnitude);
-    fits = fits && !mul_overflow && !add_overflow;
+  if (text.size() <= kDigitsAlwaysFitting) {
+    // Every seq and almost every int: no overflow is possible, so none is checked.
+    for (char c : text) {
+      const auto digit = static_cast<unsigned>(c) - '0';
+      if (digit > 9) return false;
+      magnitude = magnitude * 10 + digit;
+    }
+  } else {
+    for (char c : text) {
+      const auto digit = static_cast<unsigned>(c) - '0';
+      if (digit > 9) return false;
+      // Both steps run whatever the first says: the magnitude must stay in step.
+      const bool mul_overflow = __builtin_mul_overflow(magnitude, 10u, &magnitude);
+      const bool add_overflow = __builtin_add_overflow(magnitude, digit, &magnitude);
+      fits = fits && !mul_overflow && !add_overflow;
+    }
   }
   out.fits_u64 = fits;
   out.magnitude = magnitude;

@@ -15,8 +15,8 @@ NETREF_API std::vector<ServiceAddress> discover(const std::string& name, const R
 
 /// Connects to the first server of name that accepts, trying them in the registry's order
 /// (some may have died since they registered). Throws what discover throws, or
-/// ServiceUnavailable listing each server and why it failed. For Python rpyc 5.x servers set
-/// config.connection.generation = Generation::v5.
+/// ServiceUnavailable listing each server and why it failed. Each server's rpyc generation
+/// is found out as open_connection does.
 NETREF_API Client connect_by_service(const std::string& name, const RegistryConfig& registry = {},
                           const ClientConfig& config = {});
 

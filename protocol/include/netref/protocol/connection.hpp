@@ -21,6 +21,7 @@
 #include "netref/protocol/async_result.hpp"
 #include "netref/protocol/call_metrics.hpp"
 #include "netref/protocol/close_reason.hpp"
+#include "netref/protocol/generation_mismatch.hpp"
 #include "netref/protocol/consts.hpp"
 #include "netref/protocol/errors.hpp"
 #include "netref/protocol/log.hpp"
@@ -61,8 +62,13 @@ enum class ServeStatus {
 
 /// Settings of one connection; defaults follow RPyC and docs/FAULTS.md.
 struct NETREF_API ConnectionConfig {
-  /// The envelope a client speaks (servers detect it from the first message).
-  Generation generation = Generation::v6;
+  /// The envelope this side speaks. Unset (the default): a client that open_connection
+  /// makes finds out at connect which one the server speaks (the hello it sends anyway is
+  /// answered in it; a Python rpyc 5.x server costs one reconnect); without that hello
+  /// (ClientConfig::negotiate_extensions off), and on a connection made directly, 6.x.
+  /// Servers learn it from the first message (detect_generation). A peer answering in the
+  /// other one closes the connection with GenerationMismatch, which names this setting.
+  std::optional<Generation> generation;
   /// Server side: learn the generation from the peer's first message.
   bool detect_generation = false;
   /// Default deadline of a sync request (RPyC's sync_request_timeout).

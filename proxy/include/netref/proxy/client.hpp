@@ -33,9 +33,9 @@ class NETREF_API Client {
   ConnectionPtr conn_;
 };
 
-/// Connects to a netref or rpyc server over TCP, or over TLS when config.tls is set. For a
-/// Python rpyc 5.x server set config.connection.generation = Generation::v5. Throws
-/// ConnectError naming the address (and, for TLS, why the handshake failed).
+/// Connects to a netref or rpyc server over TCP, or over TLS when config.tls is set. The rpyc
+/// generation the server speaks (5.x or 6.x) is found out unless config.connection.generation
+/// says it. Throws ConnectError naming the address (and, for TLS, why the handshake failed).
 NETREF_API Client connect(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
 /// Connects over a Unix-domain socket.
 NETREF_API Client connect_unix(const std::string& path, const ClientConfig& config = {});

@@ -16,7 +16,7 @@ namespace netref {
 
 /// How a client connects.
 struct NETREF_API ClientConfig {
-  ConnectionConfig connection;   ///< generation (v6 default; v5 for Debian's rpyc 5.3), limits
+  ConnectionConfig connection;   ///< generation (unset: found out at connect), limits
   ChannelConfig channel;
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   /// Connect over TLS with this client context (TlsContext::client): whom to trust and, for
@@ -31,10 +31,14 @@ struct NETREF_API ClientConfig {
 };
 
 /// Connects over TCP (TLS when config.tls is set). Throws ConnectError naming the address.
+/// With config.connection.generation unset it speaks 6.x first and, if the server answers
+/// in 5.x (Python rpyc 5.x), connects again speaking 5.x; a generation set explicitly that
+/// the server does not speak throws GenerationMismatch, which names the fix.
 NETREF_API ConnectionPtr open_connection(const std::string& host, std::uint16_t port, const ClientConfig& config = {});
 /// Connects over a Unix-domain socket.
 NETREF_API ConnectionPtr open_unix_connection(const std::string& path, const ClientConfig& config = {});
-/// Runs the protocol over an already connected stream.
+/// Runs the protocol over an already connected stream (it cannot connect again: a server
+/// answering in the other generation throws GenerationMismatch).
 NETREF_API ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config = {});
 
 }  // namespace netref
