@@ -208,8 +208,9 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args) {
       throw TypeError("old-style slicing is not supported");
     case Handler::hello:
       if (!config.enable_extensions) break;
+      note_peer_features(optional_arg(2));
       peer_netref.store(true, std::memory_order_release);
-      return tuple_of(Bytes{"netref"}, extension_version, Tuple{});
+      return tuple_of(Bytes{"netref"}, extension_version, tuple_of(std::string(feature_oneway)));
     case Handler::callchain: {
       if (!config.enable_extensions) break;
       Args names = tuple_items(arg(1), "a call chain");
@@ -310,6 +311,15 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
                    "an unknown handler");
     return;
   }
+  // A one-way request (feature `oneway`): the call runs, and nothing is sent back.
+  bool oneway = false;
+  if (number >= oneway_handler_bit && config.enable_extensions) {
+    const auto inner = static_cast<Handler>(number - oneway_handler_bit);
+    if (inner == Handler::call || inner == Handler::callattr || inner == Handler::callchain) {
+      oneway = true;
+      number -= oneway_handler_bit;
+    }
+  }
   const auto handler = static_cast<Handler>(number);
   const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
                             ? detail::handler_display_name(handler)
@@ -345,11 +355,12 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     }
   } seq_guard{*this, seq};
   if (args_error) {
-    send_exception(seq, args_error, context);
+    if (!oneway) send_exception(seq, args_error, context);
     return;
   }
 
   if (serving_depth >= config.max_callback_depth) {
+    if (oneway) return;
     send_exception(seq,
                    std::make_exception_ptr(RemoteError(
                        "RecursionError", "callback nesting exceeds max_callback_depth = " +
@@ -377,8 +388,12 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     args.clear();
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
-    send_exception(seq, std::current_exception(), context);
+    if (!oneway) send_exception(seq, std::current_exception(), context);
     return;
+  }
+  if (oneway) {
+    requests_served.fetch_add(1, std::memory_order_relaxed);
+    return;  // the result (and any netref in it) is dropped here, after the handler
   }
   detail::FrameBuffer frame;  // taken after the handler: its own calls used the buffer
   try {
