@@ -433,6 +433,28 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
   return AsyncResult(self->shared_from_this(), std::move(call));
 }
 
+void detail::ConnectionImpl::oneway_request(Handler handler, detail::RequestBody body) {
+  std::uint32_t seq = 0;
+  {
+    std::lock_guard lk(state_mutex);
+    if (!state.open()) throw_closed_locked();
+    seq = pending.issue_unanswered();  // a reply, if one comes, is dropped as late
+  }
+  // A peer that listed `oneway` sends no reply; to any other (a Python peer) this is the
+  // ordinary request, and its reply is dropped on arrival: nothing waits, nothing is kept.
+  const bool flagged = peer_oneway.load(std::memory_order_acquire);
+  const auto sent = flagged ? static_cast<Handler>(static_cast<std::int64_t>(handler) | oneway_handler_bit) : handler;
+  try {
+    send_request(sent, body, seq);
+    // Outside a reactor nobody may read this connection for a while: the request is out
+    // when the call returns (as async_request does); a reactor writes the rest itself.
+    if (reactor_depth == 0 && !writer_wanted_handler && channel->queued_bytes() > 0) channel->flush_wait();
+  } catch (const ConnectionClosed&) {
+    fail(std::current_exception());
+    throw_closed();
+  }
+}
+
 RemoteRefPtr Connection::root() {
   {
     std::lock_guard lk(impl_->state_mutex);
@@ -450,10 +472,14 @@ RemoteRefPtr Connection::root() {
 bool Connection::negotiate_extensions() {
   if (!impl_->config.enable_extensions) return false;
   try {
-    Value reply = sync_request(Handler::hello, {Value(Bytes{"netref"}), Value(extension_version), Value(Tuple{})});
+    Value reply = sync_request(Handler::hello, {Value(Bytes{"netref"}), Value(extension_version),
+                                                Value(tuple_of(std::string(feature_oneway)))});
     auto* t = reply.get_if<Tuple>();
     bool ok = t != nullptr && !t->items.empty() && t->items[0] == Value(Bytes{"netref"});
-    if (ok) impl_->peer_netref.store(true, std::memory_order_release);
+    if (ok) {
+      impl_->note_peer_features(t->items.size() > 2 ? t->items[2] : Value());
+      impl_->peer_netref.store(true, std::memory_order_release);
+    }
     return ok;
   } catch (const RemoteError&) {
     return false;  // a plain rpyc peer: unknown handler
@@ -461,6 +487,20 @@ bool Connection::negotiate_extensions() {
 }
 
 bool Connection::peer_is_netref() const noexcept { return impl_->peer_netref.load(std::memory_order_acquire); }
+
+bool Connection::peer_has_oneway() const noexcept { return impl_->peer_oneway.load(std::memory_order_acquire); }
+
+void detail::ConnectionImpl::note_peer_features(const Value& features) noexcept {
+  // Features are str; anything else in the list (or no list, from an older netref) is
+  // ignored: a feature is used only when both sides named it.
+  const auto* list = features.get_if<Tuple>();
+  if (list == nullptr) return;
+  for (const auto& item : list->items) {
+    if (const auto* name = item.get_if<std::string>(); name != nullptr && *name == feature_oneway) {
+      peer_oneway.store(true, std::memory_order_release);
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Serving: whoever waits, reads.

@@ -224,6 +224,7 @@ struct ConnectionImpl {
   std::atomic<std::size_t> running_handlers{0};
 
   std::atomic<bool> peer_netref{false};
+  std::atomic<bool> peer_oneway{false};  // the peer listed `oneway` in hello; set once, never cleared
   std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, late_replies{0}, requests_served{0};
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
 
@@ -238,6 +239,12 @@ struct ConnectionImpl {
   Value sync_request_unmeasured(Handler handler, detail::RequestBody body,
                                 std::optional<std::chrono::milliseconds> timeout);
   AsyncResult async_request(Handler handler, detail::RequestBody body);
+  /// A request nobody waits for: flagged one-way to a peer that listed `oneway`, else an
+  /// ordinary request whose reply is dropped (counted in late_replies). Never waits on the peer
+  /// beyond handing the bytes to the transport.
+  void oneway_request(Handler handler, detail::RequestBody body);
+  /// Records the features the peer listed in hello.
+  void note_peer_features(const Value& features) noexcept;
   /// defer: queue the request without writing (it leaves with the next flush).
   void send_request(Handler handler, detail::RequestBody body, std::uint32_t seq, bool defer = false);
   /// Makes sure deferred requests leave within config.request_batch_delay.

@@ -215,8 +215,9 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
       throw TypeError("old-style slicing is not supported");
     case Handler::hello:
       if (!config.enable_extensions) break;
+      note_peer_features(optional_arg(2));
       peer_netref.store(true, std::memory_order_release);
-      return tuple_of(Bytes{"netref"}, extension_version, Tuple{});
+      return tuple_of(Bytes{"netref"}, extension_version, tuple_of(std::string(feature_oneway)));
     case Handler::callchain: {
       if (!config.enable_extensions) break;
       Args names = tuple_items(arg(1), "a call chain");
@@ -319,6 +320,15 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
                    "an unknown handler");
     return;
   }
+  // A one-way request (feature `oneway`): the call runs, and nothing is sent back.
+  bool oneway = false;
+  if (number >= oneway_handler_bit && config.enable_extensions) {
+    const auto inner = static_cast<Handler>(number - oneway_handler_bit);
+    if (inner == Handler::call || inner == Handler::callattr || inner == Handler::callchain) {
+      oneway = true;
+      number -= oneway_handler_bit;
+    }
+  }
   const auto handler = static_cast<Handler>(number);
   const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
                             ? detail::handler_display_name(handler)
@@ -355,17 +365,19 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
       impl.serving.end(seq);
     }
   } seq_guard{*this, seq};
+  // An error ends the request: its reply, or for a one-way request only its count.
+  const auto fail_request = [&](std::exception_ptr error) noexcept {
+    if (!oneway) return send_exception(seq, std::move(error), context, &measured);
+    measured.finish(CallMetrics::error_class_of(describe_exception(std::move(error), context).class_name));
+  };
   if (args_error) {
-    send_exception(seq, args_error, context, &measured);
+    fail_request(args_error);
     return;
   }
 
   if (serving_depth >= config.max_callback_depth) {
-    send_exception(seq,
-                   std::make_exception_ptr(RemoteError(
-                       "RecursionError", "callback nesting exceeds max_callback_depth = " +
-                                             std::to_string(config.max_callback_depth))),
-                   context, &measured);
+    fail_request(std::make_exception_ptr(RemoteError(
+        "RecursionError", "callback nesting exceeds max_callback_depth = " + std::to_string(config.max_callback_depth))));
     return;
   }
   struct DepthGuard {
@@ -388,8 +400,13 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     args->clear();
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
-    send_exception(seq, std::current_exception(), context, &measured);
+    fail_request(std::current_exception());
     return;
+  }
+  if (oneway) {
+    requests_served.fetch_add(1, std::memory_order_relaxed);
+    measured.finish(CallMetrics::no_error);
+    return;  // the result (and any netref in it) is dropped here, after the handler
   }
   detail::FrameBuffer frame;  // taken after the handler: its own calls used the buffer
   try {

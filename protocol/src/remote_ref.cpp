@@ -53,9 +53,15 @@ Value RemoteRef::call_path(std::span<const std::string> names, std::span<const V
 }
 
 Value RemoteRef::call_path_releasing(std::span<const std::string> names, std::span<Value> args,
-                                     Kwargs kwargs) const {
+                                     Kwargs kwargs, std::optional<std::chrono::milliseconds> timeout) const {
   const detail::CallSpec call{*this, names, args, kwargs};
-  return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call, args}, std::nullopt);
+  return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call, args}, timeout);
+}
+
+void RemoteRef::oneway_call_path(std::span<const std::string> names, std::span<const Value> args,
+                                 Kwargs kwargs) const {
+  const detail::CallSpec call{*this, names, args, kwargs};
+  connection_->impl_->oneway_request(call.handler(), detail::RequestBody{nullptr, &call});
 }
 
 AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::span<const Value> args,

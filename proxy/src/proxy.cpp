@@ -41,7 +41,9 @@ Value walk(Value current, std::span<const std::string> names, std::size_t count)
 }  // namespace
 
 Proxy Proxy::attr(std::string_view name) const {
-  return Proxy(target_, path_.with(name));
+  Proxy p(target_, path_.with(name));
+  p.timeout_ = timeout_;
+  return p;
 }
 
 RemoteRefPtr Proxy::remote() const {
@@ -71,12 +73,12 @@ Value Proxy::resolve() const {
 Value Proxy::invoke(std::span<Value> args, Kwargs kwargs) const {
   const auto* remote = target_.get_if<RemoteRefPtr>();
   if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
-    return (*remote)->call_path_releasing(path_.names(), args, std::move(kwargs));  // one round trip, the chain included
+    return (*remote)->call_path_releasing(path_.names(), args, std::move(kwargs), timeout_);  // one round trip, the chain included
   }
   if (path_.empty()) return call_value(target_, moved_args(args), std::move(kwargs));
   Value parent = walk(target_, path_.names(), path_.size() - 1);
   if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
-    return (*r)->call_path_releasing(path_.names().last(1), args, std::move(kwargs));
+    return (*r)->call_path_releasing(path_.names().last(1), args, std::move(kwargs), timeout_);
   }
   if (auto* l = parent.get_if<ObjectPtr>(); l != nullptr && *l) {
     return (*l)->callattr(path_.back(), moved_args(args), std::move(kwargs));
@@ -95,6 +97,28 @@ AsyncResult Proxy::invoke_async(std::span<Value> args, Kwargs kwargs) const {
     throw ConversionError("async_call needs a netref, got " + std::string(parent.type_name()));
   }
   return (*parent_remote)->async_call_path(path_.names().last(path_.empty() ? 0 : 1), args, std::move(kwargs));
+}
+
+void Proxy::invoke_oneway(std::span<Value> args, Kwargs kwargs) const {
+  const auto* remote = target_.get_if<RemoteRefPtr>();
+  if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
+    (*remote)->oneway_call_path(path_.names(), args, std::move(kwargs));
+    return;
+  }
+  if (path_.empty()) {  // our own object or a plain value: called here, its result dropped
+    call_value(target_, moved_args(args), std::move(kwargs));
+    return;
+  }
+  Value parent = walk(target_, path_.names(), path_.size() - 1);
+  if (auto* r = parent.get_if<RemoteRefPtr>(); r != nullptr && *r) {
+    (*r)->oneway_call_path(path_.names().last(1), args, std::move(kwargs));
+    return;
+  }
+  if (auto* l = parent.get_if<ObjectPtr>(); l != nullptr && *l) {
+    (*l)->callattr(path_.back(), moved_args(args), std::move(kwargs));
+    return;
+  }
+  no_attributes(parent, path_.back());
 }
 
 void Proxy::assign(Value value) const {

@@ -4,6 +4,7 @@
 
 #include <cereal/details/util.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <stdexcept>
@@ -157,6 +158,23 @@ bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept {
 }
 
 double big_to_double(const BigInt& big) { return std::strtod(big.digits.c_str(), nullptr); }
+
+Value big_int_value(const BigInt& big) {
+  std::string_view digits = big.digits;
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative || (!digits.empty() && digits.front() == '+')) digits.remove_prefix(1);
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    throw ConversionError("BigInt \"" + big.digits.substr(0, 40) + "\" is not a decimal integer");
+  }
+  digits.remove_prefix(std::min(digits.find_first_not_of('0'), digits.size() - 1));  // "000" is "0"
+  std::string canonical = (negative && digits != "0" ? "-" : "") + std::string(digits);
+  std::int64_t small = 0;
+  const char* last = canonical.data() + canonical.size();
+  if (auto [ptr, ec] = std::from_chars(canonical.data(), last, small); ec == std::errc() && ptr == last) {
+    return Value(small);  // what the peer's decoder makes of it anyway
+  }
+  return Value(BigInt{std::move(canonical)});
+}
 
 namespace {
 

@@ -407,7 +407,7 @@ TEST_CASE("E1 E3: only exposed names resolve, every other name gets AttributeErr
   s.check_canary();
 }
 
-TEST_CASE("E2: every handler number gets exactly one answer and none of them closes the connection") {
+TEST_CASE("E2: every handler number but the one-way ones gets exactly one answer and none of them closes the connection") {
   Served<> s;
   auto peer = RawPeer::tcp(s.port());
   const IdPack root = root_of(peer);
@@ -417,6 +417,9 @@ TEST_CASE("E2: every handler number gets exactly one answer and none of them clo
     if (h == static_cast<int>(Handler::close) || h == static_cast<int>(Handler::del) ||
         h == static_cast<int>(Handler::del_batch)) {
       continue;  // bookkeeping: they release or close by design
+    }
+    if (h == 135 || h == 136 || h == 193) {
+      continue;  // one-way CALL, CALLATTR, CALLCHAIN: no answer by design (protocol/oneway_test.cpp)
     }
     CAPTURE(h);
     peer.send_frame(wire::request(++seq, h, {wire::local_ref(root), wire::boxed("_hidden")}));

@@ -1,8 +1,14 @@
 #!/usr/bin/python3
 """A stock rpyc 5.3 server for netref's C++ client tests. Prints "ready PORT" once listening.
 Usage: py_server.py"""
+import math
+import threading
+
 import rpyc
 from rpyc.utils.server import ThreadedServer
+
+released = threading.Event()
+recorded = []
 
 
 class Box:
@@ -46,6 +52,26 @@ class TestService(rpyc.Service):
 
     def exposed_version(self, n):
         return Version(n)
+
+    # For per-call options and big ints (call_options_interop_test.cpp).
+    def exposed_factorial(self, n):
+        return math.factorial(n)
+
+    def exposed_equals_int(self, value, text):
+        return type(value) is int and value == int(text)
+
+    def exposed_block(self):
+        released.wait()
+        return 1
+
+    def exposed_release(self):
+        released.set()
+
+    def exposed_record(self, x):
+        recorded.append(x)
+
+    def exposed_recorded(self):
+        return tuple(recorded)
 
 
 class Version:

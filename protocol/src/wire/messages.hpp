@@ -44,7 +44,7 @@ void encode_ping(Generation generation, std::uint32_t seq, std::string_view payl
 /// CLOSE: a request with no arguments, which nobody waits for.
 void encode_close(Generation generation, std::uint32_t seq, Buffer& out);
 
-/// HELLO (netref extension 64): `(b"netref", extension_version, ())`.
+/// HELLO (netref extension 64): `(b"netref", extension_version, ("oneway",))`: the features this build uses.
 void encode_hello(Generation generation, std::uint32_t seq, Buffer& out);
 
 /// RPyC's DEL: the peer's object id, received count times, is let go. The arguments are

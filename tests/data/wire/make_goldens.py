@@ -71,7 +71,7 @@ def record():
     emit("getroot_seq300", request(300, consts.HANDLE_GETROOT, ()))
     emit("ping_seq5", request(5, consts.HANDLE_PING, ("hi",)))
     emit("close_seq7", request(7, consts.HANDLE_CLOSE, ()))
-    emit("hello_seq1", request(1, 64, (b"netref", 1, ())))
+    emit("hello_seq1", request(1, 64, (b"netref", 1, ("oneway",))))
     small = ("builtins.list", 123, 140000000000)
     big = ("Counter", 2**63 + 5, 2**64 - 1)
     refs = []

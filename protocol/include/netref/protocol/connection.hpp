@@ -170,6 +170,9 @@ class NETREF_API Connection : public std::enable_shared_from_this<Connection> {
   bool negotiate_extensions();
   /// True once the peer proved it speaks netref's extensions (by hello either way).
   bool peer_is_netref() const noexcept;
+  /// True once the peer listed the `oneway` feature in hello: one-way calls then go out
+  /// flagged and the peer sends no reply (RemoteRef::oneway_call_path).
+  bool peer_has_oneway() const noexcept;
 
   /// Serves one incoming message (request or reply) arriving within timeout (negative:
   /// forever). True if one was served. Throws ConnectionClosed once the link is gone.

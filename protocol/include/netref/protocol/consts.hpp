@@ -35,4 +35,14 @@ inline constexpr std::int64_t exc_stop_iteration = 1;
 /// The extension protocol version this build speaks in `hello`.
 inline constexpr std::int64_t extension_version = 1;
 
+/// The features this build lists in `hello` (a tuple of str); each side uses a feature only
+/// when both listed it. Python peers list nothing: they answer hello with an exception.
+inline constexpr const char* feature_oneway = "oneway";
+
+/// One-way requests (feature `oneway`): CALL, CALLATTR or CALLCHAIN with this bit added to
+/// the handler number (135, 136, 193) runs that handler and sends no reply, not even an
+/// exception. Sent only to a peer that listed `oneway`; to any other peer a one-way call is
+/// an ordinary request whose reply is dropped on arrival.
+inline constexpr std::int64_t oneway_handler_bit = 0x80;
+
 }  // namespace netref

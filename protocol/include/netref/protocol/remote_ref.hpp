@@ -4,8 +4,10 @@
 /// peer boxed the object to us is queued.
 #include "netref/export.hpp"
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,11 +65,20 @@ class NETREF_API RemoteRef : public std::enable_shared_from_this<RemoteRef> {
   /// call_path that takes the arguments: each is released (left None) once the request is
   /// sent, before the wait, so a large argument's memory is free before the reply arrives.
   /// Proxy::call uses it.
+  /// timeout: how long to wait for the reply (nullopt: ConnectionConfig::sync_request_timeout);
+  /// past it, Timeout.
   Value call_path_releasing(std::span<const std::string> names, std::span<Value> args,
-                            Kwargs kwargs = {}) const;
+                            Kwargs kwargs = {},
+                            std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
   /// The same request without waiting for its reply.
   AsyncResult async_call_path(std::span<const std::string> names, std::span<const Value> args,
                               Kwargs kwargs = {}) const;
+  /// The same request with no reply at all: returns once it is handed to the transport.
+  /// To a peer that listed `oneway` it goes flagged and the peer answers nothing (nor an
+  /// error); to a Python peer it is the ordinary request, its reply dropped on arrival.
+  /// Throws ConnectionClosed, or what converting the arguments throws.
+  void oneway_call_path(std::span<const std::string> names, std::span<const Value> args,
+                        Kwargs kwargs = {}) const;
 
  private:
   friend class Connection;

@@ -7,12 +7,13 @@
 ///
 /// attr() only records a name; the request goes out at call(), get() or set(). Between two
 /// netref peers a whole chain a->attr("b")->attr("c")->call(x) is one round trip.
-#include "netref/export.hpp"
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,12 +21,43 @@
 #include <utility>
 #include <vector>
 
+#include "netref/export.hpp"
 #include "netref/protocol/async_result.hpp"
 #include "netref/protocol/connection.hpp"
 #include "netref/proxy/detail/attr_path.hpp"
 #include "netref/service/convert.hpp"
 
 namespace netref {
+
+namespace detail {
+/// True for a type that can travel only as a netref lent through a Registry (a class with
+/// neither a Converter nor a cereal serialize, or a pointer to one): a Proxy has no Registry.
+template <class T>
+struct needs_registry : std::bool_constant<lends_by_reference<T>> {};
+/// Pointers to a class: lent through a Registry, except our Objects and the peer's netrefs.
+template <class T>
+inline constexpr bool lent_through_registry =
+    needs_registry<std::remove_cv_t<T>>::value && !std::is_base_of_v<Object, std::remove_cv_t<T>> &&
+    !std::is_same_v<std::remove_cv_t<T>, RemoteRef>;
+template <class T>
+struct needs_registry<std::shared_ptr<T>> : std::bool_constant<lent_through_registry<T>> {};
+template <class T, class D>
+struct needs_registry<std::unique_ptr<T, D>> : std::bool_constant<lent_through_registry<T>> {};
+}  // namespace detail
+
+/// Instantiated for every type a Proxy converts (arguments, set, kw, as<T>): a type that
+/// cannot convert there fails to compile, and the compiler names it as this template's
+/// argument ("In instantiation of 'struct netref::cannot_convert<app::Point>'").
+template <class T>
+struct cannot_convert {
+  static_assert(!detail::needs_registry<T>::value,
+                "netref: no conversion for the type T in cannot_convert<T> (named above). A Proxy sends "
+                "and reads values; fix it one of three ways: (1) specialise netref::Converter<T>; "
+                "(2) give T a cereal serialize (or save/load) so it travels as a tuple of its fields; "
+                "(3) expose T (Registry::expose<T>) and lend it with netref::local(std::shared_ptr<T>, "
+                "registry)");
+  static constexpr bool checked = true;
+};
 
 /// A keyword argument for Proxy::call: `f->call(1, kw("scale", 2.5))`.
 struct NETREF_API KeywordArg {
@@ -36,6 +68,7 @@ struct NETREF_API KeywordArg {
 /// Makes a keyword argument; value converts like any argument.
 template <class T>
 KeywordArg kw(std::string name, T&& value) {
+  static_assert(cannot_convert<std::decay_t<T>>::checked);
   return KeywordArg{std::move(name), Converter<std::decay_t<T>>::to_value(std::forward<T>(value), ConvertContext{})};
 }
 
@@ -68,9 +101,35 @@ class NETREF_API Proxy {
     }, std::forward<Ts>(args)...));
   }
 
-  /// The same call without waiting: the reply arrives in the returned AsyncCall.
+  /// The same call without waiting: the reply arrives in the returned AsyncCall (which
+  /// expires after this proxy's timeout, when with_timeout set one).
   template <class... Ts>
   AsyncCall async_call(Ts&&... args) const;
+
+  /// The same call with no reply: returns once the request is handed to the transport, and
+  /// never waits on the peer, so a handler may call its client's callback this way and
+  /// return at once. The callee's result and errors are not seen. Between netref peers no
+  /// reply is sent (feature `oneway`); a Python peer gets the ordinary request and its reply
+  /// is dropped on arrival. Throws ConnectionClosed, or ConversionError for the arguments.
+  template <class... Ts>
+  void oneway_call(Ts&&... args) const {
+    with_arguments([this](std::span<Value> positional, Kwargs keywords) {
+      invoke_oneway(positional, std::move(keywords));
+    }, std::forward<Ts>(args)...);
+  }
+
+  /// This proxy, its calls waiting at most timeout for their reply:
+  /// `p->attr("slow")->with_timeout(2s)->call(x)` throws Timeout after 2 s (the connection
+  /// stays; a late reply is dropped), and `async_call` returns an AsyncCall that expires
+  /// after 2 s. Attributes taken from it keep the timeout. Without it: sync calls wait
+  /// ConnectionConfig::sync_request_timeout, async ones never expire.
+  Proxy with_timeout(std::chrono::milliseconds timeout) const {
+    Proxy p = *this;
+    p.timeout_ = timeout;
+    return p;
+  }
+  /// The timeout with_timeout set, if any.
+  std::optional<std::chrono::milliseconds> timeout() const noexcept { return timeout_; }
 
   /// Fetches the attribute path's value (one round trip; a netref stays a netref).
   Proxy get() const { return Proxy(resolve()); }
@@ -79,6 +138,7 @@ class NETREF_API Proxy {
   /// does not allow it.
   template <class T>
   void set(T&& value) const {
+    static_assert(cannot_convert<std::decay_t<T>>::checked);
     assign(Converter<std::decay_t<T>>::to_value(std::forward<T>(value), ConvertContext{}));
   }
 
@@ -86,12 +146,14 @@ class NETREF_API Proxy {
   /// `.as<MyStruct>()`. Throws ConversionError when it does not convert.
   template <class T>
   T as() const& {
+    static_assert(cannot_convert<T>::checked);
     if (path_.empty()) return Converter<T>::from_value(target_, ConvertContext{});  // no copy first
     return Converter<T>::from_value(resolve(), ConvertContext{});
   }
   /// The same on a temporary (`p->call(x).as<T>()`): strings and bytes are taken, not copied.
   template <class T>
   T as() && {
+    static_assert(cannot_convert<T>::checked);
     if (path_.empty()) return Converter<T>::from_value(std::move(target_), ConvertContext{});
     return Converter<T>::from_value(resolve(), ConvertContext{});
   }
@@ -157,6 +219,7 @@ class NETREF_API Proxy {
     } else if constexpr (std::is_same_v<std::decay_t<T>, Value>) {
       return std::forward<T>(arg);
     } else {
+      static_assert(cannot_convert<std::decay_t<T>>::checked);
       return Converter<std::decay_t<T>>::to_value(std::forward<T>(arg), ConvertContext{});
     }
   }
@@ -192,11 +255,13 @@ class NETREF_API Proxy {
   // The arguments are the caller's: a local object's call may move them out.
   Value invoke(std::span<Value> args, Kwargs kwargs) const;
   AsyncResult invoke_async(std::span<Value> args, Kwargs kwargs) const;
+  void invoke_oneway(std::span<Value> args, Kwargs kwargs) const;
   Value resolve() const;
   void assign(Value value) const;
 
   Value target_;
   detail::AttrPath path_;
+  std::optional<std::chrono::milliseconds> timeout_;  // with_timeout's; kept by attr()
 };
 
 /// The eventual result of Proxy::async_call (AsyncResult with Proxy values).
@@ -225,9 +290,11 @@ class NETREF_API AsyncCall {
 
 template <class... Ts>
 AsyncCall Proxy::async_call(Ts&&... args) const {
-  return AsyncCall(with_arguments([this](std::span<Value> positional, Kwargs keywords) {
+  AsyncCall pending(with_arguments([this](std::span<Value> positional, Kwargs keywords) {
     return invoke_async(positional, std::move(keywords));
   }, std::forward<Ts>(args)...));
+  if (timeout_) pending.set_expiry(*timeout_);
+  return pending;
 }
 
 /// Proxies convert like any value: a Proxy parameter of an exposed function receives what the

@@ -19,7 +19,8 @@
 /// alternatives are chosen with it before anything converts). Without one, the conversion
 /// itself decides, and when it refuses, the next overload or alternative is tried.
 ///
-/// Built in: every integer type (range-checked; Python's bool counts as an int), float and
+/// Built in: every integer type (range-checked; Python's bool counts as an int), BigInt (a
+/// Python int of any size), float and
 /// double (ints accepted), bool, char (a 1-character str), std::string / std::string_view /
 /// const char* (str), Bytes and std::vector<std::uint8_t> (bytes), std::complex, enums (as
 /// int), std::vector / deque / list / set / unordered_set / array / pair / tuple (tuple),
@@ -137,9 +138,12 @@ namespace detail {
 /// Throws ConversionError "int <value> does not fit in <target>".
 [[noreturn]] NETREF_API void throw_int_range(const Value& got, std::string_view target);
 /// Parses a BigInt that fits in uint64.
-bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept;
+NETREF_API bool big_to_uint64(const BigInt& big, std::uint64_t& out) noexcept;
 /// The nearest double to a BigInt.
 NETREF_API double big_to_double(const BigInt& big);
+/// A BigInt as it travels: an int when it fits int64, else its canonical digits (no '+', no
+/// leading zeros, no "-0"). Throws ConversionError when the digits are not a decimal integer.
+NETREF_API Value big_int_value(const BigInt& big);
 /// The text throw_mismatch throws.
 std::string mismatch_text(std::string_view expected, const Value& got);
 /// Sets check.reason to mismatch_text and answers Fit::no.
@@ -608,6 +612,28 @@ struct Converter<T, std::enable_if_t<detail::integer<T>>> {
     }
     return Value(static_cast<std::int64_t>(v));
   }
+  static std::string type_name() { return "int"; }
+};
+
+/// Python ints of any size: an int64 on the wire arrives as its digits, and a BigInt that fits
+/// int64 leaves as a plain int (what Python's decoder makes of either).
+template <>
+struct Converter<BigInt> {
+  static Fit fits(const Value& v, FitCheck& check) {
+    if (v.get_if<BigInt>() || v.get_if<std::int64_t>() || v.get_if<bool>()) return Fit::yes;
+    return detail::no_fit(check, "int", v);
+  }
+  static BigInt from_value(const Value& v, const ConvertContext&) {
+    if (const auto* big = v.get_if<BigInt>()) return *big;
+    if (const auto* i = v.get_if<std::int64_t>()) return BigInt{std::to_string(*i)};
+    if (const auto* b = v.get_if<bool>()) return BigInt{*b ? "1" : "0"};
+    detail::throw_mismatch("int", v);
+  }
+  static BigInt from_value(Value&& v, const ConvertContext& ctx) {
+    if (auto* big = v.get_if<BigInt>()) return std::move(*big);
+    return from_value(static_cast<const Value&>(v), ctx);
+  }
+  static Value to_value(const BigInt& v, const ConvertContext&) { return detail::big_int_value(v); }
   static std::string type_name() { return "int"; }
 };
 
