@@ -277,6 +277,9 @@ struct ConnectionImpl {
   void encode_reply(std::uint32_t seq, const Value& result, detail::FrameBuffer& frame);
   void send_reply(std::uint32_t seq, const Value& result);
   void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context) noexcept;
+  /// info with what config says the peer gets: our traceback or "<traceback denied>", and
+  /// `_remote_version`.
+  ExceptionInfo for_peer(ExceptionInfo info) const;
 };
 
 /// Encodes an id_pack as brine (type name, type id, object id).

@@ -44,10 +44,18 @@ struct TypeTable {
 /// ints) and as decimal text after that.
 std::uint64_t make_type_id() noexcept;
 
+/// The exceptions of one Registry (register_exception), newest first when describing.
+struct RegisteredExceptions final : ExceptionMap {
+  std::vector<ExceptionRecord> records;  ///< registration order
+  bool describe(const std::exception_ptr& error, ExceptionInfo& info) const noexcept override;
+  std::exception_ptr raise(ExceptionInfo& info) const override;
+};
+
 struct RegistryImpl {
   std::unordered_map<std::type_index, std::unique_ptr<TypeTable>> types;
   std::unordered_map<std::string, const TypeTable*> by_name;
   DrainLimits drain_limits;  ///< Registry::set_drain_limits
+  RegisteredExceptions exceptions;  ///< Registry::register_exception
 };
 
 struct RegistryAccess {
