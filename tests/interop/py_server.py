@@ -4,6 +4,8 @@ Usage: py_server.py"""
 import rpyc
 from rpyc.utils.server import ThreadedServer
 
+from jobboard import JobStateError
+
 
 class Box:
     def __init__(self, value):
@@ -28,6 +30,9 @@ class TestService(rpyc.Service):
 
     def exposed_fail(self, message):
         raise ValueError(message)
+
+    def exposed_finish(self, job):
+        raise JobStateError(f"job {job} is already finished", job=job)
 
     def exposed_apply(self, fn, x):
         return fn(x)

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -65,4 +66,41 @@ TEST_CASE("the header examples compile and do what their comments say") {
   CHECK(conn->root()->attr("make_counter")->call(10)->attr("add")->call(5).as<std::int64_t>() == 15);
   CHECK(conn->root()->attr("version")->get().as<std::string>() == "1.0");
   CHECK(conn->root()->attr("pay")->call(Money{150}).as<Money>().cents == 300);
+}
+
+TEST_CASE("the register_exception example: a thrown type travels as its Python class and comes back as itself") {
+  // exceptions.hpp
+  struct JobStateError : std::runtime_error {
+    using std::runtime_error::runtime_error;   // constructible from the message
+  };
+  netref::Registry types;
+  types.register_exception<JobStateError>("jobboard.JobStateError");
+
+  netref::Service board(types);
+  board.def("finish", [](std::int64_t job) -> std::int64_t {
+    throw JobStateError("job " + std::to_string(job) + " is already finished");
+  });
+  netref::ServerConfig config;
+  config.port = 0;
+  netref::ThreadedServer server(board, config);
+  server.start();
+  netref::ClientConfig client;
+  client.connection.exceptions = types.exceptions();
+  auto conn = netref::connect("127.0.0.1", server.port(), client);
+  auto root = conn->root();
+  std::string what;
+  std::string traceback;
+  auto report = [&](const char* w, const std::string& tb) {
+    what = w;
+    traceback = tb;
+  };
+
+  try {
+    root->attr("finish")->call(7);
+  } catch (const JobStateError& e) {
+    const netref::RemoteInfo* remote = netref::remote_info(e);  // traceback, args, attributes
+    report(e.what(), remote->remote_traceback());
+  }
+  CHECK(what == "job 7 is already finished");
+  CHECK(traceback.find("JobStateError") != std::string::npos);
 }

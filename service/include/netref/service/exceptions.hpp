@@ -13,9 +13,11 @@
 /// class when it allows rpyc's instantiate_custom_exceptions). A reply carrying
 /// `jobboard.JobStateError` is raised in C++ as a JobStateError, caught by type:
 /// ```cpp
-/// try { root->attr("finish")->call(7); }
-/// catch (const JobStateError& e) {
-///   if (auto* remote = netref::remote_info(e)) std::cerr << remote->remote_traceback();
+/// try {
+///   root->attr("finish")->call(7);
+/// } catch (const JobStateError& e) {
+///   const netref::RemoteInfo* remote = netref::remote_info(e);  // traceback, args, attributes
+///   report(e.what(), remote->remote_traceback());
 /// }
 /// ```
 /// What E needs: derived from std::exception, copy-constructible, and constructible from
