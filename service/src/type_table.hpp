@@ -33,7 +33,7 @@ struct TypeTable {
   std::vector<std::unique_ptr<Member>> members;            ///< def order (dir, inspect)
   std::unordered_map<std::string_view, Member*> index;     ///< keys view Member::name
 
-  /// The member called name, or called name without rpyc's "exposed_" prefix; else null.
+  /// The member called name, else null (the connection strips rpyc's exposed prefix).
   const Member* find(std::string_view wanted) const noexcept;
   /// The member called name, created (empty) if new.
   Member& member(std::string member_name);
