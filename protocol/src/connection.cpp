@@ -647,7 +647,7 @@ bool detail::ConnectionImpl::read_one(Clock::time_point deadline, bool notify) {
     } else {
       // The reader role goes back before then-callbacks run, on this path as on the fast
       // one: a callback may make a sync call on this connection.
-      deliver(msg.seq, Value(), make_remote_exception(exception_codec::decode(msg.body)), &role);
+      deliver(msg.seq, Value(), make_remote_exception(exception_codec::decode(msg.body), config.exceptions.get()), &role);
     }
     return true;
   } catch (const ProtocolError&) {

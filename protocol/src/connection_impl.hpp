@@ -326,6 +326,9 @@ struct ConnectionImpl {
   /// Sends error as the reply to seq, finishing measured (if given) with its class first.
   void send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context,
                       detail::MeasuredRequest* measured = nullptr) noexcept;
+  /// info with what config says the peer gets: our traceback or "<traceback denied>", and
+  /// `_remote_version`.
+  ExceptionInfo for_peer(ExceptionInfo info) const;
 
   // logging: events go to config.log, else the process-wide handler
   bool log_wanted() const noexcept { return detail::log_wanted(config.log); }

@@ -16,13 +16,12 @@ Connection* exchange_current_connection(Connection* c) noexcept;
 namespace {
 
 constexpr std::size_t max_name_bytes = 4096;
-constexpr std::string_view exposed_prefix = "exposed_";
 
 thread_local std::size_t serving_depth = 0;
 
-/// The one name check every name-taking handler goes through (docs/FAULTS.md R2). The name
-/// points into v.
-std::string_view attr_name(const Value& v) {
+/// The one name check every name-taking handler goes through (docs/FAULTS.md R2): the name
+/// (pointing into v) without rpyc's exposed prefix.
+std::string_view attr_name(const Value& v, std::string_view exposed_prefix) {
   std::string_view name;
   if (auto* s = v.get_if<std::string>()) {
     name = *s;
@@ -35,7 +34,7 @@ std::string_view attr_name(const Value& v) {
     throw AttributeError("attribute name of " + std::to_string(name.size()) + " bytes exceeds the limit of " +
                          std::to_string(max_name_bytes));
   }
-  if (name.starts_with(exposed_prefix)) name.remove_prefix(exposed_prefix.size());
+  if (!exposed_prefix.empty() && name.starts_with(exposed_prefix)) name.remove_prefix(exposed_prefix.size());
   if (name.empty()) throw AttributeError("empty attribute name");
   if (name.find('\0') != std::string_view::npos) throw AttributeError("attribute name contains a NUL byte");
   return name;
@@ -83,7 +82,7 @@ Value strings_tuple(const std::vector<std::string>& names) {
 /// the GETATTR it replaces.
 ObjectPtr detail::ConnectionImpl::walk_chain(ObjectPtr start, const Args& names, std::size_t steps) {
   for (std::size_t i = 0; i < steps; ++i) {
-    auto name = attr_name(names[i]);
+    auto name = attr_name(names[i], config.exposed_prefix);
     intercept(Handler::getattr, start.get(), name);
     Value next = start->getattr(name);
     start = target_of(next);
@@ -127,14 +126,14 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     }
     case Handler::getattr: {
       auto target = target_of(arg(0));
-      auto name = attr_name(arg(1));
+      auto name = attr_name(arg(1), config.exposed_prefix);
       intercept(handler, target.get(), name);
       label(target, name);
       return target->getattr(name);
     }
     case Handler::setattr: {
       auto target = target_of(arg(0));
-      auto name = attr_name(arg(1));
+      auto name = attr_name(arg(1), config.exposed_prefix);
       intercept(handler, target.get(), name);
       label(target, name);
       target->setattr(name, std::move(arg(2)));
@@ -142,7 +141,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     }
     case Handler::delattr: {
       auto target = target_of(arg(0));
-      auto name = attr_name(arg(1));
+      auto name = attr_name(arg(1), config.exposed_prefix);
       intercept(handler, target.get(), name);
       target->delattr(name);
       return Value();
@@ -155,7 +154,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     }
     case Handler::callattr: {
       auto target = target_of(arg(0));
-      auto name = attr_name(arg(1));
+      auto name = attr_name(arg(1), config.exposed_prefix);
       intercept(handler, target.get(), name);
       label(target, name);
       Value kw = optional_arg(3);
@@ -179,7 +178,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     case Handler::cmp: {
       auto target = target_of(arg(0));
       Value op = optional_arg(2);
-      std::string name = op.is_none() ? std::string("__cmp__") : std::string(attr_name(op));
+      std::string name = op.is_none() ? std::string("__cmp__") : std::string(attr_name(op, config.exposed_prefix));
       intercept(handler, target.get(), name);
       return target->compare(name, arg(1));
     }
@@ -223,7 +222,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
       Args names = tuple_items(arg(1), "a call chain");
       if (names.empty()) throw TypeError("a call chain needs at least one name");
       auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
-      auto name = attr_name(names.back());
+      auto name = attr_name(names.back(), config.exposed_prefix);
       intercept(Handler::callattr, target.get(), name);
       label(target, name);
       Value kw = optional_arg(3);
@@ -234,7 +233,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
       Args names = tuple_items(arg(1), "an attribute chain");
       if (names.empty()) throw TypeError("an attribute chain needs at least one name");
       auto target = walk_chain(target_of(arg(0)), names, names.size() - 1);
-      auto name = attr_name(names.back());
+      auto name = attr_name(names.back(), config.exposed_prefix);
       intercept(Handler::getattr, target.get(), name);
       label(target, name);
       return target->getattr(name);
@@ -368,7 +367,8 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   // An error ends the request: its reply, or for a one-way request only its count.
   const auto fail_request = [&](std::exception_ptr error) noexcept {
     if (!oneway) return send_exception(seq, std::move(error), context, &measured);
-    measured.finish(CallMetrics::error_class_of(describe_exception(std::move(error), context).class_name));
+    measured.finish(
+        CallMetrics::error_class_of(describe_exception(std::move(error), context, config.exceptions.get()).class_name));
   };
   if (args_error) {
     fail_request(args_error);
@@ -466,19 +466,31 @@ void detail::ConnectionImpl::send_reply(std::uint32_t seq, const Value& result) 
   send_frame(frame);
 }
 
+// What rpyc's vinegar.dump adds to every exception it sends, as this connection's config says.
+ExceptionInfo detail::ConnectionImpl::for_peer(ExceptionInfo info) const {
+  if (info.stop_iteration) return info;
+  if (!config.include_local_traceback) info.traceback = "<traceback denied>";
+  std::string version = "<version denied>";
+  if (config.include_local_version) {
+    version = generation.load(std::memory_order_relaxed) == Generation::v5 ? "5.3.0" : "6.0.1";
+  }
+  info.attrs.emplace_back("_remote_version", std::move(version));
+  return info;
+}
+
 void detail::ConnectionImpl::send_exception(std::uint32_t seq, std::exception_ptr error, std::string_view context,
                                            detail::MeasuredRequest* measured) noexcept {
   std::vector<std::uint8_t> frame;
   std::size_t error_class = CallMetrics::error_class_of("other");
   try {
     detail::wire::encode_exception_head(generation.load(std::memory_order_relaxed), seq, frame);
-    const ExceptionInfo info = describe_exception(std::move(error), context);
+    const ExceptionInfo info = describe_exception(std::move(error), context, config.exceptions.get());
     error_class = CallMetrics::error_class_of(info.class_name);
     if (log_wanted()) {
       log(LogLevel::debug, config.name + ": " + std::string(context) + " raised " + info.class_name + ": " +
                                info.message().substr(0, 200));
     }
-    brine::encode(exception_codec::encode(info), frame);
+    brine::encode(exception_codec::encode(for_peer(info)), frame);
   } catch (...) {
     // Describing the error failed: send a fixed one rather than loop (docs/FAULTS.md F6).
     frame.clear();

@@ -34,9 +34,62 @@ std::string current_type_name() {
   return status == 0 && demangled ? std::string(demangled.get()) : std::string(type->name());
 }
 
+// The class, args and attributes error travels as (describe_exception without the traceback).
+ExceptionInfo class_of(const std::exception_ptr& error, const ExceptionMap* exceptions, const std::string& cpp_type) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const RemoteInfo& e) {
+    // Keeps its class: a Python error passed through stays a Python error, a registered
+    // type raised from a reply its registered class. The peer's version is not ours.
+    ExceptionInfo info = e.info();
+    std::erase_if(info.attrs, [](const auto& attr) { return attr.first == "_remote_version"; });
+    return info;
+  } catch (...) {
+  }
+  if (ExceptionInfo info; exceptions != nullptr && exceptions->describe(error, info)) return info;
+  try {
+    std::rethrow_exception(error);
+  } catch (const ConversionError& e) {
+    return builtin("TypeError", e.what());  // an argument or a value of the wrong type
+  } catch (const std::invalid_argument& e) {
+    return builtin("ValueError", e.what());
+  } catch (const std::domain_error& e) {
+    return builtin("ValueError", e.what());
+  } catch (const std::out_of_range& e) {
+    return builtin("IndexError", e.what());
+  } catch (const std::length_error& e) {
+    return builtin("ValueError", e.what());
+  } catch (const std::overflow_error& e) {
+    return builtin("OverflowError", e.what());
+  } catch (const std::bad_alloc& e) {
+    return builtin("MemoryError", e.what());
+  } catch (const Timeout& e) {
+    return builtin("TimeoutError", e.what());
+  } catch (const ConnectionClosed& e) {
+    return builtin("ConnectionError", e.what());
+  } catch (const std::exception& e) {
+    return builtin("RuntimeError", e.what());
+  } catch (...) {
+    return builtin("RuntimeError", "unknown C++ exception of type " + cpp_type);
+  }
+}
+
 }  // namespace
 
-RemoteError::RemoteError(ExceptionInfo info) : Error(what_of(info)), info_(std::move(info)) {}
+const Value* RemoteInfo::attr(std::string_view name) const noexcept {
+  for (const auto& [key, value] : info_.attrs) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
+std::string RemoteInfo::remote_version() const {
+  const Value* v = attr("_remote_version");
+  const auto* s = v != nullptr ? v->get_if<std::string>() : nullptr;
+  return s != nullptr ? *s : std::string();
+}
+
+RemoteError::RemoteError(ExceptionInfo info) : Error(what_of(info)), RemoteInfo(std::move(info)) {}
 
 RemoteError::RemoteError(std::string class_name, std::string message)
     : RemoteError(builtin(std::move(class_name), std::move(message))) {}
@@ -48,56 +101,42 @@ StopIteration::StopIteration() : RemoteError([] {
   return info;
 }()) {}
 
-std::exception_ptr make_remote_exception(ExceptionInfo info) {
+std::exception_ptr make_remote_exception(ExceptionInfo info, const ExceptionMap* exceptions) {
   if (info.stop_iteration) return std::make_exception_ptr(StopIteration(std::move(info)));
+  if (exceptions != nullptr) {
+    if (auto registered = exceptions->raise(info)) return registered;
+  }
   if (info.module == "builtins") {
     const auto& c = info.class_name;
-    if (c == "AttributeError") return std::make_exception_ptr(AttributeError(std::move(info)));
-    if (c == "TypeError") return std::make_exception_ptr(TypeError(std::move(info)));
-    if (c == "KeyError") return std::make_exception_ptr(KeyError(std::move(info)));
-    if (c == "IndexError") return std::make_exception_ptr(IndexError(std::move(info)));
-    if (c == "ValueError") return std::make_exception_ptr(ValueError(std::move(info)));
-    if (c == "StopIteration") return std::make_exception_ptr(StopIteration(std::move(info)));
+    auto raise = [&]<class E>() { return std::make_exception_ptr(E(std::move(info))); };
+    if (c == "AttributeError") return raise.operator()<AttributeError>();
+    if (c == "TypeError") return raise.operator()<TypeError>();
+    if (c == "KeyError") return raise.operator()<KeyError>();
+    if (c == "IndexError") return raise.operator()<IndexError>();
+    if (c == "ValueError") return raise.operator()<ValueError>();
+    if (c == "LookupError") return raise.operator()<LookupError>();
+    if (c == "ArithmeticError") return raise.operator()<ArithmeticError>();
+    if (c == "ZeroDivisionError") return raise.operator()<ZeroDivisionError>();
+    if (c == "OverflowError") return raise.operator()<OverflowError>();
+    if (c == "RuntimeError") return raise.operator()<RuntimeError>();
+    if (c == "NotImplementedError") return raise.operator()<NotImplementedError>();
+    if (c == "AssertionError") return raise.operator()<AssertionError>();
+    if (c == "MemoryError") return raise.operator()<MemoryError>();
+    if (c == "StopIteration") return raise.operator()<StopIteration>();
   }
   return std::make_exception_ptr(RemoteError(std::move(info)));
 }
 
-ExceptionInfo describe_exception(std::exception_ptr error, std::string_view context) noexcept {
+ExceptionInfo describe_exception(std::exception_ptr error, std::string_view context,
+                                 const ExceptionMap* exceptions) noexcept {
   try {
-    ExceptionInfo info;
     std::string cpp_type;
     try {
       std::rethrow_exception(error);
     } catch (...) {
       cpp_type = current_type_name();  // only valid inside a handler
     }
-    try {
-      std::rethrow_exception(error);
-    } catch (const RemoteError& e) {
-      info = e.info();  // keeps its class; a Python error passed through stays a Python error
-    } catch (const ConversionError& e) {
-      info = builtin("TypeError", e.what());  // an argument or a value of the wrong type
-    } catch (const std::invalid_argument& e) {
-      info = builtin("ValueError", e.what());
-    } catch (const std::domain_error& e) {
-      info = builtin("ValueError", e.what());
-    } catch (const std::out_of_range& e) {
-      info = builtin("IndexError", e.what());
-    } catch (const std::length_error& e) {
-      info = builtin("ValueError", e.what());
-    } catch (const std::overflow_error& e) {
-      info = builtin("OverflowError", e.what());
-    } catch (const std::bad_alloc& e) {
-      info = builtin("MemoryError", e.what());
-    } catch (const Timeout& e) {
-      info = builtin("TimeoutError", e.what());
-    } catch (const ConnectionClosed& e) {
-      info = builtin("ConnectionError", e.what());
-    } catch (const std::exception& e) {
-      info = builtin("RuntimeError", e.what());
-    } catch (...) {
-      info = builtin("RuntimeError", "unknown C++ exception of type " + cpp_type);
-    }
+    ExceptionInfo info = class_of(error, exceptions, cpp_type);
     if (info.stop_iteration) return info;
     std::string tb = info.traceback;
     if (!tb.empty() && tb.back() != '\n') tb += '\n';

@@ -39,7 +39,9 @@ ConnectionPtr open_detecting(const ClientConfig& config, Connect connect) {
 ConnectionPtr open_stream_connection(StreamPtr stream, const ClientConfig& config) {
   auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
   ObjectPtr root = config.service ? config.service->root_object() : nullptr;
-  auto conn = Connection::create(std::move(channel), std::move(root), config.connection);
+  ConnectionConfig connection = config.connection;
+  if (!connection.exceptions && config.service) connection.exceptions = config.service->registry().exceptions();
+  auto conn = Connection::create(std::move(channel), std::move(root), std::move(connection));
   if (config.service) {
     conn->set_close_handler([service = *config.service](Connection& c) { service.handle_disconnect(c); });
     config.service->handle_connect(*conn);

@@ -53,6 +53,51 @@ bool run_record(const FunctionRecord& record, void* self, const ConvertContext& 
   return true;
 }
 
+// Python's binary operators. Python only finds one on a netref if its class lists it, and
+// otherwise raises TypeError before asking the server; rpyc lists every operator the remote
+// class has and refuses the ones its access policy withholds with AttributeError. INSPECT
+// lists those a binding lacks too, so `obj + 1` asks and gets AttributeError, as from rpyc.
+// Reflected and in-place forms stay off the list: Python falls back from them to these, and
+// `1 + obj` without __radd__ is a TypeError in rpyc too. Probed protocols (__len__, __iter__,
+// __bool__, __index__...) stay off as well: listing them would break truthiness and iteration.
+constexpr std::string_view binary_operators[] = {
+    "__add__",    "__sub__",    "__mul__", "__matmul__", "__truediv__", "__floordiv__", "__mod__",
+    "__divmod__", "__pow__",    "__lshift__", "__rshift__", "__and__",    "__xor__",      "__or__"};
+constexpr std::string_view withheld_doc = "not exposed";
+
+// The type name without its module part, and the module ("netref" when there is none).
+std::pair<std::string_view, std::string_view> split_type_name(std::string_view name) {
+  const auto dot = name.rfind('.');
+  if (dot == std::string_view::npos) return {"netref", name};
+  return {name.substr(0, dot), name.substr(dot + 1)};
+}
+
+/// What a peer reading `__class__` gets: a stand-in naming the type and nothing more, never
+/// a way to the C++ type's bindings or instances. Lent as builtins.type, which Python clients
+/// know without an INSPECT and treat as a class.
+class ClassObject final : public Object {
+ public:
+  explicit ClassObject(std::shared_ptr<const TypeTable> table) : table_(std::move(table)) {}
+
+  std::string_view type_name() const noexcept override { return "builtins.type"; }
+  Value getattr(std::string_view name) override {
+    const auto [module, short_name] = split_type_name(table_->name);
+    if (name == "__name__" || name == "__qualname__") return Value(std::string(short_name));
+    if (name == "__module__") return Value(std::string(module));
+    if (name == "__doc__") return Value();
+    throw_no_attribute("type", name);
+  }
+  std::string repr() override {
+    const auto [module, short_name] = split_type_name(table_->name);
+    return "<class '" + std::string(module) + "." + std::string(short_name) + "'>";
+  }
+  std::vector<std::string> dir() override { return {"__doc__", "__module__", "__name__", "__qualname__"}; }
+  std::vector<MethodInfo> inspect() override { return {}; }
+
+ private:
+  std::shared_ptr<const TypeTable> table_;
+};
+
 }  // namespace
 
 Value invoke_getter(const Member& member, void* self, const ConvertContext& ctx) {
@@ -85,6 +130,7 @@ Value BoundObject::call_dunder(const Member& member, Args args) {
 }
 
 Value BoundObject::getattr(std::string_view name) {
+  if (name == "__class__" && table_->find(name) == nullptr) return Value(ObjectPtr(std::make_shared<ClassObject>(table_)));
   const Member& m = require(name);
   if (m.is_method()) {
     // A bound method; Python builds none of these for methods it knows from INSPECT (it
@@ -167,6 +213,9 @@ std::vector<MethodInfo> BoundObject::inspect() {
   std::vector<MethodInfo> methods;
   for (const auto& m : table_->members) {
     if (m->is_method()) methods.emplace_back(m->name, join_signatures(*m));
+  }
+  for (const auto op : binary_operators) {
+    if (table_->find(op) == nullptr) methods.emplace_back(std::string(op), std::string(withheld_doc));
   }
   return methods;
 }

@@ -10,11 +10,28 @@ namespace netref {
 namespace detail {
 
 const Member* TypeTable::find(std::string_view wanted) const noexcept {
+  // rpyc's exposed_ prefix is the connection's to strip (ConnectionConfig::exposed_prefix).
   if (auto it = index.find(wanted); it != index.end()) return it->second;
-  // rpyc clients may send the server-side spelling "exposed_add" for "add".
-  constexpr std::string_view prefix = "exposed_";
-  if (wanted.size() > prefix.size() && wanted.substr(0, prefix.size()) == prefix) {
-    if (auto it = index.find(wanted.substr(prefix.size())); it != index.end()) return it->second;
+  return nullptr;
+}
+
+bool RegisteredExceptions::describe(const std::exception_ptr& error, ExceptionInfo& info) const noexcept {
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (!it->describe(error, info)) continue;
+    try {
+      info.module = it->module;
+      info.class_name = it->class_name;
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  return false;
+}
+
+std::exception_ptr RegisteredExceptions::raise(ExceptionInfo& info) const {
+  for (const auto& record : records) {
+    if (record.class_name == info.class_name && record.module == info.module) return record.raise(info);
   }
   return nullptr;
 }
@@ -80,6 +97,24 @@ detail::TypeTable& Registry::expose_type(const std::type_info& type, std::string
   impl_->by_name.emplace(ref.name, &ref);
   impl_->types.emplace(std::type_index(type), std::move(table));
   return ref;
+}
+
+void Registry::add_exception(detail::ExceptionRecord record) {
+  for (const auto& r : impl_->exceptions.records) {
+    if (*r.type == *record.type) {
+      throw std::logic_error("netref: " + detail::demangle(*record.type) + " is already registered as '" + r.module +
+                             "." + r.class_name + "'");
+    }
+    if (r.module == record.module && r.class_name == record.class_name) {
+      throw std::logic_error("netref: the exception class '" + r.module + "." + r.class_name +
+                             "' is already registered for " + detail::demangle(*r.type));
+    }
+  }
+  impl_->exceptions.records.push_back(std::move(record));
+}
+
+std::shared_ptr<const ExceptionMap> Registry::exceptions() const noexcept {
+  return std::shared_ptr<const ExceptionMap>(impl_, &impl_->exceptions);
 }
 
 bool Registry::exposes(const std::type_info& type) const noexcept {

@@ -28,6 +28,7 @@ ServerBase::ServerBase(Service service, ServerConfig config)
   if (!connection_config_.log) connection_config_.log = config_.log;
   connection_config_.detect_generation = true;
   connection_config_.first_frame_timeout = config_.first_frame_timeout;
+  if (!connection_config_.exceptions) connection_config_.exceptions = service_.registry().exceptions();
   // The gate runs before the user's interceptor: a stopping server refuses everything new.
   connection_config_.interceptor = [refusing = refusing_, user = config_.connection.interceptor](const RequestInfo& info) {
     if (refusing->load(std::memory_order_acquire)) {

@@ -155,6 +155,7 @@ struct ServerCore : ServerBase {
 void serve_connection(const Service& service, StreamPtr stream, const ServerConfig& config) {
   ConnectionConfig cfg = config.connection;
   cfg.detect_generation = true;
+  if (!cfg.exceptions) cfg.exceptions = service.registry().exceptions();
   auto channel = std::make_unique<Channel>(std::move(stream), config.channel);
   auto conn = Connection::create(std::move(channel), service.root_object(), std::move(cfg));
   conn->set_close_handler([service](Connection& c) { service.handle_disconnect(c); });

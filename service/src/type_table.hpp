@@ -33,7 +33,7 @@ struct TypeTable {
   std::vector<std::unique_ptr<Member>> members;            ///< def order (dir, inspect)
   std::unordered_map<std::string_view, Member*> index;     ///< keys view Member::name
 
-  /// The member called name, or called name without rpyc's "exposed_" prefix; else null.
+  /// The member called name, else null (the connection strips rpyc's exposed prefix).
   const Member* find(std::string_view wanted) const noexcept;
   /// The member called name, created (empty) if new.
   Member& member(std::string member_name);
@@ -44,10 +44,18 @@ struct TypeTable {
 /// ints) and as decimal text after that.
 std::uint64_t make_type_id() noexcept;
 
+/// The exceptions of one Registry (register_exception), newest first when describing.
+struct RegisteredExceptions final : ExceptionMap {
+  std::vector<ExceptionRecord> records;  ///< registration order
+  bool describe(const std::exception_ptr& error, ExceptionInfo& info) const noexcept override;
+  std::exception_ptr raise(ExceptionInfo& info) const override;
+};
+
 struct RegistryImpl {
   std::unordered_map<std::type_index, std::unique_ptr<TypeTable>> types;
   std::unordered_map<std::string, const TypeTable*> by_name;
   DrainLimits drain_limits;  ///< Registry::set_drain_limits
+  RegisteredExceptions exceptions;  ///< Registry::register_exception
 };
 
 struct RegistryAccess {

@@ -380,7 +380,7 @@ TEST_CASE("E1 E3: only exposed names resolve, every other name gets AttributeErr
   REQUIRE(called.type == MsgType::reply);
   CHECK(called.boxed_item() == Value(5));
   // Not exposed, in every spelling an attacker might try.
-  const Value denied[] = {"_x", "__class__", "__dict__", "__init__", "", std::string(1 << 20, 'a'),
+  const Value denied[] = {"_x", "__dict__", "__init__", "", std::string(1 << 20, 'a'),
                           std::string("pi\0ng", 5), Value(Bytes{"\xff\xfe"}), "a.b", "ping.__globals__",
                           "exposed_", "exposed__x"};
   for (const auto& name : denied) {
@@ -397,6 +397,21 @@ TEST_CASE("E1 E3: only exposed names resolve, every other name gets AttributeErr
     REQUIRE(c.type == MsgType::exception);
     CHECK(c.error().class_name == "AttributeError");
   }
+  // __class__ reads as a stand-in class that names the type and nothing more; it cannot be
+  // set, deleted or reached through.
+  auto cls = ask(Handler::getattr, "__class__");
+  REQUIRE(cls.type == MsgType::reply);
+  const IdPack cls_id = cls.lent_id();
+  CHECK(cls_id.type_name == "builtins.type");
+  for (const char* name : {"__dict__", "__init__", "__subclasses__", "__bases__", "mro"}) {
+    CAPTURE(name);
+    peer.send_frame(wire::request(++seq, Handler::getattr, {wire::local_ref(cls_id), wire::boxed(name)}));
+    auto m = peer.read_reply_to(seq);
+    REQUIRE(m.type == MsgType::exception);
+    CHECK(m.error().class_name == "AttributeError");
+  }
+  CHECK(ask(Handler::delattr, "__class__").error().class_name == "AttributeError");
+  CHECK(ask(Handler::setattr, "__class__", {Value(1)}).error().class_name == "AttributeError");
   // A chain that reaches through an exposed name to a hidden one.
   peer.send_frame(wire::request(++seq, Handler::getchain,
                                 {wire::local_ref(root), wire::boxed(tuple_of("make_counter", "__globals__"))}));
@@ -459,7 +474,7 @@ TEST_CASE("E6: a client enforces the same policy on what it exposes to the serve
   auto& peer = *raw.peer;
   const IdPack root = root_of(peer, 100);
   std::uint32_t seq = 100;
-  for (const char* name : {"_private", "__class__", "__dict__", ""}) {
+  for (const char* name : {"_private", "__dict__", ""}) {
     CAPTURE(name);
     peer.send_frame(wire::request(++seq, Handler::getattr, {wire::local_ref(root), wire::boxed(name)}));
     auto m = peer.read_reply_to(seq);

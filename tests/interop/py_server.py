@@ -7,6 +7,7 @@ import threading
 import rpyc
 from rpyc.utils.server import ThreadedServer
 
+from jobboard import JobStateError
 released = threading.Event()
 recorded = []
 
@@ -34,6 +35,9 @@ class TestService(rpyc.Service):
 
     def exposed_fail(self, message):
         raise ValueError(message)
+
+    def exposed_finish(self, job):
+        raise JobStateError(f"job {job} is already finished", job=job)
 
     def exposed_apply(self, fn, x):
         return fn(x)

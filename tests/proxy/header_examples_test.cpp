@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,4 +95,39 @@ TEST_CASE("the call metrics and log header examples compile and do what their co
   });
   netref::set_log_handler(nullptr);
   server.stop();
+TEST_CASE("the register_exception example: a thrown type travels as its Python class and comes back as itself") {
+  // exceptions.hpp
+  struct JobStateError : std::runtime_error {
+    using std::runtime_error::runtime_error;   // constructible from the message
+  };
+  netref::Registry types;
+  types.register_exception<JobStateError>("jobboard.JobStateError");
+
+  netref::Service board(types);
+  board.def("finish", [](std::int64_t job) -> std::int64_t {
+    throw JobStateError("job " + std::to_string(job) + " is already finished");
+  });
+  netref::ServerConfig config;
+  config.port = 0;
+  netref::ThreadedServer server(board, config);
+  server.start();
+  netref::ClientConfig client;
+  client.connection.exceptions = types.exceptions();
+  auto conn = netref::connect("127.0.0.1", server.port(), client);
+  auto root = conn->root();
+  std::string what;
+  std::string traceback;
+  auto report = [&](const char* w, const std::string& tb) {
+    what = w;
+    traceback = tb;
+  };
+
+  try {
+    root->attr("finish")->call(7);
+  } catch (const JobStateError& e) {
+    const netref::RemoteInfo* remote = netref::remote_info(e);  // traceback, args, attributes
+    report(e.what(), remote->remote_traceback());
+  }
+  CHECK(what == "job 7 is already finished");
+  CHECK(traceback.find("JobStateError") != std::string::npos);
 }

@@ -11,17 +11,18 @@
 
 namespace netref::test {
 
-/// The server lends server_root, the client client_root; both close when the Link goes.
+/// The server lends server_root, the client client_root; both close when the Link goes. The
+/// configs are each side's (the server's detects the generation).
 struct Link {
   ConnectionPtr client;
   ConnectionPtr server;
   std::thread server_thread;
 
-  Link(ObjectPtr server_root, ObjectPtr client_root) {
+  Link(ObjectPtr server_root, ObjectPtr client_root, ConnectionConfig server_cfg = {},
+       ConnectionConfig client_cfg = {}) {
     auto [a, b] = make_memory_pair();
-    ConnectionConfig server_cfg;
     server_cfg.detect_generation = true;
-    client = Connection::create(std::make_unique<Channel>(std::move(a)), std::move(client_root));
+    client = Connection::create(std::make_unique<Channel>(std::move(a)), std::move(client_root), std::move(client_cfg));
     server = Connection::create(std::make_unique<Channel>(std::move(b)), std::move(server_root), server_cfg);
     server_thread = std::thread([s = server] { s->serve_all(); });
   }

@@ -125,6 +125,20 @@ struct NETREF_API ConnectionConfig {
   /// Where this connection's events go (closes and why, handler errors); null: the
   /// process-wide handler (set_log_handler), which by default logs nothing.
   LogHandler log;
+
+  /// rpyc's exposed_prefix: a name the peer asks for with this prefix resolves to the
+  /// binding without it (`exposed_add` is `add`). Empty: names are taken as they come.
+  std::string exposed_prefix = "exposed_";
+  /// rpyc's include_local_traceback: exceptions we send carry our traceback text; false
+  /// sends "<traceback denied>" instead.
+  bool include_local_traceback = true;
+  /// rpyc's include_local_version: exceptions we send carry `_remote_version`, the rpyc
+  /// release whose wire this connection speaks ("5.3.0" or "6.0.1"), which rpyc clients
+  /// compare with their own; false sends "<version denied>".
+  bool include_local_version = true;
+  /// Registered exception types (Registry::register_exception) for what we send and
+  /// receive. Null: servers and clients use their Service's Registry's.
+  std::shared_ptr<const ExceptionMap> exceptions;
 };
 
 /// A snapshot of the connection's counters (for monitoring and leak tests).

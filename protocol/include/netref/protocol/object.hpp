@@ -23,7 +23,8 @@ using Args = std::vector<Value>;
 using MethodInfo = std::pair<std::string, std::string>;
 
 /// The interface behind every lent object. Names arrive already checked by the connection
-/// (non-empty, bounded, `exposed_` prefix stripped); an Object still decides what is exposed.
+/// (non-empty, bounded, ConnectionConfig::exposed_prefix stripped); an Object still decides
+/// what is exposed.
 /// Methods run on whichever thread serves the connection; an Object shared between
 /// connections must be thread-safe itself.
 class NETREF_API Object : public std::enable_shared_from_this<Object> {

@@ -28,6 +28,8 @@ struct NETREF_API ClientConfig {
   /// What this side exposes to the server (callbacks by name); none: nothing. A Service is a
   /// handle: the connection shares it, so the original may go first.
   std::optional<Service> service;
+  // Registered exception types (Registry::register_exception) come from service's Registry
+  // unless connection.exceptions names others: `config.connection.exceptions = types.exceptions();`
 };
 
 /// Connects over TCP (TLS when config.tls is set). Throws ConnectError naming the address.

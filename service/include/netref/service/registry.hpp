@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "netref/service/convert.hpp"
+#include "netref/service/exceptions.hpp"
 #include "netref/service/function.hpp"
 
 namespace netref {
@@ -135,6 +136,20 @@ class NETREF_API Registry {
   /// The name type was exposed under ("" if none).
   std::string_view exposed_name(const std::type_info& type) const noexcept;
 
+  /// Exceptions both ways (see netref/service/exceptions.hpp): a thrown E travels as the
+  /// Python class python_class ("jobboard.JobStateError"), and a peer's exception of that
+  /// class is raised here as E. Types registered later are tried first when describing, so
+  /// register a base before its derived types. Throws std::invalid_argument for a name
+  /// without "module." and std::logic_error for a type or a name registered twice.
+  template <class E>
+  Registry& register_exception(const std::string& python_class) {
+    add_exception(detail::make_exception_record<E>(python_class));
+    return *this;
+  }
+  /// What connections use to describe and raise the registered exceptions (servers and
+  /// clients pass their Service's Registry's on; ConnectionConfig::exceptions).
+  std::shared_ptr<const ExceptionMap> exceptions() const noexcept;
+
   /// Caps on copying a peer's iterable into a container argument of a function bound here
   /// (see DrainLimits for the defaults). Set before any connection serves.
   void set_drain_limits(DrainLimits limits) noexcept;
@@ -156,8 +171,15 @@ class NETREF_API Registry {
   friend struct detail::RegistryAccess;
   explicit Registry(std::shared_ptr<detail::RegistryImpl> impl) noexcept;
   detail::TypeTable& expose_type(const std::type_info& type, std::string name);
+  void add_exception(detail::ExceptionRecord record);
 
   std::shared_ptr<detail::RegistryImpl> impl_;
 };
+
+/// pybind11's spelling: `netref::register_exception<JobStateError>(types, "jobboard.JobStateError")`.
+template <class E>
+Registry& register_exception(Registry& types, const std::string& python_class) {
+  return types.register_exception<E>(python_class);
+}
 
 }  // namespace netref

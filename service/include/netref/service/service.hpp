@@ -10,7 +10,8 @@
 /// `root->callattr("add", {2, 3})`. Functions follow the same rules as methods of exposed
 /// types (overloads tried in order, netref::arg names and defaults, TypeError listing the
 /// signatures). A default-constructed Service, with nothing defined, is what a client lends
-/// when it offers nothing (RPyC's VoidService).
+/// when it offers nothing (RPyC's VoidService). Every service also answers rpyc's
+/// `get_service_name()` and `get_service_aliases()` (see set_aliases).
 #include "netref/export.hpp"
 #include <cstdint>
 #include <functional>
@@ -42,12 +43,33 @@ class NETREF_API Service {
   explicit Service(Registry types = Registry(), std::string name = "netref.Service");
 
   /// A function peers may call; several defs with one name are overloads, tried in order.
-  /// Extra: netref::arg names (one per parameter) for keyword arguments and defaults.
+  /// Extra: netref::arg names (one per parameter) for keyword arguments and defaults. A def
+  /// of get_service_name or get_service_aliases replaces the built-in one.
   template <class F, class... Extra>
   Service& def(std::string name, F&& f, const Extra&... extra) {
+    replace_builtin(name);
     detail::add_method(table(), detail::make_record<false, void>(std::move(name), std::forward<F>(f), extra...));
     return *this;
   }
+
+  /// Exceptions both ways on this service's Registry (Registry::register_exception).
+  template <class E>
+  Service& register_exception(const std::string& python_class) {
+    state_registry().template register_exception<E>(python_class);
+    return *this;
+  }
+
+  /// rpyc's service aliases, upper-cased as rpyc does (rpyc's ALIASES). By default one,
+  /// derived from the name as rpyc derives it from the class name: its last dotted part,
+  /// upper-cased, without a trailing "SERVICE" ("calc.CalcService" -> "CALC"; the bare
+  /// "netref.Service" -> "SERVICE", since an empty alias names nothing). Every service
+  /// answers `get_service_aliases()` with them and `get_service_name()` with the first, as
+  /// every rpyc service does. Throws std::invalid_argument for no alias or an empty one.
+  Service& set_aliases(std::vector<std::string> aliases);
+  /// The aliases in force.
+  const std::vector<std::string>& aliases() const noexcept;
+  /// aliases()[0], what get_service_name answers.
+  const std::string& service_name() const noexcept;
 
   /// A constant attribute (converted once, now; exposed types are lent).
   template <class V>
@@ -91,7 +113,9 @@ class NETREF_API Service {
 
  private:
   detail::TypeTable& table() noexcept;
+  Registry& state_registry() noexcept;
   void add_constant(std::string name, Value value);
+  void replace_builtin(const std::string& name);
 
   std::shared_ptr<detail::ServiceState> state_;
   ObjectPtr root_;  // holds state_ alive on its own; state_ does not hold it (no cycle)
