@@ -18,8 +18,8 @@ namespace {
 struct LogLines {
   std::mutex mutex;
   std::vector<std::string> lines;
-  std::function<void(std::string_view)> sink() {
-    return [this](std::string_view line) {
+  LogHandler sink() {
+    return [this](LogLevel, std::string_view line, ConnectionId) {
       std::lock_guard lk(mutex);
       lines.emplace_back(line);
     };

@@ -16,7 +16,6 @@ namespace {
 ServerConfig registered(EtcdRegistrarConfig registrar) {
   ServerConfig config;
   config.port = 0;
-  config.log = [](std::string_view) {};
   config.registrar = etcd_registrar(std::move(registrar));
   return config;
 }

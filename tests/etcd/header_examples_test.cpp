@@ -20,7 +20,6 @@ TEST_CASE("the examples in etcd_client.hpp and etcd_registrar.hpp run") {
     const netref::Service service = adder();
     netref::ServerConfig config;
     config.port = 0;
-    config.log = [](std::string_view) {};
     config.registrar = netref::etcd_registrar({.names = {"CALCULATOR"},
                                                .etcd = {.endpoints = cluster.endpoints()}});
     netref::ThreadPoolServer server(service, config);

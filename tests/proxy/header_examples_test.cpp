@@ -95,6 +95,8 @@ TEST_CASE("the call metrics and log header examples compile and do what their co
   });
   netref::set_log_handler(nullptr);
   server.stop();
+}
+
 TEST_CASE("the register_exception example: a thrown type travels as its Python class and comes back as itself") {
   // exceptions.hpp
   struct JobStateError : std::runtime_error {
