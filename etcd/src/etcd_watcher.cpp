@@ -130,4 +130,8 @@ std::string EtcdServiceWatcher::last_error() const {
   return impl_->last_error;
 }
 
+InstanceSource etcd_instances(std::shared_ptr<const EtcdServiceWatcher> watcher) {
+  return [watcher = std::move(watcher)] { return watcher->instances(); };
+}
+
 }  // namespace netref

@@ -155,3 +155,23 @@ TEST_CASE("over TLS with a client certificate: registration and discovery work, 
   no_cert.key_file.clear();
   CHECK_THROWS_AS(etcd_discover("tls", no_cert), DiscoveryError);
 }
+
+TEST_CASE("a round_robin Balancer over etcd_instances turns through the servers the watcher lists") {
+  NETREF_REQUIRE_ETCD();
+  EtcdCluster etcd;
+  auto watcher = std::make_shared<EtcdServiceWatcher>("rr", etcd.config());
+  ThreadedServer a(adder(), registered({.names = {"rr"}, .etcd = etcd.config()}));
+  ThreadedServer b(adder(), registered({.names = {"rr"}, .etcd = etcd.config()}));
+  a.start();
+  b.start();
+  REQUIRE(watcher->wait_until([](const List& l) { return l.size() == 2; }, 10s));
+  Balancer balancer(etcd_instances(watcher), {.policy = BalancePolicy::round_robin});
+  std::vector<std::uint16_t> reached;
+  for (int i = 0; i < 4; ++i) {
+    auto client = balancer.connect();
+    CHECK(client->root()->attr("add")->call(i, 1).as<std::int64_t>() == i + 1);
+    reached.push_back(balancer.last_instance()->port);
+  }
+  const auto first = watcher->instances();  // key order, the order the balancer turns in
+  CHECK(reached == std::vector<std::uint16_t>{first[0].port, first[1].port, first[0].port, first[1].port});
+}

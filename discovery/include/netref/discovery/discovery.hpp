@@ -1,6 +1,7 @@
 #pragma once
 /// Discovery: RPyC's registry protocol (client, server, auto-registration) and
 /// connect_by_service. One include.
+#include "netref/discovery/balancer.hpp"
 #include "netref/discovery/connect_by_service.hpp"
 #include "netref/discovery/errors.hpp"
 #include "netref/discovery/registrar.hpp"

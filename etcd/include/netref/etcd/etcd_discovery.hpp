@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "netref/discovery/balancer.hpp"
 #include "netref/export.hpp"
 #include "netref/discovery/registry_client.hpp"
 #include "netref/etcd/etcd_client.hpp"
@@ -56,5 +57,8 @@ class NETREF_API EtcdServiceWatcher {
  private:
   std::shared_ptr<Impl> impl_;
 };
+
+/// The watcher's list now, as a Balancer's source: `Balancer(etcd_instances(watcher))`.
+NETREF_API InstanceSource etcd_instances(std::shared_ptr<const EtcdServiceWatcher> watcher);
 
 }  // namespace netref
