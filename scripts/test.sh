@@ -7,7 +7,7 @@
 # TSan, each in its own build tree; then the libFuzzer targets (clang-14): corpus replay and a
 # bounded run of each. Any failure or sanitizer report fails the run.
 # Usage: scripts/test.sh [--quick]   (--quick: the release build and its tests only)
-# NETREF_FUZZ_SECONDS: seconds per fuzz target (default 45).
+# NETREF_FUZZ_SECONDS: seconds per fuzz target (default 25).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=false
@@ -16,10 +16,13 @@ werror=OFF
 if [ "${CI:-}" = "true" ]; then werror=ON; fi
 jobs=$(nproc)
 
+started=$SECONDS
+elapsed() { echo "   ($(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s since the start)"; }
+
 run_tree() {  # run_tree <dir> <cmake args...>
   local dir=$1
   shift
-  echo "== $(basename "$dir"): configure, build, test"
+  echo "== $(basename "$dir"): configure, build, test"; elapsed
   cmake -S "$root" -B "$dir" -DNETREF_WERROR=$werror "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
   (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 300)
@@ -41,7 +44,7 @@ sanitized=(-DCMAKE_BUILD_TYPE=Debug -DNETREF_BUILD_SAMPLES=OFF -DNETREF_BUILD_BE
 run_tree "$root/build-asan" "${sanitized[@]}" -DNETREF_SANITIZE=address,undefined
 run_tree "$root/build-tsan" "${sanitized[@]}" -DNETREF_SANITIZE=thread
 if [ -f "$root/scripts/fuzz.sh" ]; then
-  echo "== fuzz: replay the corpora, then ${NETREF_FUZZ_SECONDS:-45} s per target"
-  bash "$root/scripts/fuzz.sh" "${NETREF_FUZZ_SECONDS:-45}"
+  echo "== fuzz: replay the corpora, then ${NETREF_FUZZ_SECONDS:-25} s per target"
+  bash "$root/scripts/fuzz.sh" "${NETREF_FUZZ_SECONDS:-25}"
 fi
-echo "all test trees passed"
+echo "all test trees passed"; elapsed
