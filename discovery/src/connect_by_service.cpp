@@ -10,8 +10,8 @@ std::vector<ServiceAddress> discover(const std::string& name, const RegistryConf
   return servers;
 }
 
-Client connect_by_service(const std::string& name, const RegistryConfig& registry, const ClientConfig& config) {
-  const auto servers = discover(name, registry);
+Client detail::connect_first(const std::string& name, const std::vector<ServiceAddress>& servers,
+                             const ClientConfig& config) {
   std::string failures;
   for (const auto& server : servers) {
     try {
@@ -21,6 +21,10 @@ Client connect_by_service(const std::string& name, const RegistryConfig& registr
     }
   }
   throw ServiceUnavailable("every server of '" + name + "' failed:" + failures);
+}
+
+Client connect_by_service(const std::string& name, const RegistryConfig& registry, const ClientConfig& config) {
+  return detail::connect_first(name, discover(name, registry), config);
 }
 
 }  // namespace netref

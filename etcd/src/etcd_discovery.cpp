@@ -1,6 +1,7 @@
 #include "netref/etcd/etcd_discovery.hpp"
 
 #include "gateway_json.hpp"
+#include "netref/discovery/connect_by_service.hpp"
 #include "netref/etcd/etcd_registrar.hpp"
 
 namespace netref {
@@ -18,16 +19,7 @@ std::vector<ServiceAddress> etcd_discover(const std::string& name, const EtcdCon
 }
 
 Client etcd_connect_by_service(const std::string& name, const EtcdConfig& etcd, const ClientConfig& config) {
-  const auto servers = etcd_discover(name, etcd);
-  std::string failures;
-  for (const auto& server : servers) {
-    try {
-      return connect(server.host, server.port, config);
-    } catch (const ConnectionClosed& e) {  // ConnectError, or the peer closed during the hello
-      failures += "\n  " + server.host + ":" + std::to_string(server.port) + ": " + e.what();
-    }
-  }
-  throw ServiceUnavailable("every server of '" + name + "' failed:" + failures);
+  return detail::connect_first(name, etcd_discover(name, etcd), config);
 }
 
 }  // namespace netref

@@ -20,4 +20,11 @@ NETREF_API std::vector<ServiceAddress> discover(const std::string& name, const R
 NETREF_API Client connect_by_service(const std::string& name, const RegistryConfig& registry = {},
                           const ClientConfig& config = {});
 
+namespace detail {
+/// Connects to the first of servers that accepts (rpyc's order); throws ServiceUnavailable
+/// listing each and why. What connect_by_service does once it has the list.
+NETREF_API Client connect_first(const std::string& name, const std::vector<ServiceAddress>& servers,
+                                const ClientConfig& config);
+}  // namespace detail
+
 }  // namespace netref
