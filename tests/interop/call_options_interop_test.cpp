@@ -17,7 +17,8 @@ using namespace netref;
 using netref::test::ChildProcess;
 using netref::test::interop_script;
 using netref::test::PythonServer;
-using netref::test::rpyc6_path;
+using netref::test::rpyc6_or_skip;
+using netref::test::python3_with;
 
 namespace {
 
@@ -124,11 +125,8 @@ TEST_CASE("our client on a Python rpyc 5.3 server: BigInt both ways, one-way cal
 }
 
 TEST_CASE("our client on a Python rpyc 6.0.1 server: BigInt both ways, one-way calls, a timeout for one call") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
   PythonServer py(rpyc6, Generation::v6);
   check_client_against(py);
 }
@@ -138,10 +136,7 @@ TEST_CASE("a Python rpyc 5.3 client: big ints both ways, and its callback called
 }
 
 TEST_CASE("a Python rpyc 6.0.1 client: big ints both ways, and its callback called one-way or async by a handler that returns first") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
-  check_python_client({"/usr/bin/env", "PYTHONPATH=" + rpyc6, "/usr/bin/python3"});
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
+  check_python_client(python3_with(rpyc6));
 }

@@ -20,7 +20,8 @@ using namespace netref;
 using netref::test::ChildProcess;
 using netref::test::interop_script;
 using netref::test::PythonServer;
-using netref::test::rpyc6_path;
+using netref::test::rpyc6_or_skip;
+using netref::test::python3_with;
 
 namespace {
 
@@ -148,12 +149,9 @@ TEST_CASE("rpyc 5.3's test assertions (custom service, attribute access, remote 
 }
 
 TEST_CASE("rpyc 6.0.1's test assertions (custom service, attribute access, remote exceptions) pass against our server") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
-  run_rpyc_tests({"/usr/bin/env", "PYTHONPATH=" + rpyc6, "/usr/bin/python3"});
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
+  run_rpyc_tests(python3_with(rpyc6));
 }
 
 TEST_CASE("a Python rpyc 5.3 server's exception of a registered class is caught in C++ by type") {
@@ -162,11 +160,8 @@ TEST_CASE("a Python rpyc 5.3 server's exception of a registered class is caught 
 }
 
 TEST_CASE("a Python rpyc 6.0.1 server's exception of a registered class is caught in C++ by type") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
   PythonServer py(rpyc6, Generation::v6);
   check_python_exception_caught_by_type(py, "6.0.1");
 }

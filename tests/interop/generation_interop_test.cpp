@@ -10,7 +10,7 @@
 
 using namespace netref;
 using netref::test::PythonServer;
-using netref::test::rpyc6_path;
+using netref::test::rpyc6_or_skip;
 
 namespace {
 
@@ -47,11 +47,8 @@ TEST_CASE("explicit 6.x against Python's rpyc 5.3 fails naming Generation::v5 an
 }
 
 TEST_CASE("unset generation against Python's rpyc 6.0.1: 6.x at once") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
   PythonServer py(rpyc6, Generation::v6);
   auto client = connect_detecting(py.port);
   CHECK(client->connection().generation() == Generation::v6);
@@ -60,11 +57,8 @@ TEST_CASE("unset generation against Python's rpyc 6.0.1: 6.x at once") {
 }
 
 TEST_CASE("explicit 5.x against Python's rpyc 6.0.1 fails naming Generation::v6") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
   PythonServer py(rpyc6, Generation::v6);
   const std::string text = mismatch_text(py.port, Generation::v5);
   INFO(text);

@@ -11,7 +11,7 @@
 
 using namespace netref;
 using netref::test::PythonServer;
-using netref::test::rpyc6_path;
+using netref::test::rpyc6_or_skip;
 
 namespace {
 
@@ -64,11 +64,8 @@ TEST_CASE("proxy operators against a Python rpyc 5.3 server") {
 }
 
 TEST_CASE("proxy operators against a Python rpyc 6.0.1 server") {
-  const std::string rpyc6 = rpyc6_path();
-  if (rpyc6.empty()) {
-    MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
-    return;
-  }
+  const std::string rpyc6 = rpyc6_or_skip();
+  if (rpyc6.empty()) return;
   PythonServer py(rpyc6, Generation::v6);
   check_operators(py);
 }

@@ -20,6 +20,18 @@ inline std::string rpyc6_path() {
   return std::filesystem::exists(path / "rpyc") ? path.string() : std::string();
 }
 
+/// rpyc 6.0.1's sources, or "" after telling the test log the case is skipped (it returns).
+inline std::string rpyc6_or_skip() {
+  std::string path = rpyc6_path();
+  if (path.empty()) MESSAGE("skipped: rpyc 6.0.1's sources are not beside the project (../shared/rpyc-6.0.1)");
+  return path;
+}
+
+/// /usr/bin/python3 with rpyc_path first on PYTHONPATH, as a child's argv prefix.
+inline std::vector<std::string> python3_with(const std::string& rpyc_path) {
+  return {"/usr/bin/env", "PYTHONPATH=" + rpyc_path, "/usr/bin/python3"};
+}
+
 /// py_server.py, started here and stopped (by its PID) when this goes; port once "ready".
 struct PythonServer {
   ChildProcess process;
@@ -30,8 +42,7 @@ struct PythonServer {
   PythonServer() : PythonServer({"/usr/bin/python3", interop_script("py_server.py")}, Generation::v5) {}
   /// The server under another rpyc: rpyc_path goes first on PYTHONPATH.
   PythonServer(const std::string& rpyc_path, Generation gen)
-      : PythonServer({"/usr/bin/env", "PYTHONPATH=" + rpyc_path, "/usr/bin/python3", interop_script("py_server.py")},
-                     gen) {}
+      : PythonServer(with_script(python3_with(rpyc_path), interop_script("py_server.py")), gen) {}
 
   /// A client speaking the server's generation.
   Client connect() const {
@@ -41,6 +52,10 @@ struct PythonServer {
   }
 
  private:
+  static std::vector<std::string> with_script(std::vector<std::string> argv, std::string script) {
+    argv.push_back(std::move(script));
+    return argv;
+  }
   PythonServer(std::vector<std::string> argv, Generation gen) : process(std::move(argv)), generation(gen) {
     std::string line;
     port = read_ready_port(process, line);
