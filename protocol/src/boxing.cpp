@@ -4,7 +4,6 @@
 #include <string>
 
 #include "connection_impl.hpp"
-#include "forwarding_object.hpp"
 #include "netref/protocol/brine.hpp"
 #include "wire/decimal.hpp"
 #include "wire/messages.hpp"
@@ -196,11 +195,26 @@ void detail::ConnectionImpl::lend(const ObjectPtr& object, std::vector<std::uint
     id = lent.lend(object, {config.max_lent_objects, config.max_lent_objects_in_process});
   }
   lent_now.push_back(object.get());
+  put_lent_ref(*object, id, out);
+}
+
+void detail::ConnectionImpl::lend_forwarded(const RemoteRefPtr& ref, std::vector<std::uint8_t>& out,
+                                            std::vector<const Object*>& lent_now) {
+  std::pair<std::uint64_t, ObjectPtr> lent_as;
+  {
+    std::lock_guard lk(tables_mutex);
+    lent_as = lent.lend_forwarded(ref, {config.max_lent_objects, config.max_lent_objects_in_process});
+  }
+  lent_now.push_back(lent_as.second.get());
+  put_lent_ref(*lent_as.second, lent_as.first, out);
+}
+
+void detail::ConnectionImpl::put_lent_ref(const Object& object, std::uint64_t id, std::vector<std::uint8_t>& out) {
   wire::put_label(Label::remote_ref, out);  // (LABEL_REMOTE_REF, id_pack)
   wire::put_byte(wire::tag::tup3, out);
-  wire::put_str(object->type_name(), out);
+  wire::put_str(object.type_name(), out);
   // Type ids stay below 2**63, object ids are a counter: both one int64 on the wire.
-  wire::put_int(static_cast<std::int64_t>(object->type_id() & 0x7fffffffffffffffull), out);
+  wire::put_int(static_cast<std::int64_t>(object.type_id() & 0x7fffffffffffffffull), out);
   wire::put_int(static_cast<std::int64_t>(id), out);
 }
 
@@ -222,8 +236,9 @@ void detail::ConnectionImpl::box(const Value& v, std::vector<std::uint8_t>& out,
         wire::put_label(Label::local_ref, out);  // (LABEL_LOCAL_REF, id_pack): the peer's own object
         out.insert(out.end(), ref->wire_id_.begin(), ref->wire_id_.end());
       } else {
-        // A netref of another connection: lend a forwarder (RPyC lends the netref itself).
-        lend(std::make_shared<detail::ForwardingObject>(ref), out, lent_now);
+        // A netref of another connection: lent as its forwarder, one id however often it is
+        // sent (RPyC lends the netref itself); it comes back as this netref.
+        lend_forwarded(ref, out, lent_now);
       }
       return;
     }
@@ -318,7 +333,7 @@ Value detail::ConnectionImpl::unbox(Value&& boxed) {
       return std::move(t->items[1]);
     }
     case Label::local_ref:
-      return Value(lookup_lent(t->items[1]));
+      return lent_value(t->items[1]);
     case Label::remote_ref:
       return Value(import_ref(t->items[1]));
   }
@@ -338,6 +353,21 @@ ObjectPtr detail::ConnectionImpl::lookup_lent(std::string_view type_name, std::u
   return object;
 }
 
+Value detail::ConnectionImpl::lent_value(const Value& id_pack) {
+  const auto id = detail::parse_id_pack_view(id_pack);
+  return lent_value(id.type_name, id.object_id);
+}
+
+Value detail::ConnectionImpl::lent_value(std::string_view type_name, std::uint64_t object_id) {
+  Value found;
+  {
+    std::lock_guard lk(tables_mutex);
+    found = lent.find_value(object_id, type_name);
+  }
+  if (found.is_none()) throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) + ") on this connection");
+  return found;
+}
+
 RemoteRefPtr detail::ConnectionImpl::import_ref(const Value& id_pack) {
   return import_ref(detail::parse_id_pack(id_pack));
 }
@@ -352,7 +382,7 @@ RemoteRefPtr detail::ConnectionImpl::import_ref(IdPack id) {
 void detail::ConnectionImpl::resolve(std::span<const detail::RefSlot> refs) {
   for (const auto& ref : refs) {
     if (ref.label == Label::local_ref) {
-      *ref.slot = Value(lookup_lent(ref.type_name, ref.object_id));
+      *ref.slot = lent_value(ref.type_name, ref.object_id);
     } else {
       *ref.slot = Value(import_ref(IdPack{std::string(ref.type_name), ref.type_id, ref.object_id}));
     }

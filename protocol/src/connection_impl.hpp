@@ -287,11 +287,16 @@ struct ConnectionImpl {
   /// A call's arguments as the peer unboxes them: (target, name or names, args, kwargs).
   void box_call(const detail::CallSpec& call, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   void lend(const ObjectPtr& object, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  void lend_forwarded(const RemoteRefPtr& ref, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
+  static void put_lent_ref(const Object& object, std::uint64_t id, std::vector<std::uint8_t>& out);
   void box(const Value& v, std::vector<std::uint8_t>& out, std::vector<const Object*>& lent_now);
   void rollback_lends(const std::vector<const Object*>& lent_now) noexcept;
   Value unbox(Value&& boxed);
   ObjectPtr lookup_lent(const Value& id_pack);
   ObjectPtr lookup_lent(std::string_view type_name, std::uint64_t object_id);
+  // What a returned id stands for as a value: the object, or the netref a forwarder forwards.
+  Value lent_value(const Value& id_pack);
+  Value lent_value(std::string_view type_name, std::uint64_t object_id);
   RemoteRefPtr import_ref(const Value& id_pack);
   RemoteRefPtr import_ref(IdPack id);
   /// Fills in the references a BoxedReader recorded, in wire order, as unbox would have.

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "../forwarding_object.hpp"
 #include "netref/protocol/errors.hpp"
 
 namespace netref::detail {
@@ -25,6 +26,25 @@ std::uint64_t LentTable::lend(const ObjectPtr& object, const Caps& caps) {
   return id;
 }
 
+std::pair<std::uint64_t, ObjectPtr> LentTable::lend_forwarded(const RemoteRefPtr& ref, const Caps& caps) {
+  if (auto found = forwarded_ids_.find(ref.get()); found != forwarded_ids_.end()) {
+    auto& entry = entries_.at(found->second);
+    ++entry.count;
+    return {found->second, entry.object};
+  }
+  ObjectPtr forwarder = std::make_shared<ForwardingObject>(ref);
+  const std::uint64_t id = lend(forwarder, caps);
+  entries_.at(id).forwarded = ref;
+  forwarded_ids_.emplace(ref.get(), id);
+  return {id, std::move(forwarder)};
+}
+
+void LentTable::erase(Entries::iterator entry) noexcept {
+  ids_.erase(entry->second.object.get());
+  if (entry->second.forwarded) forwarded_ids_.erase(entry->second.forwarded.get());
+  entries_.erase(entry);
+}
+
 void LentTable::rollback(std::span<const Object* const> objects, std::vector<ObjectPtr>& dropped) noexcept {
   for (const Object* object : objects) {
     auto id = ids_.find(object);
@@ -32,9 +52,8 @@ void LentTable::rollback(std::span<const Object* const> objects, std::vector<Obj
     auto entry = entries_.find(id->second);
     if (entry == entries_.end()) continue;
     if (--entry->second.count == 0) {
-      dropped.push_back(std::move(entry->second.object));
-      entries_.erase(entry);
-      ids_.erase(id);
+      dropped.push_back(entry->second.object);
+      erase(entry);
     }
   }
 }
@@ -43,6 +62,13 @@ ObjectPtr LentTable::find(std::uint64_t id, std::string_view type_name) const {
   auto entry = entries_.find(id);
   if (entry == entries_.end() || entry->second.object->type_name() != type_name) return nullptr;
   return entry->second.object;
+}
+
+Value LentTable::find_value(std::uint64_t id, std::string_view type_name) const {
+  auto entry = entries_.find(id);
+  if (entry == entries_.end() || entry->second.object->type_name() != type_name) return Value();
+  if (entry->second.forwarded) return Value(entry->second.forwarded);
+  return Value(entry->second.object);
 }
 
 ObjectPtr LentTable::release(std::uint64_t id, std::uint64_t count) {
@@ -54,9 +80,8 @@ ObjectPtr LentTable::release(std::uint64_t id, std::uint64_t count) {
   }
   entry->second.count -= count;
   if (entry->second.count != 0) return nullptr;
-  ObjectPtr dropped = std::move(entry->second.object);
-  ids_.erase(dropped.get());
-  entries_.erase(entry);
+  ObjectPtr dropped = entry->second.object;
+  erase(entry);
   return dropped;
 }
 
@@ -69,6 +94,7 @@ std::uint64_t LentTable::count_of(const Object& object) const noexcept {
 
 LentTable::Entries LentTable::take_all() noexcept {
   ids_.clear();
+  forwarded_ids_.clear();
   return std::exchange(entries_, {});
 }
 

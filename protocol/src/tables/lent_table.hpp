@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "netref/protocol/object.hpp"
+#include "netref/protocol/remote_ref.hpp"
 
 namespace netref::detail {
 
@@ -48,10 +49,12 @@ struct LentEntry {
   ObjectPtr object;
   std::uint64_t count = 0;  // a release of n lowers it; at 0 the entry goes
   ProcessLentShare share;   // counts the entry against the process-wide cap
+  RemoteRefPtr forwarded;   // set when object forwards this netref of another connection
 };
 
 /// Lent objects by id, and ids by object. Ids count up from 1 and are never reused (0
-/// means "class" on the wire). Not locked: the connection holds its tables lock. Objects
+/// means "class" on the wire). A netref of another connection is lent as one forwarder per
+/// netref, so that it keeps one id however often it is sent, and comes home as itself. Not locked: the connection holds its tables lock. Objects
 /// leave the table through what its members return, so that their destructors (user code)
 /// run after the lock is released.
 class LentTable {
@@ -64,12 +67,18 @@ class LentTable {
 
   /// Lends object once more and returns its id. A new object past a cap throws Error.
   std::uint64_t lend(const ObjectPtr& object, const Caps& caps);
+  /// Lends the netref of another connection once more (its forwarder: made on the first
+  /// lend) and returns the id and the forwarder. Past a cap, throws Error.
+  std::pair<std::uint64_t, ObjectPtr> lend_forwarded(const RemoteRefPtr& ref, const Caps& caps);
   /// Takes back one lend of each object (a message that was not sent); entries that reach
   /// zero go into dropped.
   void rollback(std::span<const Object* const> objects, std::vector<ObjectPtr>& dropped) noexcept;
   /// The object lent under id, if its type is type_name; null for anything else (a forged
   /// id, another connection's, a released one: the same answer, no oracle).
   ObjectPtr find(std::uint64_t id, std::string_view type_name) const;
+  /// What the peer means when it sends back the id: the object, or for a forwarder the
+  /// netref it forwards (the original, not a wrapper); None when find finds nothing.
+  Value find_value(std::uint64_t id, std::string_view type_name) const;
   /// The peer released count of its references to id: the object, if that was the last.
   /// Throws ProtocolError for an id not lent or more releases than lends.
   ObjectPtr release(std::uint64_t id, std::uint64_t count);
@@ -80,8 +89,11 @@ class LentTable {
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
+  void erase(Entries::iterator entry) noexcept;
+
   Entries entries_;
   std::unordered_map<const Object*, std::uint64_t> ids_;
+  std::unordered_map<const RemoteRef*, std::uint64_t> forwarded_ids_;
   std::uint64_t next_id_ = 1;
 };
 
