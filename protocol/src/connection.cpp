@@ -354,6 +354,18 @@ std::size_t error_class_of_current() noexcept {
 }
 }  // namespace
 
+void detail::ConnectionImpl::record_async(const detail::PendingCall& call, const std::exception_ptr& error) noexcept {
+  std::size_t error_class = CallMetrics::no_error;
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (...) {
+      error_class = error_class_of_current();
+    }
+  }
+  config.call_metrics->record(call.metric_slot, error_class, Clock::now() - call.sent_at);
+}
+
 Value detail::ConnectionImpl::sync_request(Handler handler, detail::RequestBody body,
                                      std::optional<std::chrono::milliseconds> timeout) {
   CallMetrics* metrics = config.call_metrics.get();
@@ -403,6 +415,10 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
 
 AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::RequestBody body) {
   auto call = std::make_shared<detail::PendingCall>();
+  if (CallMetrics* metrics = config.call_metrics.get()) {  // counted when its reply settles it
+    call->metric_slot = metrics->slot_of(named_attribute(handler, body));
+    call->sent_at = Clock::now();
+  }
   std::size_t in_flight = 0;
   const auto seq = register_call(call, &in_flight);
   try {
@@ -679,6 +695,7 @@ void detail::ConnectionImpl::deliver(std::uint32_t seq, Value value, std::except
       throw ProtocolError("reply to seq " + std::to_string(seq) + ", which was never sent");
     }
     callbacks.swap(call->callbacks);
+    if (call->metric_slot != detail::PendingCall::kUnmeasured) record_async(*call, error);
     call->complete(std::move(value), std::move(error));  // last: a waiter may take the call now
     if (role != nullptr) role->release_locked();
   }
@@ -899,6 +916,7 @@ void detail::ConnectionImpl::fail(std::exception_ptr error, std::optional<CloseR
     }
     for (auto& [seq, call] : calls) {
       woken.emplace_back(call, std::move(call->callbacks));
+      if (call->metric_slot != detail::PendingCall::kUnmeasured) record_async(*call, closed_error);
       call->complete(Value(), closed_error);  // last: a waiter may take the call now
     }
   }

@@ -235,6 +235,8 @@ struct ConnectionImpl {
   void forget_call(std::uint32_t seq);
   /// A sync request: sends, waits for the reply and returns it or throws its error.
   Value sync_request(Handler handler, detail::RequestBody body, std::optional<std::chrono::milliseconds> timeout);
+  /// Counts a settled async call in config.call_metrics (its slot is set).
+  void record_async(const detail::PendingCall& call, const std::exception_ptr& error) noexcept;
   /// sync_request without counting it in config.call_metrics.
   Value sync_request_unmeasured(Handler handler, detail::RequestBody body,
                                 std::optional<std::chrono::milliseconds> timeout);

@@ -133,3 +133,38 @@ TEST_CASE("a server without metrics counts no calls, and its traffic counters ne
   server.stop();
   CHECK(server.stats().frames_in >= open.frames_in);
 }
+
+TEST_CASE("a client counts async calls when their replies arrive, and those a close fails") {
+  ThreadPoolServer server(metrics_service(), metrics_server_config());
+  server.start();
+  ClientConfig client_cfg;
+  auto client_calls = std::make_shared<CallMetrics>(std::vector<std::string>{"add", "fail"});
+  client_cfg.connection.call_metrics = client_calls;
+  auto conn = connect("127.0.0.1", server.port(), client_cfg);
+  auto root = conn->root();
+
+  std::vector<AsyncCall> adds;
+  for (int i = 0; i < 4; ++i) adds.push_back(root->attr("add")->async_call(i, 1));
+  auto failed = root->attr("fail")->async_call(1);
+  CHECK(client_calls->snapshot().find("add")->calls == 0);  // nothing has been answered yet
+  for (int i = 0; i < 4; ++i) CHECK(adds[static_cast<std::size_t>(i)].value().as<std::int64_t>() == i + 1);
+  CHECK_THROWS_AS(failed.value(), ValueError);
+  auto mine = client_calls->snapshot();
+  CHECK(mine.find("add")->calls == 4);
+  CHECK(mine.find("add")->error_count() == 0);
+  CHECK(bucket_total(*mine.find("add")) == 4);
+  CHECK(error_count(*mine.find("fail"), "ValueError") == 1);
+
+  // Sync calls are counted once, not again as async ones.
+  CHECK(root->attr("add")->call(1, 1).as<std::int64_t>() == 2);
+  CHECK(client_calls->snapshot().find("add")->calls == 5);
+
+  // A call the close settles counts as a ConnectionError.
+  auto blocked = root->attr("add")->async_call(2, 2);
+  conn->close();
+  if (!blocked.ready()) CHECK_THROWS_AS(blocked.value(), ConnectionClosed);
+  mine = client_calls->snapshot();
+  CHECK(mine.find("add")->calls == 6);
+  CHECK(error_count(*mine.find("add"), "ConnectionError") == (blocked.error() ? 1 : 0));
+  server.stop();
+}

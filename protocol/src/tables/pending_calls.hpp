@@ -28,6 +28,11 @@ struct PendingCall {
   std::exception_ptr error;          // remote error, Timeout or ConnectionClosed
   std::chrono::steady_clock::time_point expiry = std::chrono::steady_clock::time_point::max();
   std::vector<std::function<void(const AsyncResult&)>> callbacks;  // AsyncResult::then
+  // An async call counted in ConnectionConfig::call_metrics: its slot and when it was sent
+  // (kUnmeasured: not counted here; a sync call is counted by its caller).
+  static constexpr std::size_t kUnmeasured = static_cast<std::size_t>(-1);
+  std::size_t metric_slot = kUnmeasured;
+  std::chrono::steady_clock::time_point sent_at;
 
   /// Settles the call. The call's last write: a sync waiter that sees done may reuse the
   /// call at once.
@@ -44,6 +49,7 @@ struct PendingCall {
     error = nullptr;
     expiry = std::chrono::steady_clock::time_point::max();
     callbacks.clear();
+    metric_slot = kUnmeasured;
   }
 };
 

@@ -114,7 +114,8 @@ struct NETREF_API ConnectionConfig {
   /// program calls ping().
   std::size_t max_pings_per_second = 10;
   std::size_t ping_strikes = 3;
-  /// Counts the sync requests this side sends (calls, errors by class, latency), labelled by
+  /// Counts the requests this side sends, sync and async (an async one when its reply, error
+  /// or the connection's close settles it): calls, errors by class, latency; labelled by
   /// the attribute a request names (CALLATTR, GETATTR, the last name of a chain) when it is
   /// one of the object's methods, else "other". Null (the default): nothing is counted.
   std::shared_ptr<CallMetrics> call_metrics;
