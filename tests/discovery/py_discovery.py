@@ -43,6 +43,7 @@ def instance():
             time.sleep(3600)
 
     server = ThreadedServer(Instance, hostname="127.0.0.1", port=0)
+    server._listen()  # listening before "ready" (start() would listen only after the print)
     print(f"ready {server.port}", flush=True)
     server.start()
     return 0

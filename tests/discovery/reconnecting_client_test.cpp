@@ -8,6 +8,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <future>
 #include <memory>
 #include <vector>
@@ -50,6 +52,23 @@ struct Instance {
 };
 
 std::string whoami(const Proxy& root) { return root->attr("whoami")->call().as<std::string>(); }
+
+// Counts events reported on another thread (on_disconnect) and waits for them.
+struct Events {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int count = 0;
+  void add() {
+    std::lock_guard lk(mutex);
+    ++count;
+    cv.notify_all();
+  }
+  // True once n have happened (bounded: a failure, never the normal way out).
+  bool reached(int n) {
+    std::unique_lock lk(mutex);
+    return cv.wait_for(lk, 10s, [&] { return count >= n; });
+  }
+};
 
 // Short backoff: a refused instance is tried again within milliseconds.
 ReconnectConfig quick(ReconnectConfig config = {}) {
@@ -100,11 +119,13 @@ TEST_CASE("a stopped server's client reconnects to another instance; old proxies
   const std::string a_name = a->name();
   std::atomic<int> reconnects{0};
   std::string reconnected_to;  // written by on_reconnect before root() returns the new root
+  Events drops;
   ReconnectConfig config = quick();
   config.on_reconnect = [&](Proxy root) {
     reconnected_to = whoami(root);
     ++reconnects;
   };
+  config.on_disconnect = [&](const std::string&) { drops.add(); };
   ReconnectingClient client(listing({a->address(), b.address()}), config);
   const Proxy old_root = client.root();
   const Proxy old_whoami = old_root->attr("whoami");
@@ -114,6 +135,7 @@ TEST_CASE("a stopped server's client reconnects to another instance; old proxies
 
   a->server->stop();  // closes its connections; its port refuses from now on
   a.reset();
+  REQUIRE(drops.reached(1));         // the client noticed (its background thread read the EOF)
   const Proxy root = client.root();  // waits for the reconnect
   CHECK(whoami(root) == b.name());
   CHECK(client.epoch() == 2);
@@ -134,14 +156,17 @@ TEST_CASE("an instance restarted on its port is reconnected to, and on_reconnect
   auto a = std::make_unique<Instance>();
   const std::uint16_t port = a->server->port();
   std::atomic<int> reconnects{0};
+  Events drops;
   ReconnectConfig config = quick();
   config.on_reconnect = [&](Proxy) { ++reconnects; };
+  config.on_disconnect = [&](const std::string&) { drops.add(); };
   ReconnectingClient client(listing({a->address()}), config);
   CHECK(whoami(client.root()) == a->name());
   for (int round = 1; round <= 2; ++round) {
     a->server->stop();
     a.reset();
     a = std::make_unique<Instance>(port);  // the reconnect may fail a few times until now
+    REQUIRE(drops.reached(round));
     CHECK(whoami(client.root()) == a->name());
     CHECK(reconnects == round);
     CHECK(client.epoch() == static_cast<std::uint64_t>(round + 1));
@@ -190,7 +215,7 @@ TEST_CASE("a server killed with SIGKILL mid-call: the call fails with Connection
   REQUIRE_MESSAGE(port != 0, "the Python instance did not start: " << line);
   Instance b;
   ReconnectingClient client(listing({{"127.0.0.1", port}, b.address()}), quick());
-  CHECK(whoami(client.root()) == "python");
+  REQUIRE(whoami(client.root()) == "python");  // (else nothing would print "hanging")
 
   auto call = std::async(std::launch::async, [root = client.root()] {
     return thrown_by([&] { root->attr("hang")->call(); });
@@ -212,15 +237,16 @@ TEST_CASE("no instance to reconnect to: root() gives up after reconnect_wait nam
   auto a = std::make_unique<Instance>();
   ReconnectConfig config = quick();
   config.reconnect_wait = 300ms;
-  std::atomic<int> disconnects{0};
-  config.on_disconnect = [&](const std::string&) { ++disconnects; };
+  Events drops;
+  config.on_disconnect = [&](const std::string&) { drops.add(); };
   ReconnectingClient client(listing({a->address()}), config);
   CHECK(client.connected());
   a->server->stop();
   a.reset();
+  REQUIRE(drops.reached(1));
   CHECK_THROWS_WITH_AS(client.root(), doctest::Contains("no instance of the service accepted"), ServiceUnavailable);
   CHECK_FALSE(client.connected());
-  CHECK(disconnects == 1);
+  CHECK(drops.count == 1);
   client.close();
   CHECK_THROWS_WITH_AS(client.root(), doctest::Contains("closed"), ConnectionClosed);
   client.close();  // idempotent
