@@ -106,7 +106,7 @@ void ReconnectingClient::run() {
     for (unsigned rounds = 1; !fresh; ++rounds) {
       try {
         fresh = balancer_.connect();
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // netref's errors, and whatever the source throws
         lk.lock();
         last_error_ = e.what();
         if (changed_.wait_for(lk, retry_delay(rounds), [&] { return closing_; })) return;
@@ -115,8 +115,8 @@ void ReconnectingClient::run() {
     }
     const auto reached = balancer_.last_instance();
     if (old) {
-      old->connection().mark_stale("its connection to " + address_text(old_instance) + " dropped (" + why +
-                                   ") and was replaced by one to " + address_text(reached) +
+      old->connection().mark_stale("its link to " + address_text(old_instance) + " dropped (" + why +
+                                   ") and the client reconnected to " + address_text(reached) +
                                    "; take new references from the client's root()");
     }
     old.reset();

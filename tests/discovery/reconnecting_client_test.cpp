@@ -276,3 +276,30 @@ TEST_CASE("threads calling through a reconnect see answers or ConnectionClosed, 
   for (auto& w : workers) CHECK(w.get() == "");
   CHECK(client.epoch() == 2);
 }
+
+TEST_CASE("discovery failing during a reconnect is asked again on the backoff until it answers") {
+  auto a = std::make_unique<Instance>();
+  Instance b;
+  std::atomic<bool> discovery_down{false};
+  Events asked_while_down, drops;
+  ReconnectConfig config = quick();
+  config.on_disconnect = [&](const std::string&) { drops.add(); };
+  std::vector<ServiceAddress> listed{a->address(), b.address()};
+  ReconnectingClient client(
+      [&] {
+        if (discovery_down) {
+          asked_while_down.add();
+          throw std::runtime_error("the directory is down");  // not even a netref error
+        }
+        return listed;
+      },
+      config);
+  discovery_down = true;
+  a->server->stop();
+  a.reset();
+  REQUIRE(drops.reached(1));
+  REQUIRE(asked_while_down.reached(3));  // asked again and again, the thread still alive
+  discovery_down = false;
+  CHECK(whoami(client.root()) == b.name());
+  CHECK(client.epoch() == 2);
+}
