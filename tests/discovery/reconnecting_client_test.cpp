@@ -28,6 +28,11 @@ namespace {
 struct Instance {
   std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
   std::shared_ptr<std::atomic<int>> drops_left = std::make_shared<std::atomic<int>>(0);
+  struct Subscribers {
+    std::mutex mutex;
+    std::vector<Proxy> fns;
+  };
+  std::shared_ptr<Subscribers> subscribers = std::make_shared<Subscribers>();
   std::unique_ptr<ThreadedServer> server;
 
   explicit Instance(std::uint16_t port = 0) {
@@ -39,6 +44,21 @@ struct Instance {
       calls->fetch_add(1);
       if (drops_left->fetch_sub(1) > 0) Connection::current()->abort("the test drops the link mid-call");
       return std::int64_t{42};
+    });
+    // Callbacks: subscribe(fn) keeps fn; notify(x) calls each kept fn with x, back over the
+    // subscriber's connection.
+    svc.def("subscribe", [subscribers = subscribers](Proxy fn) {
+      std::lock_guard lk(subscribers->mutex);
+      subscribers->fns.push_back(std::move(fn));
+    });
+    svc.def("notify", [subscribers = subscribers](std::int64_t x) {
+      std::vector<Proxy> fns;
+      {
+        std::lock_guard lk(subscribers->mutex);
+        fns = subscribers->fns;
+      }
+      for (const Proxy& fn : fns) fn->call(x);
+      return static_cast<std::int64_t>(fns.size());
     });
     ServerConfig config;
     config.host = "127.0.0.1";
@@ -302,4 +322,54 @@ TEST_CASE("discovery failing during a reconnect is asked again on the backoff un
   discovery_down = false;
   CHECK(whoami(client.root()) == b.name());
   CHECK(client.epoch() == 2);
+}
+
+TEST_CASE("on_reconnect subscribes a callback again, and the new instance calls it back") {
+  auto a = std::make_unique<Instance>();
+  Instance b;
+  std::atomic<std::int64_t> received{0};
+  auto subscribe = [&](const Proxy& root) {
+    root->attr("subscribe")->call(local([&received](std::int64_t x) {
+      received += x;
+      return x;
+    }));
+  };
+  Events drops;
+  ReconnectConfig config = quick();
+  config.on_reconnect = subscribe;
+  config.on_disconnect = [&](const std::string&) { drops.add(); };
+  ReconnectingClient client(listing({a->address(), b.address()}), config);
+  subscribe(client.root());
+  CHECK(client.root()->attr("notify")->call(1).as<std::int64_t>() == 1);  // a calls us back
+  CHECK(received == 1);
+  a->server->stop();
+  a.reset();
+  REQUIRE(drops.reached(1));
+  CHECK(client.root()->attr("notify")->call(10).as<std::int64_t>() == 1);  // b knows our callback
+  CHECK(received == 11);
+}
+
+TEST_CASE("the example in reconnecting_client.hpp runs") {
+  RegistryServer registry({.host = "127.0.0.1", .port = 0});
+  registry.start();
+  const RegistryConfig where{.host = "127.0.0.1", .port = registry.port()};
+  Service svc;
+  svc.def("add", [](std::int64_t x, std::int64_t y) { return x + y; });
+  svc.def("size", [] { return 3; });
+  ServerConfig server_config;
+  server_config.host = "127.0.0.1";
+  server_config.port = 0;
+  ThreadedServer server(svc, server_config);
+  server.start();
+  RegistryClient(where).register_service({"CALCULATOR"}, server.port());
+  int resubscribed = 0;
+  auto resubscribe = [&](const netref::Proxy&) { ++resubscribed; };
+
+  netref::ReconnectingClient calc(netref::registry_instances("CALCULATOR", where),
+                                  {.on_reconnect = [&](netref::Proxy root) { resubscribe(root); }});
+  auto sum = calc.root()->attr("add")->call(1, 2).as<std::int64_t>();
+  auto n = calc.call_idempotent([](netref::Proxy root) { return root->attr("size")->call().as<int>(); });
+  CHECK(sum == 3);
+  CHECK(n == 3);
+  CHECK(resubscribed == 0);
 }
