@@ -50,7 +50,8 @@ struct NETREF_API ReconnectConfig {
   std::chrono::milliseconds reconnect_wait = std::chrono::seconds(10);
   /// Called after each reconnect (not the first connect) with the new connection's root, on
   /// the reconnecting thread, before root() callers waiting for it go on: re-subscribe
-  /// callbacks here. What it throws is logged as a warning and otherwise ignored. It must
+  /// callbacks here, through the root it is given (the client's root() would wait for this
+  /// very reconnect). What it throws is logged as a warning and otherwise ignored. It must
   /// not call close().
   std::function<void(Proxy root)> on_reconnect;
   /// Called on the reconnecting thread when a connection drops, with why (for logs).
