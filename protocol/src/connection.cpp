@@ -866,6 +866,15 @@ void Connection::abort(const std::string& why, CloseReason reason) noexcept {
   }
 }
 
+void Connection::mark_stale(const std::string& why) noexcept {
+  abort(why);  // returns once the close has run: calls in flight failed with ConnectionClosed
+  try {
+    std::lock_guard lk(impl_->state_mutex);
+    impl_->stale_reason = why.empty() ? std::string("replaced by a new connection") : why;
+  } catch (...) {  // out of memory for the text: later uses report ConnectionClosed
+  }
+}
+
 namespace {
 // The reason of a failure that did not say one: from the error's type.
 CloseReason reason_of(const std::exception_ptr& error) noexcept {
@@ -999,6 +1008,7 @@ void detail::ConnectionImpl::log_current_exception(LogLevel level, std::string_v
 }
 
 void detail::ConnectionImpl::throw_closed_locked() const {
+  if (!stale_reason.empty()) throw StaleReference("connection " + config.name + " is stale: " + stale_reason);
   std::string reason = "closed";
   if (auto error = state.error()) {
     try {

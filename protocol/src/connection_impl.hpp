@@ -199,6 +199,7 @@ struct ConnectionImpl {
   bool reader_busy = false;          // one thread reads frames at a time
   std::uint64_t frames_processed = 0;  // bumps on every frame (serve() waits on it)
   std::function<void(Connection&)> close_handler;
+  std::string stale_reason;  // set by mark_stale: later uses throw StaleReference
   std::weak_ptr<RemoteRef> remote_root;
 
   // --- tables of references. Guarded by tables_mutex.

@@ -12,6 +12,9 @@ through PYTHONPATH). Loopback only. Usage:
                                           rpyc.connect_by_service(NAME) (retried for up to 5 s
                                           while the name is not registered yet), calls
                                           add(2, 3), prints "result 5"
+  py_discovery.py instance                a ThreadedServer (no registry) exposing whoami()
+                                          ("python") and hang(), which prints "hanging" and
+                                          never returns; prints "ready PORT"
 """
 import sys
 import time
@@ -28,7 +31,27 @@ def registrar(mode, port):
     return TCPRegistryClient(ip="127.0.0.1", port=port, timeout=1)
 
 
+def instance():
+    from rpyc.utils.server import ThreadedServer
+
+    class Instance(rpyc.Service):
+        def exposed_whoami(self):
+            return "python"
+
+        def exposed_hang(self):
+            print("hanging", flush=True)
+            time.sleep(3600)
+
+    server = ThreadedServer(Instance, hostname="127.0.0.1", port=0)
+    server._listen()  # listening before "ready" (start() would listen only after the print)
+    print(f"ready {server.port}", flush=True)
+    server.start()
+    return 0
+
+
 def main():
+    if sys.argv[1] == "instance":
+        return instance()
     command, mode = sys.argv[1], sys.argv[2]
     if command == "registry":
         cls = UDPRegistryServer if mode == "UDP" else TCPRegistryServer

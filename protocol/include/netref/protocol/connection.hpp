@@ -209,6 +209,12 @@ class NETREF_API Connection : public std::enable_shared_from_this<Connection> {
   /// with ConnectionClosed saying why ("idle for 60000 ms"). Never blocks on the network.
   /// Idempotent; returns once the close handler has run, as close() does.
   void abort(const std::string& why, CloseReason reason = CloseReason::aborted) noexcept;
+  /// Retires the connection for good (closing it first, as abort(why) does, if still open):
+  /// from then on its netrefs, root() and requests throw StaleReference(why) instead of
+  /// ConnectionClosed. For a client that replaced it with a new connection (discovery's
+  /// ReconnectingClient): object ids are per connection, so old netrefs must not look
+  /// merely closed. Calls in flight when it closed failed with ConnectionClosed. Idempotent.
+  void mark_stale(const std::string& why) noexcept;
   /// Why the connection closed; nullopt while open.
   std::optional<CloseReason> close_reason() const;
   /// The error that closed it (what pending calls failed with); null while open and after

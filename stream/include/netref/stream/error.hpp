@@ -1,6 +1,6 @@
 #pragma once
 /// The error hierarchy every layer throws. A caller decides from the type alone:
-/// ConnectionClosed -> reconnect, Timeout -> retry or give up, ProtocolError -> peer bug,
+/// ConnectionClosed -> reconnect (StaleReference: already reconnected, take new references), Timeout -> retry or give up, ProtocolError -> peer bug,
 /// RemoteError (protocol/) -> the callee threw.
 #include "netref/export.hpp"
 #include <stdexcept>
@@ -18,6 +18,15 @@ class NETREF_API Error : public std::runtime_error {
 class NETREF_API ConnectionClosed : public Error {
  public:
   using Error::Error;
+};
+
+/// A netref of a connection that was replaced: a reconnecting client opened a new connection
+/// after this one dropped, and object ids do not carry over (they are per connection). Take
+/// fresh references from the client's root(). A ConnectionClosed, so code that catches that
+/// still does.
+class NETREF_API StaleReference : public ConnectionClosed {
+ public:
+  using ConnectionClosed::ConnectionClosed;
 };
 
 /// The peer stopped reading: what we queued for it made no progress for the write-stall
