@@ -24,10 +24,12 @@ import pytest
 
 import rpyc
 import rpyc.utils.factory
+import rpyc.utils.registry
 import rpyc.utils.server
 from rpyc.core.service import VoidService
 
 SERVER_PROGRAM = os.environ.get("NETREF_RPYC_SUITE_SERVER", "")
+REGISTRY_PROGRAM = os.environ.get("NETREF_RPYC_SUITE_REGISTRY", "")  # netref_registry
 
 # (test module, service class) -> the service of rpyc_suite_server that implements it.
 SERVICES = {
@@ -38,6 +40,7 @@ SERVICES = {
     ("test_context_managers", "MyService"): "context_managers",
     ("test_threads", "MyService"): "threads",
     ("test_oneshot_server", "MyService"): "oneshot_server",
+    ("test_dataclass", "MyService"): "dataclass",
     ("test_rpyc_over_rpyc", "Service"): "over_service",
     ("test_rpyc_over_rpyc", "Intermediate"): "over_intermediate",
 }
@@ -262,6 +265,58 @@ def connect_thread(service=VoidService, config={}, remote_service=VoidService, r
     return _orig_connect("127.0.0.1", port, service=service, config=config)
 
 
+class RegistryServer:
+    """rpyc's TCPRegistryServer and UDPRegistryServer, served by netref_registry on a free
+    loopback port (the host asked for, 0.0.0.0 in rpyc's test, becomes 127.0.0.1)."""
+    MODE = "TCP"
+    current_port = None  # the one the test's clients reach
+
+    def __init__(self, host="0.0.0.0", port=rpyc.utils.registry.REGISTRY_PORT, pruning_timeout=None,
+                 logger=None, allow_listing=False):
+        if not REGISTRY_PROGRAM:
+            raise RuntimeError("netref rpyc suite: NETREF_RPYC_SUITE_REGISTRY is not set")
+        argv = [REGISTRY_PROGRAM, "--mode", self.MODE, "--host", "127.0.0.1", "--port", "0",
+                "--listing", "true" if allow_listing else "false", "--quiet"]
+        if pruning_timeout is not None:
+            argv += ["--timeout", str(pruning_timeout)]
+        self.logger = _Logger()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()  # "netref_registry: serving TCP on 127.0.0.1:PORT"
+        if "serving" not in line:
+            self.proc.wait(timeout=30)
+            raise RuntimeError(f"netref rpyc suite: netref_registry did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+        RegistryServer.current_port = self.port
+
+    def start(self):
+        self.proc.wait()  # serves until close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM to our own child: it stops and reports
+            self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+
+
+class UDPRegistryServer(RegistryServer):
+    MODE = "UDP"
+
+
+def _registry_client(cls):
+    """The client class as rpyc's, aimed at the registry the test started: its default port
+    (18811) becomes the free one, and the UDP client's broadcast address loopback."""
+    original_init = cls.__init__
+
+    def __init__(self, ip=None, port=rpyc.utils.registry.REGISTRY_PORT, *args, **kwargs):
+        if port == rpyc.utils.registry.REGISTRY_PORT and RegistryServer.current_port:
+            port = RegistryServer.current_port
+        if ip is None or ip == "255.255.255.255":
+            ip = "127.0.0.1"
+        original_init(self, ip, port, *args, **kwargs)
+
+    cls.__init__ = __init__
+
+
 def _install():
     replacements = {
         rpyc.utils.server.ThreadedServer: CppServer,
@@ -269,8 +324,12 @@ def _install():
         rpyc.utils.server.OneShotServer: CppOneShotServer,
         rpyc.utils.factory.connect: connect,
         rpyc.utils.factory.connect_thread: connect_thread,
+        rpyc.utils.registry.TCPRegistryServer: RegistryServer,
+        rpyc.utils.registry.UDPRegistryServer: UDPRegistryServer,
     }
-    for module in (rpyc, rpyc.utils.server, rpyc.utils.factory):
+    _registry_client(rpyc.utils.registry.TCPRegistryClient)
+    _registry_client(rpyc.utils.registry.UDPRegistryClient)
+    for module in (rpyc, rpyc.utils.server, rpyc.utils.factory, rpyc.utils.registry):
         for name, value in list(vars(module).items()):
             for original, replacement in replacements.items():
                 if value is original:
@@ -295,7 +354,7 @@ def pytest_collection_modifyitems(config, items):
         if key in CANNOT_APPLY:
             item.add_marker(pytest.mark.skip(reason="cannot apply: " + CANNOT_APPLY[key]))
         elif key in EXPECTED_FAILURES:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=EXPECTED_FAILURES[key]))
+            item.add_marker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=EXPECTED_FAILURES[key]))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,7 +4,8 @@
 //
 // Usage: rpyc_suite_server SERVICE [--map PORT=REAL]...
 //   SERVICE: custom_service, attr_access, attr_access_decorated, remote_exception,
-//            context_managers, threads, oneshot_server, over_service, over_intermediate
+//            context_managers, threads, oneshot_server, dataclass, over_service,
+//            over_intermediate
 //   --map:   a port the test names (18878) and the free port its server really has; the
 //            intermediate service of test_rpyc_over_rpyc connects through it.
 // Commands, one a line on standard input, each answered by one line on standard output:
@@ -220,6 +221,26 @@ Service oneshot_server(Registry& types) {
   return svc;
 }
 
+// ---- test_dataclass.py: MyService.create_dataclass, a dataclass of standard types ----------
+
+struct StdTypes {
+  std::int64_t intObj = 31;
+  std::string strObj = "stdtypes string";
+  double floatObj = 3.14;
+  Bytes bytesObj{"stdtypes bytes"};
+};
+
+Service dataclass(Registry& types) {
+  types.expose<StdTypes>("StdTypes")
+      .def_readonly("intObj", &StdTypes::intObj)
+      .def_readonly("strObj", &StdTypes::strObj)
+      .def_readonly("floatObj", &StdTypes::floatObj)
+      .def_readonly("bytesObj", &StdTypes::bytesObj);
+  Service svc(types, "MyService");
+  svc.def("create_dataclass", [] { return std::make_shared<StdTypes>(); });
+  return svc;
+}
+
 // ---- test_rpyc_over_rpyc.py: Service, and Intermediate that calls it ----------------------
 
 Service over_service(Registry& types) {
@@ -312,6 +333,7 @@ Service make_service(const std::string& name, Registry& types, World& world, con
   if (name == "context_managers") return context_managers(types, world);
   if (name == "threads") return threads(types);
   if (name == "oneshot_server") return oneshot_server(types);
+  if (name == "dataclass") return dataclass(types);
   if (name == "over_service") return over_service(types);
   if (name == "over_intermediate") return over_intermediate(types, world);
   throw std::invalid_argument("no such service: " + name);

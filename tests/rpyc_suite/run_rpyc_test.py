@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs one of rpyc's own test files, unchanged, with pytest, against C++ netref servers
 (rpyc_shim.py says how).
-Usage: run_rpyc_test.py --server PROGRAM --rpyc6 DIR --generation 5.3|6.0.1 TEST_FILE [-- PYTEST_ARGS]
+Usage: run_rpyc_test.py --server PROGRAM [--registry PROGRAM] --rpyc6 DIR --generation 5.3|6.0.1 TEST_FILE [-- PYTEST_ARGS]
   DIR: rpyc 6.0.1's sources (its tests/ folder holds TEST_FILE). Absent: exit 77 (skipped).
   5.3: the rpyc this python3 has (Debian's); 6.0.1: the one in DIR."""
 import argparse
@@ -14,6 +14,7 @@ SKIP = 77
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
+    parser.add_argument("--registry", default="", help="netref_registry, for test_registry.py")
     parser.add_argument("--rpyc6", required=True)
     parser.add_argument("--generation", choices=("5.3", "6.0.1"), required=True)
     parser.add_argument("test_file")
@@ -32,6 +33,8 @@ def main():
         print(f"rpyc {rpyc.__version__} from {rpyc.__file__}, not {args.generation}")
         return 1
     os.environ["NETREF_RPYC_SUITE_SERVER"] = os.path.abspath(args.server)
+    if args.registry:
+        os.environ["NETREF_RPYC_SUITE_REGISTRY"] = os.path.abspath(args.registry)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import pytest
     import rpyc_shim  # replaces rpyc's servers before the test module imports them
