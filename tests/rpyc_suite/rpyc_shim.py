@@ -16,6 +16,7 @@ that fail for a known gap are strict expected failures (EXPECTED_FAILURES).
 """
 import atexit
 import os
+import ssl
 import sys
 import subprocess
 import threading
@@ -23,6 +24,7 @@ import threading
 import pytest
 
 import rpyc
+import rpyc.utils.authenticators
 import rpyc.utils.factory
 import rpyc.utils.registry
 import rpyc.utils.server
@@ -43,6 +45,8 @@ SERVICES = {
     ("test_dataclass", "MyService"): "dataclass",
     ("test_rpyc_over_rpyc", "Service"): "over_service",
     ("test_rpyc_over_rpyc", "Intermediate"): "over_intermediate",
+    # classic mode; test_ssl.py's cases that run only make the TLS handshake and close
+    ("service", "SlaveService"): "void",
 }
 
 _ALLOW_SWITCHES = ("rpyc's allow_* switches decide which attributes of a Python object a Python "
@@ -57,6 +61,11 @@ CANNOT_APPLY = {
     "test_attr_access::TestConfigAllows::test_allow_exposed": _ALLOW_SWITCHES,
     "test_attr_access::TestConfigAllows::test_allow_safe_attrs": _ALLOW_SWITCHES,
     "test_attr_access::TestConfigAllows::test_allow_public_attrs": _ALLOW_SWITCHES,
+    "test_ssl::Test_SSL::test_client":
+        "classic mode: runs Python code on the server (modules, execute, eval)",
+    "test_ssl::Test_SSL_CERT_NONE::test_nokey_noexc":
+        "classic mode: rpyc.classic.ssl_connect's own service asks the server for getmodule as "
+        "it connects",
     "test_remote_exception::TestRemoteException::test_remote_exception":
         "its second half needs server and client in one Python process: the service's "
         "set_version rewrites rpyc.version.__version__, and the test expects the client's own "
@@ -78,10 +87,11 @@ HONOURED = {"include_local_traceback": True, "include_local_version": True, "exp
 
 PORT_MAP = {}       # a port the test named -> the free port its C++ server has
 SERVERS = {}        # real port -> the CppServer listening there
-_PROCESSES = []     # every rpyc_suite_server started, stopped at exit
+_PROCESSES = []     # every program started (rpyc_suite_server, netref_registry), stopped at the end
 _INSTANCES = {}     # id(service instance) -> (instance, its ServerProcess)
 
 _orig_connect = rpyc.utils.factory.connect
+_orig_ssl_connect = rpyc.utils.factory.ssl_connect
 
 
 def service_key(service):
@@ -122,9 +132,9 @@ class ServerProcess:
             raise RuntimeError(f"netref rpyc suite: {line!r} -> {reply or 'no answer'}")
         return reply
 
-    def listen(self, kind, config):
+    def listen(self, kind, config, tls=()):
         settings = honoured(config)
-        cache = (kind,) + tuple(sorted(settings.items()))
+        cache = (kind,) + tuple(sorted(settings.items())) + tuple(tls)
         if kind == "threaded" and cache in self.ports:
             return self.ports[cache]
         words = ["listen", kind]
@@ -134,6 +144,7 @@ class ServerProcess:
             words.append("include_local_version=0")
         if settings["exposed_prefix"] != "exposed_":
             words.append(f"exposed_prefix={settings['exposed_prefix']}")
+        words += list(tls)
         port = int(self.ask(" ".join(words)).split()[1])
         self.ports[cache] = port
         return port
@@ -154,10 +165,19 @@ class ServerProcess:
         self.proc.stdout.close()
 
 
-@atexit.register
-def _stop_all():
-    for process in _PROCESSES:
+def stop_all():
+    """Stops every program the shim started; returns the complaints about how they ended (a
+    C++ server that crashed, or that a sanitizer stopped, fails the run)."""
+    complaints = []
+    while _PROCESSES:
+        process = _PROCESSES.pop()
         process.stop()
+        if process.proc.returncode != 0:
+            complaints.append(f"{' '.join(process.proc.args)} ended with status {process.proc.returncode}")
+    return complaints
+
+
+atexit.register(stop_all)  # a run that ends early still stops them
 
 
 class _Logger:
@@ -188,13 +208,14 @@ class CppServer:
     """rpyc.utils.server's servers, served by rpyc_suite_server."""
     KIND = "threaded"
 
-    def __init__(self, service, hostname=None, ipv6=False, port=0, protocol_config=None, logger=None, **_):
+    def __init__(self, service, hostname=None, ipv6=False, port=0, protocol_config=None, logger=None,
+                 authenticator=None, **_):
         self.service = service
         self.protocol_config = dict(protocol_config or {})
         self.logger = _Logger()
         self._process = ServerProcess(service_key(service))
         self._settings = honoured(self.protocol_config)
-        real = self._process.listen(self.KIND, self.protocol_config)
+        real = self._process.listen(self.KIND, self.protocol_config, _tls_settings(authenticator))
         self.port = port or real
         if port:
             PORT_MAP[port] = real
@@ -223,6 +244,23 @@ class CppServer:
                                       "honours after it started")
 
 
+def _tls_settings(authenticator):
+    """rpyc's SSLAuthenticator as the C++ server's TLS settings; no other authenticator."""
+    if authenticator is None:
+        return ()
+    if not isinstance(authenticator, rpyc.utils.authenticators.SSLAuthenticator):
+        raise NotImplementedError(f"netref rpyc suite: no C++ counterpart of {type(authenticator).__name__}")
+    if authenticator.ssl_version is not None or authenticator.ciphers is not None:
+        raise NotImplementedError("netref rpyc suite: SSLAuthenticator's ssl_version and ciphers are not passed on")
+    settings = [f"tls_certificate={authenticator.certfile}", f"tls_key={authenticator.keyfile}"]
+    if authenticator.cert_reqs != ssl.CERT_NONE:
+        # Without ca_certs, rpyc's context (ssl.create_default_context) verifies client
+        # certificates against the system's CAs: the same file here.
+        ca = authenticator.ca_certs or ssl.get_default_verify_paths().openssl_cafile
+        settings += [f"tls_client_ca={ca}", "tls_require_client_certificate=1"]
+    return tuple(settings)
+
+
 class CppOneShotServer(CppServer):
     KIND = "oneshot"
 
@@ -234,6 +272,12 @@ def connect(host, port, service=VoidService, config={}, ipv6=False, keepalive=Fa
     if host in ("localhost", "127.0.0.1"):
         host = "127.0.0.1"
     return _orig_connect(host, real, service=service, config=config, ipv6=ipv6, keepalive=keepalive)
+
+
+def ssl_connect(host, port, *args, **kwargs):
+    if host in ("localhost", "127.0.0.1"):
+        host = "127.0.0.1"
+    return _orig_ssl_connect(host, PORT_MAP.get(port, port), *args, **kwargs)
 
 
 def _route_flags(instance, process):
@@ -287,15 +331,18 @@ class RegistryServer:
             raise RuntimeError(f"netref rpyc suite: netref_registry did not start: {line!r}")
         self.port = int(line.rsplit(":", 1)[1])
         RegistryServer.current_port = self.port
+        _PROCESSES.append(self)
 
     def start(self):
         self.proc.wait()  # serves until close()
 
-    def close(self):
+    def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()  # SIGTERM to our own child: it stops and reports
             self.proc.wait(timeout=30)
         self.proc.stdout.close()
+
+    close = stop
 
 
 class UDPRegistryServer(RegistryServer):
@@ -324,6 +371,7 @@ def _install():
         rpyc.utils.server.OneShotServer: CppOneShotServer,
         rpyc.utils.factory.connect: connect,
         rpyc.utils.factory.connect_thread: connect_thread,
+        rpyc.utils.factory.ssl_connect: ssl_connect,
         rpyc.utils.registry.TCPRegistryServer: RegistryServer,
         rpyc.utils.registry.UDPRegistryServer: UDPRegistryServer,
     }

@@ -3,14 +3,16 @@
 // program instead.
 //
 // Usage: rpyc_suite_server SERVICE [--map PORT=REAL]...
-//   SERVICE: custom_service, attr_access, attr_access_decorated, remote_exception,
+//   SERVICE: void (nothing defined), custom_service, attr_access, attr_access_decorated, remote_exception,
 //            context_managers, threads, oneshot_server, dataclass, over_service,
 //            over_intermediate
 //   --map:   a port the test names (18878) and the free port its server really has; the
 //            intermediate service of test_rpyc_over_rpyc connects through it.
 // Commands, one a line on standard input, each answered by one line on standard output:
 //   listen threaded|oneshot [include_local_traceback=0] [include_local_version=0]
-//          [exposed_prefix=P]      -> "port N": a server of SERVICE on 127.0.0.1, free port
+//          [exposed_prefix=P] [tls_certificate=PEM tls_key=PEM [tls_client_ca=PEM]
+//          [tls_require_client_certificate=1]]
+//                                  -> "port N": a server of SERVICE on 127.0.0.1, free port
 //   state NAME                     -> "true" / "false": a flag the service sets (rpyc's
 //                                     test reads it off the service object)
 //   clients                        -> "N": connections open over every server
@@ -326,6 +328,7 @@ class OneShot final : public SuiteServer {
 };
 
 Service make_service(const std::string& name, Registry& types, World& world, const std::string& exposed_prefix) {
+  if (name == "void") return Service(types, "SlaveService");  // its tests that run never use the root
   if (name == "custom_service") return custom_service(types, world, exposed_prefix);
   if (name == "attr_access") return attr_access(types);
   if (name == "attr_access_decorated") return attr_access_decorated(types);
@@ -344,6 +347,7 @@ std::unique_ptr<SuiteServer> listen(const std::string& service, World& world, st
   words >> kind;
   ServerConfig config;
   config.port = 0;
+  TlsServerOptions tls;
   while (words >> setting) {
     const auto eq = setting.find('=');
     const std::string key = setting.substr(0, eq), value = eq == std::string::npos ? "" : setting.substr(eq + 1);
@@ -353,10 +357,19 @@ std::unique_ptr<SuiteServer> listen(const std::string& service, World& world, st
       config.connection.include_local_version = value == "1";
     } else if (key == "exposed_prefix") {
       config.connection.exposed_prefix = value;
+    } else if (key == "tls_certificate") {
+      tls.certificate = Pem::file(value);
+    } else if (key == "tls_key") {
+      tls.private_key = Pem::file(value);
+    } else if (key == "tls_client_ca") {
+      tls.client_ca = Pem::file(value);
+    } else if (key == "tls_require_client_certificate") {
+      tls.require_client_certificate = value == "1";
     } else {
       throw std::invalid_argument("unknown setting: " + setting);
     }
   }
+  if (!tls.certificate.path.empty()) config.tls = TlsContext::server(tls);  // rpyc's SSLAuthenticator
   Registry types;  // one per listener: a listener's service may differ by its prefix
   Service svc = make_service(service, types, world, config.connection.exposed_prefix);
   if (kind == "threaded") return std::make_unique<Threaded>(std::move(svc), config);

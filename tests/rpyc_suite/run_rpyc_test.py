@@ -41,9 +41,13 @@ def main():
 
     # No ini file, no cache, no bytecode: nothing is read from or written into rpyc's folder
     # but the test file itself.
-    return pytest.main([test_path, "-c", os.devnull, "--rootdir", os.path.dirname(test_path),
-                        "-p", "no:cacheprovider", "--import-mode=importlib", "--assert=plain", "-rsxX", "-v"] + args.pytest_args,
-                       plugins=[rpyc_shim])
+    status = pytest.main([test_path, "-c", os.devnull, "--rootdir", os.path.dirname(test_path),
+                          "-p", "no:cacheprovider", "--import-mode=importlib", "--assert=plain", "-rsxX", "-v"]
+                         + args.pytest_args, plugins=[rpyc_shim])
+    complaints = rpyc_shim.stop_all()
+    for complaint in complaints:
+        print("FAILED:", complaint)
+    return 1 if complaints and status == 0 else int(status)
 
 
 if __name__ == "__main__":
