@@ -318,6 +318,7 @@ class OneShot final : public SuiteServer {
     thread_.join();
   }
   std::uint16_t port() const override { return server_.port(); }
+  // OneShotServer does not say whether its client has come yet: counts it until serve() returns.
   std::size_t clients() const override { return done_ ? 0 : 1; }
   bool closed() const override { return done_; }
 
