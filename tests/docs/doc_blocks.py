@@ -204,6 +204,9 @@ def generate(out, root, files):
                     errors.append(str(e))
                     continue
                 programs.append((block.ident, namespace))
+            elif block.role:
+                errors.append(f"{block.ident}: a {block.role} block must be a program (`int main` at its end)")
+                continue
             parts.append(f'namespace {namespace} {{\n#line {block.line} "{block.path}"\n{text}}}  // namespace {namespace}\n')
     if errors:
         sys.exit("\n".join(errors))
