@@ -1,5 +1,6 @@
-// The counter service of the README's quick start: plain functions, an exposed type lent as a netref, and
-// a function that calls back into its client, served by a thread pool until SIGINT or SIGTERM
+// The counter service of the guide's getting started (docs/guide/getting-started.md): plain
+// functions, an exposed type lent as a netref, and a function that calls back into its client,
+// served by a thread pool until SIGINT or SIGTERM
 // (then a graceful stop). Usage: counter_server [port]   (default 18861)
 #include <netref/netref.hpp>
 

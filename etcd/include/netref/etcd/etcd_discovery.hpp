@@ -1,6 +1,6 @@
 #pragma once
 /// Finding servers registered in etcd (by etcd_registrar, or anything that writes etcd's
-/// endpoint JSON under netref/services/<NAME>/): once, or kept current by a watch.
+/// endpoint JSON under `netref/services/<NAME>/`): once, or kept current by a watch.
 #include <chrono>
 #include <functional>
 #include <memory>

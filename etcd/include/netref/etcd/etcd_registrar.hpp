@@ -48,9 +48,9 @@ struct EtcdRegistrarConfig {
 /// name with '/' or empty, or metadata that is not JSON. One registrar serves one server.
 NETREF_API std::shared_ptr<ServerRegistrar> etcd_registrar(EtcdRegistrarConfig config);
 
-/// Where a server of name at address is kept: "netref/services/<NAME>/<host:port>".
+/// Where a server of name at address is kept: `"netref/services/<NAME>/<host:port>"`.
 NETREF_API std::string etcd_service_key(std::string_view name, std::string_view address);
-/// The prefix of every server of name: "netref/services/<NAME>/".
+/// The prefix of every server of name: `"netref/services/<NAME>/"`.
 NETREF_API std::string etcd_service_prefix(std::string_view name);
 
 }  // namespace netref

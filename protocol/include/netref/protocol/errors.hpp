@@ -47,7 +47,7 @@ class NETREF_API RemoteInfo {
 class NETREF_API RemoteError : public Error, public RemoteInfo {
  public:
   explicit RemoteError(ExceptionInfo info);
-  /// A locally raised error that travels as builtins.<class_name>(message).
+  /// A locally raised error that travels as `builtins.<class_name>(message)`.
   RemoteError(std::string class_name, std::string message);
 };
 

@@ -53,6 +53,7 @@ arg_v arg::operator=(T&& default_value) const {
   return arg_v{name, detail::to_value_of(std::forward<T>(default_value), ConvertContext{})};
 }
 
+//! \cond detail (internals: not in the API reference)
 namespace detail {
 
 /// One parameter as signatures and keyword matching see it.
@@ -416,6 +417,7 @@ FunctionRecord make_method_record(std::string name, F&& f, const Extra&... extra
 }
 
 }  // namespace detail
+//! \endcond
 
 /// A peer's callable (netref) or a local Object as a std::function: each call converts the
 /// arguments, makes the call (a CALL request for a netref, on the calling thread, which
