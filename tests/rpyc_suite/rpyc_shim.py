@@ -72,14 +72,7 @@ CANNOT_APPLY = {
         "version to have changed with it",
 }
 # "module::Class::test" -> the known gap it fails on (run, must fail).
-EXPECTED_FAILURES = {
-    "test_rpyc_over_rpyc::Test_rpyc_over_rpyc::test_return_of_unmodified_parameter":
-        "identity: an object that comes home through a second connection arrives as a new "
-        "netref, not as itself",
-    "test_rpyc_over_rpyc::Test_rpyc_over_rpyc::test_return_of_modified_parameter":
-        "identity: an object that comes home through a second connection arrives as a new "
-        "netref, not as itself",
-}
+EXPECTED_FAILURES = {}
 
 # The protocol_config / remote_config keys the C++ server honours; the others (allow_*,
 # allow_setattr...) change nothing a netref server does for these services.
