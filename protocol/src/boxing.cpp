@@ -340,6 +340,13 @@ Value detail::ConnectionImpl::unbox(Value&& boxed) {
   throw ProtocolError("invalid boxing label " + std::to_string(label));
 }
 
+namespace {
+// Same answer for a forged id, another connection's id, and a released one: no oracle.
+[[noreturn]] void throw_no_such_object(std::uint64_t object_id) {
+  throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) + ") on this connection");
+}
+}  // namespace
+
 ObjectPtr detail::ConnectionImpl::lookup_lent(const Value& id_pack) {
   const auto id = detail::parse_id_pack_view(id_pack);
   return lookup_lent(id.type_name, id.object_id);
@@ -348,8 +355,7 @@ ObjectPtr detail::ConnectionImpl::lookup_lent(const Value& id_pack) {
 ObjectPtr detail::ConnectionImpl::lookup_lent(std::string_view type_name, std::uint64_t object_id) {
   std::lock_guard lk(tables_mutex);
   auto object = lent.find(object_id, type_name);
-  // Same answer for a forged id, another connection's id, and a released one: no oracle.
-  if (!object) throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) + ") on this connection");
+  if (!object) throw_no_such_object(object_id);
   return object;
 }
 
@@ -364,7 +370,7 @@ Value detail::ConnectionImpl::lent_value(std::string_view type_name, std::uint64
     std::lock_guard lk(tables_mutex);
     found = lent.find_value(object_id, type_name);
   }
-  if (found.is_none()) throw RemoteError("ReferenceError", "no such object (id " + std::to_string(object_id) + ") on this connection");
+  if (found.is_none()) throw_no_such_object(object_id);
   return found;
 }
 
