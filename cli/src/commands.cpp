@@ -11,6 +11,9 @@
 #include "introspection.hpp"
 #include "netref/discovery/registry_client.hpp"
 #include "netref/protocol/connection.hpp"
+#if NETREF_CLI_ETCD
+#include "netref/etcd/etcd_discovery.hpp"
+#endif
 #include "session.hpp"
 #include "value_text.hpp"
 
@@ -68,7 +71,27 @@ void print_service(std::ostream& out, const std::string& name, const std::vector
   out << '\n';
 }
 
+int run_etcd_services(const Options& options, std::ostream& out) {
+#if !NETREF_CLI_ETCD
+  (void)out;
+  (void)options;
+  throw UsageError("--etcd: this netref was built without etcd (libcurl and nlohmann-json)");
+#else
+  EtcdConfig etcd;
+  etcd.endpoints = options.etcd;
+  if (options.timeout) etcd.request_timeout = *options.timeout;
+  if (!options.operands.empty()) {
+    const std::string& name = options.operands.front();
+    print_service(out, name, etcd_discover(name, etcd));
+    return exit_success;
+  }
+  for (const auto& [name, servers] : etcd_services(etcd)) print_service(out, name, servers);
+  return exit_success;
+#endif
+}
+
 int run_services(const Options& options, std::ostream& out) {
+  if (!options.etcd.empty()) return run_etcd_services(options, out);
   RegistryConfig config;
   config.transport = options.registry_tcp ? RegistryTransport::tcp : RegistryTransport::udp;
   if (options.registry) {

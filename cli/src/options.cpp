@@ -18,7 +18,7 @@ Commands:
   describe HOST:PORT PATH     one name's signature and documentation
   call HOST:PORT EXPR         evaluate a call written as in Python: 'add(2, 3)'
   ping HOST:PORT              round-trip time of a PING
-  services                    list the services an RPyC registry knows, and their servers
+  services                    list the services an RPyC registry or etcd knows, and their servers
   help [COMMAND]              this text, or a command's
 
 Options (every command):
@@ -79,15 +79,33 @@ Options:
 
 constexpr std::string_view services_help = R"(Usage: netref services [OPTIONS] [NAME]
 
-Asks an RPyC registry (Python's rpyc_registry or netref_registry) which services it knows and
-where their servers are: every name with its servers (LIST, then QUERY for each), or the
-servers of NAME only (QUERY). Each line is "NAME host:port host:port ...".
+Asks an RPyC registry (Python's rpyc_registry or netref_registry), or etcd, which services it
+knows and where their servers are: every name with its servers (LIST, then QUERY for each; in
+etcd, the keys under netref/services/), or the servers of NAME only (QUERY). Each line is
+"NAME host:port host:port ...".
 
 Options:
   --registry HOST[:PORT]  the registry (default: UDP broadcast to 255.255.255.255:18811, as rpyc)
   --tcp                   a TCP registry (rpyc_registry -m TCP) instead of UDP
+  --etcd URL[,URL...]     ask etcd (its members' client URLs, e.g. http://127.0.0.1:2379)
+                          instead of a registry: what netref servers register there
   --timeout SECONDS       how long to wait for each of the registry's answers (default 2)
 )";
+
+/// --etcd's comma-separated URLs, each http:// or https://.
+std::vector<std::string> split_urls(std::string_view text) {
+  std::vector<std::string> urls;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view url = text.substr(start, comma - start);
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      throw UsageError("--etcd takes http:// or https:// URLs, got '" + std::string(url) + "'");
+    }
+    urls.emplace_back(url);
+    start = comma + 1;
+  }
+  return urls;
+}
 
 Command command_of(std::string_view word) {
   if (word == "ls") return Command::ls;
@@ -100,7 +118,7 @@ Command command_of(std::string_view word) {
 
 bool takes_value(std::string_view name) {
   return name == "--timeout" || name == "--rpyc" || name == "--cacert" || name == "--cert" || name == "--key" ||
-         name == "--servername" || name == "--count" || name == "--registry";
+         name == "--servername" || name == "--count" || name == "--registry" || name == "--etcd";
 }
 
 std::chrono::milliseconds parse_seconds(const std::string& text) {
@@ -160,6 +178,8 @@ void apply_option(Options& options, std::string_view name, const std::string& va
     options.registry = value;
   } else if (name == "--tcp") {
     options.registry_tcp = true;
+  } else if (name == "--etcd") {
+    options.etcd = split_urls(value);
   } else if (name == "--count") {
     options.count = parse_count(value);
   } else {
@@ -177,8 +197,11 @@ void check(Options& options, const std::vector<std::string>& words, bool count_g
   if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
     throw UsageError("--cert and --key go together (a client certificate needs its key)");
   }
-  if ((options.registry || options.registry_tcp) && options.command != Command::services) {
-    throw UsageError("--registry and --tcp apply to services only");
+  if ((options.registry || options.registry_tcp || !options.etcd.empty()) && options.command != Command::services) {
+    throw UsageError("--registry, --tcp and --etcd apply to services only");
+  }
+  if (!options.etcd.empty() && (options.registry || options.registry_tcp)) {
+    throw UsageError("--etcd asks etcd, --registry and --tcp a registry: give one or the other");
   }
   if (options.command == Command::services) {
     if (words.size() > 1) throw UsageError("services takes at most one NAME");

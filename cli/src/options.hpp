@@ -51,6 +51,7 @@ struct Options {
   int count = 1;                      ///< --count N (ping)
   std::optional<std::string> registry;  ///< --registry HOST[:PORT] (services); rpyc's broadcast when absent
   bool registry_tcp = false;            ///< --tcp (services): a TCP registry
+  std::vector<std::string> etcd;        ///< --etcd URL[,URL...] (services): ask etcd instead
 };
 
 /// Parses the arguments after the program name. Throws UsageError.

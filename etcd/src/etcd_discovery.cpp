@@ -18,6 +18,24 @@ std::vector<ServiceAddress> etcd_discover(const std::string& name, const EtcdCon
   return servers;
 }
 
+std::vector<std::pair<std::string, std::vector<ServiceAddress>>> etcd_services(const EtcdConfig& etcd) {
+  const std::string root = "netref/services/";
+  EtcdClient client(etcd);
+  std::vector<std::pair<std::string, std::vector<ServiceAddress>>> services;
+  for (const auto& kv : client.range_prefix(root).kvs) {
+    // "netref/services/<NAME>/<host:port>": the name is what lies between the slashes.
+    const std::string_view rest = std::string_view(kv.key).substr(root.size());
+    const std::size_t slash = rest.find('/');
+    if (slash == 0 || slash == std::string_view::npos) continue;
+    auto server = detail::parse_endpoint(kv.value);
+    if (!server) continue;
+    const std::string_view name = rest.substr(0, slash);
+    if (services.empty() || services.back().first != name) services.emplace_back(std::string(name), std::vector<ServiceAddress>{});
+    services.back().second.push_back(std::move(*server));
+  }
+  return services;
+}
+
 Client etcd_connect_by_service(const std::string& name, const EtcdConfig& etcd, const ClientConfig& config) {
   return detail::connect_first(name, etcd_discover(name, etcd), config);
 }

@@ -297,7 +297,74 @@ def case_services(cli, args):
     cli.err("services", "--registry", dead, "--timeout", "0.2", rc=EXIT_CONNECTION)
 
 
-CASES = {"usage": case_usage, "services": case_services, "counter": case_counter, "python-service": case_python_service,
+def etcd_post(endpoint, path, body):
+    """One POST to etcd's JSON gateway; the answer parsed."""
+    import urllib.request
+    request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=2) as answer:
+        return json.loads(answer.read())
+
+
+def b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
+
+
+def case_services_etcd(cli, args):
+    """services --etcd against a real etcd (started here, stopped by PID) holding what netref's
+    etcd registrar writes, plus keys that are not a server's."""
+    etcd = shutil.which("etcd") or ("/usr/bin/etcd" if os.path.exists("/usr/bin/etcd") else None)
+    if etcd is None:
+        print("skipped: no etcd (Debian's etcd-server)")
+        return SKIP
+    client_port, peer_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{client_port}"
+    with tempfile.TemporaryDirectory() as data:
+        proc = subprocess.Popen([etcd, "--name", "cli", "--data-dir", data, "--listen-client-urls", endpoint,
+                                 "--advertise-client-urls", endpoint, "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+                                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+                                 "--initial-cluster", f"cli=http://127.0.0.1:{peer_port}",
+                                 "--heartbeat-interval", "100", "--election-timeout", "500", "--log-level", "warn"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # Ready when it answers a read (it has elected itself): polled, at most 20 s.
+            end = time.monotonic() + 20
+            while True:
+                try:
+                    etcd_post(endpoint, "/v3/kv/range", {"key": b64("ready")})
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > end:
+                        raise AssertionError("etcd did not start")
+                    time.sleep(0.05)
+            def put(key, value):
+                etcd_post(endpoint, "/v3/kv/put", {"key": b64(key), "value": b64(value)})
+            endpoint_json = lambda addr: json.dumps({"Op": 0, "Addr": addr, "Metadata": {}})
+            put("netref/services/COUNTER/127.0.0.1:20001", endpoint_json("127.0.0.1:20001"))
+            put("netref/services/COUNTER/127.0.0.1:20002", endpoint_json("127.0.0.1:20002"))
+            put("netref/services/JOBS/127.0.0.1:20003", endpoint_json("127.0.0.1:20003"))
+            put("netref/services/GARBAGE/x", "not json")          # not a server: left out
+            put("netref/services/lonely", endpoint_json("127.0.0.1:1"))  # no NAME/ level: left out
+            expect_equal("etcd: every service", cli.out("services", "--etcd", endpoint),
+                         "COUNTER 127.0.0.1:20001 127.0.0.1:20002\nJOBS 127.0.0.1:20003\n")
+            expect_equal("etcd: one name, any case", cli.out("services", "--etcd", endpoint, "counter"),
+                         "counter 127.0.0.1:20001 127.0.0.1:20002\n")
+            expect_in("etcd: no such name", "no servers of 'nothing'",
+                      cli.err("services", "--etcd", endpoint, "nothing", rc=EXIT_REMOTE))
+            # A dead member first, then the live one: the list still comes.
+            dead = f"http://127.0.0.1:{free_port()}"
+            expect_in("etcd: a dead member is passed over", "JOBS",
+                      cli.out("services", "--etcd", f"{dead},{endpoint}"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    cli.err("services", "--etcd", f"http://127.0.0.1:{free_port()}", "--timeout", "0.5", rc=EXIT_CONNECTION)
+    expect_in("etcd: not a URL", "http://", cli.err("services", "--etcd", "127.0.0.1:2379", rc=EXIT_USAGE))
+    expect_in("etcd and registry", "one or the other",
+              cli.err("services", "--etcd", endpoint, "--registry", "127.0.0.1", rc=EXIT_USAGE))
+
+
+CASES = {"usage": case_usage, "services": case_services, "services-etcd": case_services_etcd, "counter": case_counter, "python-service": case_python_service,
          "classic": case_classic, "tls": case_tls}
 
 

@@ -102,7 +102,18 @@ TEST_CASE("services: --registry HOST[:PORT] with rpyc's port by default, checked
   CHECK(usage_error({"services", "--registry", "h:0"}) == "'0' is not a port (1 to 65535)");
   CHECK(usage_error({"services", "--registry", ""}) == "':18811' names no host");
   CHECK(usage_error({"services", "A", "B"}) == "services takes at most one NAME");
-  CHECK(usage_error({"ls", "--tcp", "h:1"}) == "--registry and --tcp apply to services only");
+  CHECK(usage_error({"ls", "--tcp", "h:1"}) == "--registry, --tcp and --etcd apply to services only");
+}
+
+TEST_CASE("services: --etcd takes comma-separated http(s) URLs, and not beside --registry") {
+  const Options o = parse({"services", "--etcd", "http://127.0.0.1:2379,https://10.0.0.6:2379", "COUNTER"});
+  CHECK(o.etcd == std::vector<std::string>{"http://127.0.0.1:2379", "https://10.0.0.6:2379"});
+  CHECK(o.operands == std::vector<std::string>{"COUNTER"});
+  CHECK(usage_error({"services", "--etcd", "127.0.0.1:2379"}) == "--etcd takes http:// or https:// URLs, got '127.0.0.1:2379'");
+  CHECK(usage_error({"services", "--etcd", "http://a:1,"}) == "--etcd takes http:// or https:// URLs, got ''");
+  CHECK(usage_error({"services", "--etcd", "http://a:1", "--tcp"}) ==
+        "--etcd asks etcd, --registry and --tcp a registry: give one or the other");
+  CHECK(usage_error({"ping", "--etcd", "http://a:1", "h:1"}) == "--registry, --tcp and --etcd apply to services only");
 }
 
 TEST_CASE("each mistake on the command line has its own message") {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "netref/discovery/balancer.hpp"
@@ -18,6 +19,11 @@ namespace netref {
 /// The servers of name (any case) in etcd, in key order. Throws ServiceNotFound when there
 /// are none, or what EtcdClient throws.
 NETREF_API std::vector<ServiceAddress> etcd_discover(const std::string& name, const EtcdConfig& etcd = {});
+
+/// Every service registered in etcd (the keys under `netref/services/`), by name in key
+/// order, each with its servers. Keys or values that are not a server's are left out.
+/// Throws what EtcdClient throws.
+NETREF_API std::vector<std::pair<std::string, std::vector<ServiceAddress>>> etcd_services(const EtcdConfig& etcd = {});
 
 /// Connects to the first server of name that accepts. Throws what etcd_discover throws, or
 /// ServiceUnavailable listing each server and why it failed.
