@@ -77,7 +77,7 @@ TEST_CASE("subscripts and nested calls as arguments") {
   CHECK(as_call(nested).arguments.size() == 2);
 }
 
-TEST_CASE("None, True and False are literals; other names are not") {
+TEST_CASE("None, True and False are literals, and other names are not") {
   CHECK(literal("None") == Value());
   CHECK(literal("True") == Value(true));
   CHECK(literal("False") == Value(false));

@@ -54,7 +54,7 @@ TEST_CASE("after -- an expression may start with a dash") {
   CHECK(o.operands == std::vector<std::string>{"-5"});
 }
 
-TEST_CASE("TLS options turn TLS on; --cert needs --key") {
+TEST_CASE("TLS options turn TLS on, and --cert needs --key") {
   const Options o = parse({"ping", "--cacert", "ca.pem", "--cert", "c.pem", "--key", "k.pem", "h:1"});
   CHECK(o.tls.enabled);
   CHECK(o.tls.ca_file == "ca.pem");

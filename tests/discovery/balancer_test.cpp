@@ -141,7 +141,7 @@ TEST_CASE("an instance that recovers is used again once its backoff ends, and fo
   CHECK(balancer.state().empty());
 }
 
-TEST_CASE("no instance listed is ServiceNotFound; every instance failing is ServiceUnavailable naming each") {
+TEST_CASE("no instance listed is ServiceNotFound, and every instance failing is ServiceUnavailable naming each") {
   Balancer empty([] { return std::vector<ServiceAddress>{}; });
   CHECK_THROWS_AS(empty.connect(), ServiceNotFound);
 

@@ -133,7 +133,7 @@ bool is_closed(const std::exception_ptr& e) {
 
 }  // namespace
 
-TEST_CASE("a stopped server's client reconnects to another instance; old proxies throw StaleReference") {
+TEST_CASE("a stopped server's client reconnects to another instance, and old proxies throw StaleReference") {
   auto a = std::make_unique<Instance>();
   Instance b;
   const std::string a_name = a->name();
@@ -253,7 +253,7 @@ TEST_CASE("a server killed with SIGKILL mid-call: the call fails with Connection
   CHECK(client.epoch() == 2);
 }
 
-TEST_CASE("no instance to reconnect to: root() gives up after reconnect_wait naming the last error; close() ends it") {
+TEST_CASE("no instance to reconnect to: root() gives up after reconnect_wait naming the last error, and close() ends it") {
   auto a = std::make_unique<Instance>();
   ReconnectConfig config = quick();
   config.reconnect_wait = 300ms;

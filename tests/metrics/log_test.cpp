@@ -146,7 +146,7 @@ TEST_CASE("a connection's events reach its log hook with its id, on the server a
   server.stop();
 }
 
-TEST_CASE("a peer that breaks the protocol is logged as a warning on its connection; a refusal on none") {
+TEST_CASE("a peer that breaks the protocol is logged as a warning on its connection, and a refusal on none") {
   Collector log;
   ServerConfig cfg = metrics_server_config();
   cfg.log = log.handler();

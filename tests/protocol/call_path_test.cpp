@@ -197,7 +197,7 @@ TEST_CASE("call_path: an argument that cannot be encoded fails the call alone an
   CHECK(p.remote->call_path(name, {}, {}) == Value(0));
 }
 
-TEST_CASE("call_path_releasing: the arguments arrive whole and are released once sent; call_path keeps them") {
+TEST_CASE("call_path_releasing: the arguments arrive whole and are released once sent, and call_path keeps them") {
   RecorderPair p;
   const std::string name[] = {"method"};
   const Bytes big{std::string(3u << 20, 'x')};  // sent gathered, straight from the argument

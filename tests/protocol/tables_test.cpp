@@ -135,7 +135,7 @@ TEST_CASE("lent table: the caps refuse new objects only, and ids are never reuse
   CHECK_THROWS_AS(table.lend(a, LentTable::Caps{100, process_now}), Error);
 }
 
-TEST_CASE("lent table: a rollback undoes one lend of each object; take_all empties it") {
+TEST_CASE("lent table: a rollback undoes one lend of each object, and take_all empties it") {
   LentTable table;
   auto a = std::make_shared<Thing>();
   auto b = std::make_shared<Thing>();
@@ -202,7 +202,7 @@ TEST_CASE("serving requests: a seq in service cannot be taken again until its re
   CHECK(serving.size() == 2);
 }
 
-TEST_CASE("connection state: Open, then Closing on one thread, then Closed; the first close wins") {
+TEST_CASE("connection state: Open, then Closing on one thread, then Closed, and the first close wins") {
   ConnectionState state;
   CHECK(state.open());
   CHECK_FALSE(state.reason());

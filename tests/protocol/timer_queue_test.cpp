@@ -115,7 +115,7 @@ TEST_CASE("a cancelled timer does not run, and cancelling it again says it was n
   CHECK(*events == std::vector<int>{2});  // the cancelled one was due first: it would be here
 }
 
-TEST_CASE("re-arming an armed timer moves it; a cancelled timer can be armed again") {
+TEST_CASE("re-arming an armed timer moves it, and a cancelled timer can be armed again") {
   Record record;  // outlives the queue, whose end joins the thread that records
   auto queue = std::make_shared<TimerQueue>();
   Timer moved(queue, [&record] { record.add(1); });

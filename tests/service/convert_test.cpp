@@ -137,7 +137,7 @@ TEST_CASE("integers beyond int64 travel as BigInt and convert back only where th
   CHECK(from<double>(Value(BigInt{"100000000000000000000"})) == doctest::Approx(1e20));
 }
 
-TEST_CASE("floats accept ints and bools; complex accepts any number") {
+TEST_CASE("floats accept ints and bools, and complex accepts any number") {
   CHECK(from<double>(Value(2)) == 2.0);
   CHECK(from<float>(Value(0.5)) == 0.5f);
   CHECK(to(1.25) == Value(1.25));
@@ -147,7 +147,7 @@ TEST_CASE("floats accept ints and bools; complex accepts any number") {
   CHECK(to(std::complex<float>(1, -1)) == Value(std::complex<double>(1, -1)));
 }
 
-TEST_CASE("strings are str only; bytes are bytes only") {
+TEST_CASE("strings are str only, and bytes are bytes only") {
   CHECK(from<std::string>(Value("héllo")) == "héllo");
   CHECK(from<std::string_view>(Value("abc")) == "abc");
   CHECK(to(std::string("x")) == Value("x"));
@@ -220,7 +220,7 @@ TEST_CASE("optional maps None to nullopt, variant takes the first alternative th
   CHECK(conversion_error_of([] { from<V>(Value(1.5)); }) == "expected Union[int, str], got float");
 }
 
-TEST_CASE("Value passes through; ObjectPtr and RemoteRefPtr accept only their own kind or None") {
+TEST_CASE("Value passes through, and ObjectPtr and RemoteRefPtr accept only their own kind or None") {
   Value v = tup(1, "a");
   CHECK(from<Value>(v) == v);
   CHECK(from<ObjectPtr>(Value()) == nullptr);

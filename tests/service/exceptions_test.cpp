@@ -238,7 +238,7 @@ TEST_CASE("every service answers get_service_name and get_service_aliases as rpy
   CHECK(custom.root_object()->callattr("get_service_name", {}, {}) == Value("mine"));
 }
 
-TEST_CASE("the exposed prefix is configurable; an empty one takes names as they come") {
+TEST_CASE("the exposed prefix is configurable, and an empty one takes names as they come") {
   Service svc{Registry()};
   svc.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });
   SUBCASE("prefix_") {

@@ -137,7 +137,7 @@ TEST_CASE("names nobody exposed are denied, and nothing can be deleted") {
   CHECK_THROWS_AS(obj->delattr("nope"), AttributeError);
 }
 
-TEST_CASE("dir lists every exposed name; inspect lists methods with their signatures") {
+TEST_CASE("dir lists every exposed name, and inspect lists methods with their signatures") {
   Registry types = counter_types();
   ObjectPtr obj = types.lend(std::make_shared<Counter>());
   auto names = obj->dir();
@@ -150,7 +150,7 @@ TEST_CASE("dir lists every exposed name; inspect lists methods with their signat
   CHECK(methods[3].first == "__len__");
 }
 
-TEST_CASE("dunders defined with def drive repr, len and friends; undefined ones keep defaults") {
+TEST_CASE("dunders defined with def drive repr, len and friends, and undefined ones keep defaults") {
   Registry types = counter_types();
   auto counter = std::make_shared<Counter>();
   counter->value = 3;

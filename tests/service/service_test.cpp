@@ -58,7 +58,7 @@ Registry counter_types() {
 
 }  // namespace
 
-TEST_CASE("the root object calls free functions by name; rpyc's exposed_ prefix is the connection's to strip") {
+TEST_CASE("the root object calls free functions by name, and rpyc's exposed_ prefix is the connection's to strip") {
   Registry types = counter_types();
   Service calc = make_calc(types);
   ObjectPtr root = calc.root_object();

@@ -524,7 +524,7 @@ TEST_CASE("close wakes a thread blocked in read_exact or poll on a TLS stream") 
   CHECK_THROWS_AS(read_string(*server, 1), ConnectionClosed);
 }
 
-TEST_CASE("close sends close_notify; a stream cut without it reads as truncated") {
+TEST_CASE("close sends close_notify, and a stream cut without it reads as truncated") {
   auto [client, server] = tls_pair();
   client->write_all(bytes_of("abc"));
   SUBCASE("close") {
