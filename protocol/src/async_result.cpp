@@ -46,6 +46,10 @@ void AsyncResult::then(std::function<void(const AsyncResult&)> fn) const {
   fn(*this);
 }
 
+bool AsyncResult::cancel() const {
+  return connection_->impl_->settle_locally(call_, std::make_exception_ptr(Cancelled("the call was cancelled")));
+}
+
 void AsyncResult::set_expiry(std::chrono::milliseconds timeout) const {
   std::lock_guard lk(connection_->impl_->state_mutex);
   call_->expiry = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()

@@ -458,7 +458,7 @@ void detail::ConnectionImpl::oneway_request(Handler handler, detail::RequestBody
   }
   // A peer that listed `oneway` sends no reply; to any other (a Python peer) this is the
   // ordinary request, and its reply is dropped on arrival: nothing waits, nothing is kept.
-  const bool flagged = peer_oneway.load(std::memory_order_acquire);
+  const bool flagged = peer_has(Feature::oneway);
   const auto sent = flagged ? static_cast<Handler>(static_cast<std::int64_t>(handler) | oneway_handler_bit) : handler;
   try {
     send_request(sent, body, seq);
@@ -489,7 +489,7 @@ bool Connection::negotiate_extensions() {
   if (!impl_->config.enable_extensions) return false;
   try {
     Value reply = sync_request(Handler::hello, {Value(Bytes{"netref"}), Value(extension_version),
-                                                Value(tuple_of(std::string(feature_oneway)))});
+                                                detail::ConnectionImpl::our_features()});
     auto* t = reply.get_if<Tuple>();
     bool ok = t != nullptr && !t->items.empty() && t->items[0] == Value(Bytes{"netref"});
     if (ok) {
@@ -504,18 +504,31 @@ bool Connection::negotiate_extensions() {
 
 bool Connection::peer_is_netref() const noexcept { return impl_->peer_netref.load(std::memory_order_acquire); }
 
-bool Connection::peer_has_oneway() const noexcept { return impl_->peer_oneway.load(std::memory_order_acquire); }
+bool Connection::peer_has_oneway() const noexcept { return impl_->peer_has(Feature::oneway); }
+
+bool Connection::peer_has(Feature feature) const noexcept { return impl_->peer_has(feature); }
+
+Value detail::ConnectionImpl::our_features() {
+  Tuple names;
+  names.items.reserve(feature_names.size());
+  for (auto name : feature_names) names.items.emplace_back(std::string(name));
+  return Value(std::move(names));
+}
 
 void detail::ConnectionImpl::note_peer_features(const Value& features) noexcept {
   // Features are str; anything else in the list (or no list, from an older netref) is
   // ignored: a feature is used only when both sides named it.
   const auto* list = features.get_if<Tuple>();
   if (list == nullptr) return;
+  std::uint32_t listed = 0;
   for (const auto& item : list->items) {
-    if (const auto* name = item.get_if<std::string>(); name != nullptr && *name == feature_oneway) {
-      peer_oneway.store(true, std::memory_order_release);
+    const auto* name = item.get_if<std::string>();
+    if (name == nullptr) continue;
+    for (std::size_t i = 0; i < feature_names.size(); ++i) {
+      if (*name == feature_names[i]) listed |= 1u << i;
     }
   }
+  peer_features.fetch_or(listed, std::memory_order_acq_rel);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,17 +714,36 @@ void detail::ConnectionImpl::deliver(std::uint32_t seq, Value value, std::except
   }
   state_cv.notify_all();
   if (role != nullptr) role->after_release();
-  if (!callbacks.empty()) {
-    AsyncResult result(self->shared_from_this(), call);
-    for (auto& cb : callbacks) {
-      try {
-        cb(result);
-      } catch (...) {
-        // A user callback's failure is the user's; it must not kill the connection.
-        log_current_exception(LogLevel::error, "a then() callback");
-      }
+  run_then_callbacks(call, callbacks);
+}
+
+void detail::ConnectionImpl::run_then_callbacks(const std::shared_ptr<detail::PendingCall>& call,
+                                                std::vector<std::function<void(const AsyncResult&)>>& callbacks) {
+  if (callbacks.empty()) return;
+  AsyncResult result(self->shared_from_this(), call);
+  for (auto& cb : callbacks) {
+    try {
+      cb(result);
+    } catch (...) {
+      // A user callback's failure is the user's; it must not kill the connection.
+      log_current_exception(LogLevel::error, "a then() callback");
     }
   }
+}
+
+bool detail::ConnectionImpl::settle_locally(const std::shared_ptr<detail::PendingCall>& call, std::exception_ptr error) {
+  std::vector<std::function<void(const AsyncResult&)>> callbacks;
+  {
+    std::lock_guard lk(state_mutex);
+    if (call->done.load(std::memory_order_relaxed)) return false;
+    pending.forget(call->seq);  // its reply, if it comes, is late and dropped
+    callbacks.swap(call->callbacks);
+    if (call->metric_slot != detail::PendingCall::kUnmeasured) record_async(*call, error);
+    call->complete(Value(), std::move(error));
+  }
+  state_cv.notify_all();
+  run_then_callbacks(call, callbacks);
+  return true;
 }
 
 bool Connection::serve(std::chrono::milliseconds timeout) { return impl_->serve_once(deadline_after(timeout)); }

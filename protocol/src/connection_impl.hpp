@@ -225,7 +225,12 @@ struct ConnectionImpl {
   std::atomic<std::size_t> running_handlers{0};
 
   std::atomic<bool> peer_netref{false};
-  std::atomic<bool> peer_oneway{false};  // the peer listed `oneway` in hello; set once, never cleared
+  std::atomic<std::uint32_t> peer_features{0};  // bit per Feature the peer listed in hello; only ever set
+  bool peer_has(Feature feature) const noexcept {
+    return (peer_features.load(std::memory_order_acquire) & (1u << static_cast<unsigned>(feature))) != 0;
+  }
+  /// The features this build lists, as hello's third item.
+  static Value our_features();
   std::atomic<std::uint64_t> frames_in{0}, frames_out{0}, late_replies{0}, requests_served{0};
   std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
 
@@ -246,6 +251,12 @@ struct ConnectionImpl {
   /// ordinary request whose reply is dropped (counted in late_replies). Never waits on the peer
   /// beyond handing the bytes to the transport.
   void oneway_request(Handler handler, detail::RequestBody body);
+  /// Settles call with error here (cancel, local expiry) unless its reply already did; its
+  /// seq is forgotten, so the reply, if it comes, is dropped as late. True if it settled it.
+  bool settle_locally(const std::shared_ptr<detail::PendingCall>& call, std::exception_ptr error);
+  /// Runs a settled call's then-callbacks on this thread (no lock held, reader role released).
+  void run_then_callbacks(const std::shared_ptr<detail::PendingCall>& call,
+                          std::vector<std::function<void(const AsyncResult&)>>& callbacks);
   /// Records the features the peer listed in hello.
   void note_peer_features(const Value& features) noexcept;
   /// defer: queue the request without writing (it leaves with the next flush).

@@ -216,7 +216,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
       if (!config.enable_extensions) break;
       note_peer_features(optional_arg(2));
       peer_netref.store(true, std::memory_order_release);
-      return tuple_of(Bytes{"netref"}, extension_version, tuple_of(std::string(feature_oneway)));
+      return tuple_of(Bytes{"netref"}, extension_version, our_features());
     case Handler::callchain: {
       if (!config.enable_extensions) break;
       Args names = tuple_items(arg(1), "a call chain");

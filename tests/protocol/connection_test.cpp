@@ -275,6 +275,33 @@ TEST_CASE("a sync request times out, and its late reply is dropped") {
   CHECK(p.client->stats().pending_requests == 0);
 }
 
+TEST_CASE("cancel settles an async result at once with Cancelled, runs its then-callbacks, and drops the late reply") {
+  std::promise<void> gate;
+  auto root = std::make_shared<Thing>();
+  root->gate = gate.get_future().share();
+  Pair p(root);
+  auto r = p.client->root();
+  auto res = p.client->async_request(Handler::callattr, {Value(r), Value("block"), Value(Tuple{}), Value(Tuple{})});
+  int callbacks = 0;
+  res.then([&](const AsyncResult& done) {
+    ++callbacks;
+    CHECK_THROWS_AS(done.value(), Cancelled);
+  });
+  CHECK(res.cancel());
+  CHECK(callbacks == 1);  // on the cancelling thread, before cancel returns
+  CHECK(res.ready());
+  CHECK_FALSE(res.cancel());  // settled once
+  CHECK(p.client->stats().pending_requests == 0);
+  gate.set_value();
+  p.sync();
+  CHECK(p.client->stats().late_replies == 1);
+  CHECK(callbacks == 1);
+  auto answered = p.client->async_request(Handler::callattr, {Value(r), Value("add"), make_args(1, 2), Value(Tuple{})});
+  CHECK(as_int(answered.value()) == 3);
+  CHECK_FALSE(answered.cancel());  // too late: the value stays
+  CHECK(as_int(answered.value()) == 3);
+}
+
 TEST_CASE("closing fails every pending request with ConnectionClosed") {
   std::promise<void> gate;
   auto root = std::make_shared<Thing>();

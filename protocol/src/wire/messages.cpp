@@ -57,8 +57,8 @@ void encode_hello(Generation generation, std::uint32_t seq, Buffer& out) {
   put_tuple_header(3, out);
   put_bytes("netref", out);
   put_int(extension_version, out);
-  put_tuple_header(1, out);  // the features this build uses
-  put_str(feature_oneway, out);
+  put_tuple_header(feature_names.size(), out);  // the features this build uses
+  for (auto name : feature_names) put_str(name, out);
 }
 
 void encode_del(Generation generation, std::uint32_t seq, const IdPack& id, std::uint64_t count, Buffer& out) {

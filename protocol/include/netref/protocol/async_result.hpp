@@ -40,6 +40,11 @@ class NETREF_API AsyncResult {
   /// of an async request is none.
   void set_expiry(std::chrono::milliseconds timeout) const;
 
+  /// Gives up on the reply: if it has not arrived, the result settles now with Cancelled
+  /// (then-callbacks run on this thread) and a late reply is dropped. True if this call
+  /// settled it; false if it was already settled.
+  bool cancel() const;
+
   explicit operator bool() const noexcept { return static_cast<bool>(call_); }
 
  private:

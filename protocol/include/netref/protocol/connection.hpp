@@ -188,6 +188,8 @@ class NETREF_API Connection : public std::enable_shared_from_this<Connection> {
   /// True once the peer listed the `oneway` feature in hello: one-way calls then go out
   /// flagged and the peer sends no reply (RemoteRef::oneway_call_path).
   bool peer_has_oneway() const noexcept;
+  /// True once the peer listed feature in hello (and so did we): it is used only then.
+  bool peer_has(Feature feature) const noexcept;
 
   /// Serves one incoming message (request or reply) arriving within timeout (negative:
   /// forever). True if one was served. Throws ConnectionClosed once the link is gone.

@@ -1,6 +1,8 @@
 #pragma once
 /// RPyC's protocol constants (rpyc/core/consts.py) and netref's extension handlers.
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace netref {
 
@@ -35,8 +37,17 @@ inline constexpr std::int64_t exc_stop_iteration = 1;
 /// The extension protocol version this build speaks in `hello`.
 inline constexpr std::int64_t extension_version = 1;
 
-/// The features this build lists in `hello` (a tuple of str); each side uses a feature only
-/// when both listed it. Python peers list nothing: they answer hello with an exception.
+/// The extension features a netref peer may list in `hello` (a tuple of str). Each side uses
+/// a feature only when both listed it; Python peers list nothing (they answer hello with an
+/// exception) and get plain rpyc. CALLCHAIN, GETCHAIN and DEL batches need only hello.
+enum class Feature : std::uint8_t {
+  oneway,  ///< requests flagged one-way get no reply (oneway_handler_bit)
+};
+
+/// Each Feature's name in hello, indexed by the enum; the features this build lists.
+inline constexpr std::array<std::string_view, 1> feature_names = {"oneway"};
+
+/// The name of the `oneway` feature.
 inline constexpr const char* feature_oneway = "oneway";
 
 /// One-way requests (feature `oneway`): CALL, CALLATTR or CALLCHAIN with this bit added to

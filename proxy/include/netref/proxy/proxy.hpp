@@ -280,6 +280,8 @@ class NETREF_API AsyncCall {
   void then(std::function<void(const AsyncCall&)> fn) const {
     result_.then([fn = std::move(fn)](const AsyncResult& r) { fn(AsyncCall(r)); });
   }
+  /// Gives up on the reply: settles with Cancelled unless it already arrived (AsyncResult::cancel).
+  bool cancel() const { return result_.cancel(); }
   /// Gives up waiting after timeout from now.
   void set_expiry(std::chrono::milliseconds timeout) const { result_.set_expiry(timeout); }
   const AsyncResult& result() const noexcept { return result_; }

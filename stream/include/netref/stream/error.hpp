@@ -55,4 +55,10 @@ class NETREF_API Timeout : public Error {
   using Error::Error;
 };
 
+/// The caller cancelled the call (AsyncResult::cancel) before its reply arrived.
+class NETREF_API Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace netref
