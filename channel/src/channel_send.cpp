@@ -118,7 +118,8 @@ void Channel::append_frame_locked(std::span<const std::span<const std::uint8_t>>
   queue_.push_back(kTerminator);
   if (frame_per_write_) queue_ends_.push_back(queue_.size());
   queued_.fetch_add(total, std::memory_order_relaxed);
-  queued_total_ += total;
+  queued_total_.fetch_add(total, std::memory_order_relaxed);
+  send_state_.fetch_or(kBacklog, std::memory_order_acq_rel);
 }
 
 void Channel::enqueue(std::span<const std::uint8_t> payload) {
@@ -146,19 +147,19 @@ Flush Channel::send_nowait(std::span<const std::span<const std::uint8_t>> parts)
   const auto body = frame_body(parts, flag, packed);
   const std::size_t size = size_of(body);
   const std::size_t total = kHeaderBytes + size + 1;
-  bool direct;
-  {
-    std::lock_guard lk(out_mutex_);
-    direct = !writer_busy_ && queue_.empty() && writing_head_ == writing_.size();
-    if (!direct) {
+  // Nobody writes and nothing waits: this thread takes the writer role without the lock.
+  std::uint8_t idle = 0;
+  if (!send_state_.compare_exchange_strong(idle, kWriter, std::memory_order_acquire, std::memory_order_relaxed)) {
+    {
+      std::lock_guard lk(out_mutex_);
       append_frame_locked(body, flag);
-      if (writer_busy_) return Flush::busy;  // the writer looks at the queue before it leaves
-    } else {
-      queued_total_ += total;
+      const auto before = send_state_.fetch_or(kWriter, std::memory_order_acq_rel);
+      // The writer sees the backlog before it leaves.
+      if ((before & kWriter) != 0) return Flush::busy;
     }
-    writer_busy_ = true;
+    return write_queued();
   }
-  if (!direct) return write_queued();
+  queued_total_.fetch_add(total, std::memory_order_relaxed);
   // Nothing queued before it: straight from the caller's bytes, copying only what the
   // transport does not take now.
   const auto header = header_of(size, flag);
@@ -173,7 +174,7 @@ Flush Channel::send_nowait(std::span<const std::span<const std::uint8_t>> parts)
     sent = stream_->write_some(pieces);
   } catch (...) {
     std::lock_guard lk(out_mutex_);
-    writer_busy_ = false;
+    send_state_.fetch_and(static_cast<std::uint8_t>(~kWriter), std::memory_order_acq_rel);
     throw;
   }
   written_total_.fetch_add(sent, std::memory_order_relaxed);
@@ -192,17 +193,23 @@ Flush Channel::send_nowait(std::span<const std::span<const std::uint8_t>> parts)
     if (frame_per_write_) writing_ends_.push_back(writing_.size());
     std::lock_guard lk(out_mutex_);
     queued_.fetch_add(total - sent, std::memory_order_relaxed);
+    send_state_.fetch_or(kBacklog, std::memory_order_acq_rel);
     try {
       send_lease_.cover(queued_.load(std::memory_order_relaxed));
     } catch (...) {
-      writer_busy_ = false;
+      send_state_.fetch_and(static_cast<std::uint8_t>(~kWriter), std::memory_order_acq_rel);
       stream_->close();  // part of a frame is out: the stream cannot carry another one
       throw;
     }
     release_writer_locked(/*bytes_left=*/true);
     return Flush::blocked;
   }
-  return write_queued();  // carry what others queued meanwhile
+  // All of it went: leave as we came, unless others queued meanwhile (then carry it).
+  std::uint8_t writing = kWriter;
+  if (send_state_.compare_exchange_strong(writing, 0, std::memory_order_release, std::memory_order_relaxed)) {
+    return Flush::done;
+  }
+  return write_queued();
 }
 
 Flush Channel::write_queued() {
@@ -237,7 +244,7 @@ Flush Channel::write_queued() {
       sent = stream_->write_some(std::span<const std::span<const std::uint8_t>>(&rest, 1));
     } catch (...) {
       std::lock_guard lk(out_mutex_);
-      writer_busy_ = false;
+      send_state_.fetch_and(static_cast<std::uint8_t>(~kWriter), std::memory_order_acq_rel);
       throw;
     }
     writing_head_ += sent;
@@ -253,23 +260,26 @@ Flush Channel::write_queued() {
 }
 
 void Channel::release_writer_locked(bool bytes_left) {
-  writer_busy_ = false;
+  // Under out_mutex_ with the role held, no other thread changes the state meanwhile.
+  send_state_.store(bytes_left ? kBacklog : 0, std::memory_order_release);
   if (stall_since_ != kNever && written_total_.load(std::memory_order_relaxed) >= stall_mark_) {
     stall_since_ = kNever;  // the backlog of the last stall is out
   }
   if (bytes_left && stall_since_ == kNever) {
     stall_since_ = Clock::now();
-    stall_mark_ = queued_total_;
+    stall_mark_ = queued_total_.load(std::memory_order_relaxed);
   }
   if (!bytes_left) send_lease_.cover(0);
 }
 
 Flush Channel::flush() {
+  if (send_state_.load(std::memory_order_acquire) == 0) return Flush::done;
   {
     std::lock_guard lk(out_mutex_);
-    if (writer_busy_) return Flush::busy;
-    if (queue_.empty() && writing_head_ == writing_.size()) return Flush::done;
-    writer_busy_ = true;
+    const auto state = send_state_.load(std::memory_order_relaxed);
+    if ((state & kWriter) != 0) return Flush::busy;
+    if ((state & kBacklog) == 0) return Flush::done;
+    send_state_.store(kWriter | kBacklog, std::memory_order_relaxed);
   }
   return write_queued();
 }

@@ -536,10 +536,12 @@ void detail::ConnectionImpl::note_peer_features(const Value& features) noexcept 
 
 bool detail::ConnectionImpl::wait_for(const std::shared_ptr<detail::PendingCall>& call, Clock::time_point deadline) {
   std::unique_lock lk(state_mutex);
-  for (;;) {
+  // The clock is read only from the second turn on: the caller has just set the deadline,
+  // and a read honours it by itself.
+  for (bool first = true;; first = false) {
     if (call->done.load(std::memory_order_relaxed)) return true;
     if (!state.open()) return call->done.load(std::memory_order_relaxed);  // fail() completes every pending call
-    if (Clock::now() >= deadline) return false;
+    if (!first && Clock::now() >= deadline) return false;
     if (!reader_busy) {
       reader_busy = true;
       lk.unlock();

@@ -231,7 +231,12 @@ class NETREF_API Channel {
   ChannelConfig config_;
   mutable std::mutex out_mutex_;
   std::vector<std::uint8_t> queue_;    // frames queued, not yet taken by a writer (out_mutex_)
-  bool writer_busy_ = false;           // a thread holds the writer role (out_mutex_)
+  // The writer role and whether bytes wait: kWriter while a thread holds the role, kBacklog
+  // while queue_ or writing_ holds bytes. Every change is made under out_mutex_ except the
+  // uncontended send's two: 0 -> kWriter as it starts, kWriter -> 0 as it ends with nothing
+  // left (a compare-exchange each, so one send takes no lock).
+  static constexpr std::uint8_t kWriter = 1, kBacklog = 2;
+  std::atomic<std::uint8_t> send_state_{0};
   std::vector<std::uint8_t> writing_;  // the writer's bytes, [writing_head_, end) still to go
   std::size_t writing_head_ = 0;       // (both: writer role)
   // Where each frame in queue_ / writing_ ends, kept only when the stream wants one frame per
@@ -241,7 +246,7 @@ class NETREF_API Channel {
   std::vector<std::size_t> writing_ends_;  // (writer role)
   std::size_t writing_frame_ = 0;
   std::atomic<std::size_t> queued_{0};            // queue_ plus what writing_ has left
-  std::uint64_t queued_total_ = 0;                // bytes ever queued (out_mutex_)
+  std::atomic<std::uint64_t> queued_total_{0};    // bytes ever queued
   std::atomic<std::uint64_t> written_total_{0};   // bytes ever written
   std::atomic<std::uint64_t> writes_{0};          // writes that carried bytes (writer role)
   // The stall clock: set when a write found the transport full, cleared once every byte
