@@ -49,6 +49,10 @@ thread_local FrameBuffer* gathering = nullptr;
 // brine::encode(v, out), except that a large bytes or str, while this thread's message
 // gathers and has not gathered one yet, gets only its head written: its body is recorded.
 void encode_plain(const Value& v, std::vector<std::uint8_t>& out) {
+  if (const auto* i = v.get_if<std::int64_t>()) {  // the commonest argument: no encoder needed
+    wire::put_int(*i, out);
+    return;
+  }
   if (gathering != nullptr && gathering->gathered.empty()) {
     std::string_view body;
     if (const auto* b = v.get_if<Bytes>()) {
@@ -267,7 +271,7 @@ void detail::ConnectionImpl::box_args(std::span<const Value> args, std::vector<s
                                 std::vector<const Object*>& lent_now) {
   bool plain = true;
   for (const auto& a : args) {
-    if (!brine::dumpable(a)) {
+    if (a.kind() != Value::Kind::integer && !brine::dumpable(a)) {
       plain = false;
       break;
     }

@@ -20,16 +20,21 @@ void fail_length(std::size_t n, const char* what) {
 void fail_utf8() { throw ProtocolError("brine: a str holds invalid UTF-8 (send it as Bytes)"); }
 
 void put_int_text(std::int64_t i, Buffer& out) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, i);
-  const auto n = static_cast<std::size_t>(r.ptr - buf);
-  // One size change for tag, length and digits (an int is in every message: the seq).
-  const std::size_t at = out.size();
-  out.resize(at + 2 + n);
-  std::uint8_t* p = out.data() + at;
-  p[0] = tag::int_l1;
-  p[1] = static_cast<std::uint8_t>(n);
-  std::memcpy(p + 2, buf, n);
+  // Tag, length and digits built right to left in one small array, then appended at once:
+  // an int is in every message (the seq).
+  std::uint8_t text[24];
+  std::uint8_t* const end = text + sizeof text;
+  std::uint8_t* p = end;
+  std::uint64_t magnitude = i < 0 ? 0 - static_cast<std::uint64_t>(i) : static_cast<std::uint64_t>(i);
+  do {
+    *--p = static_cast<std::uint8_t>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude != 0);
+  if (i < 0) *--p = '-';
+  const auto n = static_cast<std::uint8_t>(end - p);
+  *--p = n;
+  *--p = tag::int_l1;
+  out.insert(out.end(), p, end);
 }
 
 void put_u64(std::uint64_t v, Buffer& out) {
