@@ -3,6 +3,7 @@
 
 #include <limits>
 
+#include "netref/protocol/detail/item_vectors.hpp"
 #include "netref/stream/error.hpp"
 #include "wire/decimal.hpp"
 #include "wire/tags.hpp"
@@ -58,6 +59,7 @@ bool BoxedReader::plain_value(Value& out) {
     std::size_t n = 0;
     if (p_.open_tuple(t, start.pos, n)) {
       Tuple tuple;
+      tuple.items = take_item_vector();  // the handler gives it back (a call allocates none)
       tuple.items.reserve(n);
       bool ok = true;
       for (std::size_t i = 0; ok && i < n; ++i) ok = plain_value(tuple.items.emplace_back());

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "netref/protocol/detail/identity_hash.hpp"
+#include "netref/protocol/detail/item_vectors.hpp"
 #include "netref/service/convert.hpp"
 #include "type_table.hpp"
 
@@ -172,7 +173,11 @@ Value BoundObject::call(Args args, Kwargs kwargs) {
 Value BoundObject::callattr(std::string_view name, Args args, Kwargs kwargs) {
   const Member& m = require(name);
   const ConvertContext ctx = context();
-  if (m.is_method()) return call_records(m.overloads, instance_.get(), ctx, args, kwargs);
+  if (m.is_method()) {
+    Value result = call_records(m.overloads, instance_.get(), ctx, args, kwargs);
+    detail::give_back_item_vector(args);  // for the next request's arguments on this thread
+    return result;
+  }
   return call_value(invoke_getter(m, instance_.get(), ctx), std::move(args), std::move(kwargs));
 }
 

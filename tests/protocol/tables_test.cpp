@@ -80,15 +80,57 @@ TEST_CASE("pending calls: an unanswered message's seq never collides with a call
   CHECK(calls.take(0) == nullptr);
 }
 
-TEST_CASE("pending calls: a reused map node keeps no stale call") {
+TEST_CASE("pending calls: a taken call leaves nothing behind in its slot") {
   PendingCalls calls(0);
   auto first = new_call();
   calls.add(first);
-  CHECK(calls.take(0) == first);   // its node is kept for the next call
+  CHECK(calls.take(0) == first);
   auto second = new_call();
   CHECK(calls.add(second) == 1);
   CHECK(calls.take(1) == second);
-  CHECK(first.use_count() == 1);   // the spare node does not hold the earlier call
+  CHECK(first.use_count() == 1);   // the table holds no earlier call
+  CHECK(second.use_count() == 1);
+}
+
+TEST_CASE("pending calls: a call whose ring slot an older call holds overflows, and every call is found") {
+  PendingCalls calls(0);
+  auto stuck = new_call();
+  calls.add(stuck);  // seq 0 stays in flight (a callback that never answers)
+  std::vector<std::shared_ptr<PendingCall>> later;
+  // Three times round the ring: seqs 128, 256 and 384 land on seq 0's slot.
+  for (std::size_t i = 1; i <= 3 * PendingCalls::kRingSlots; ++i) {
+    later.push_back(new_call());
+    CHECK(calls.add(later.back()) == i);
+  }
+  CHECK(calls.size() == 1 + 3 * PendingCalls::kRingSlots);
+  CHECK_FALSE(calls.issued_earlier(PendingCalls::kRingSlots));  // awaited, from the overflow
+  // Take them out of order: the overflowing ones, then the rest, then the stuck one.
+  CHECK(calls.take(2 * PendingCalls::kRingSlots) == later[2 * PendingCalls::kRingSlots - 1]);
+  for (std::size_t i = 1; i <= 3 * PendingCalls::kRingSlots; ++i) {
+    if (i == 2 * PendingCalls::kRingSlots) continue;
+    CHECK(calls.take(static_cast<std::uint32_t>(i)) == later[i - 1]);
+  }
+  CHECK(calls.take(2 * PendingCalls::kRingSlots) == nullptr);  // taken once
+  CHECK(calls.size() == 1);
+  CHECK(calls.issued_earlier(PendingCalls::kRingSlots));        // answered: a reply now is late
+  CHECK(calls.take(0) == stuck);
+  CHECK(calls.size() == 0);
+  for (const auto& call : later) CHECK(call.use_count() == 1);
+}
+
+TEST_CASE("pending calls: take_all returns the ring's and the overflow's calls") {
+  PendingCalls calls(5);
+  auto a = new_call();
+  auto b = new_call();
+  calls.add(a);                                        // seq 5
+  for (std::size_t i = 0; i < PendingCalls::kRingSlots - 1; ++i) calls.issue_unanswered();
+  calls.add(b);                                        // seq 5 + kRingSlots: a's slot
+  auto all = calls.take_all();
+  CHECK(all.size() == 2);
+  CHECK(all.at(5) == a);
+  CHECK(all.at(static_cast<std::uint32_t>(5 + PendingCalls::kRingSlots)) == b);
+  CHECK(calls.size() == 0);
+  CHECK(calls.take(5) == nullptr);
 }
 
 TEST_CASE("lent table: an object has one id however often it is lent, and goes at its last release") {

@@ -6,51 +6,71 @@
 
 namespace netref::detail {
 
+bool PendingCalls::awaited(std::uint32_t seq) const noexcept {
+  const Slot* slot = slot_of(seq);
+  if (slot != nullptr && slot->call && slot->seq == seq) return true;
+  return !overflow_.empty() && overflow_.count(seq) != 0;
+}
+
 std::uint32_t PendingCalls::next_free_seq() noexcept {
   std::uint32_t seq = next_seq_++;
-  while (calls_.count(seq) != 0) seq = next_seq_++;  // wrapped onto a call still in flight
+  while (size_ != 0 && awaited(seq)) seq = next_seq_++;  // wrapped onto a call still in flight
   ++issued_;
   return seq;
 }
 
 std::uint32_t PendingCalls::add(std::shared_ptr<PendingCall> call) {
+  if (!ring_) ring_ = std::make_unique<Slot[]>(kRingSlots);
   const std::uint32_t seq = next_free_seq();
   call->seq = seq;
-  if (spare_node_.empty()) {
-    calls_.emplace(seq, std::move(call));
+  Slot& slot = *slot_of(seq);
+  if (!slot.call) {
+    slot.seq = seq;
+    slot.call = std::move(call);
   } else {
-    spare_node_.key() = seq;
-    spare_node_.mapped() = std::move(call);
-    calls_.insert(std::move(spare_node_));
+    overflow_.emplace(seq, std::move(call));
   }
+  ++size_;
   return seq;
 }
 
 std::uint32_t PendingCalls::issue_unanswered() noexcept { return next_free_seq(); }
 
-std::shared_ptr<PendingCall> PendingCalls::take(std::uint32_t seq) {
-  auto it = calls_.find(seq);
-  if (it == calls_.end()) return nullptr;
-  auto node = calls_.extract(it);
-  auto call = std::move(node.mapped());
-  if (spare_node_.empty()) spare_node_ = std::move(node);
+std::shared_ptr<PendingCall> PendingCalls::take(std::uint32_t seq) noexcept {
+  if (Slot* slot = slot_of(seq); slot != nullptr && slot->call && slot->seq == seq) {
+    --size_;
+    return std::move(slot->call);  // leaves the slot free
+  }
+  if (overflow_.empty()) return nullptr;
+  auto it = overflow_.find(seq);
+  if (it == overflow_.end()) return nullptr;
+  auto call = std::move(it->second);
+  overflow_.erase(it);
+  --size_;
   return call;
 }
 
 void PendingCalls::restart_at(std::uint32_t seq) {
-  if (!calls_.empty()) throw std::logic_error("the next seq can change only while no call awaits a reply");
+  if (size_ != 0) throw std::logic_error("the next seq can change only while no call awaits a reply");
   next_seq_ = seq;
   issued_ = 0;
 }
 
-void PendingCalls::forget(std::uint32_t seq) noexcept { calls_.erase(seq); }
-
 bool PendingCalls::issued_earlier(std::uint32_t seq) const noexcept {
-  if (calls_.count(seq) != 0) return false;
+  if (awaited(seq)) return false;
   const std::uint32_t age = next_seq_ - 1 - seq;  // unsigned: right across the wrap
   return issued_ != 0 && age < issued_;
 }
 
-PendingCalls::Map PendingCalls::take_all() noexcept { return std::exchange(calls_, {}); }
+PendingCalls::Map PendingCalls::take_all() {
+  Map all = std::exchange(overflow_, {});
+  if (ring_) {
+    for (std::size_t i = 0; i < kRingSlots; ++i) {
+      if (ring_[i].call) all.emplace(ring_[i].seq, std::move(ring_[i].call));
+    }
+  }
+  size_ = 0;
+  return all;
+}
 
 }  // namespace netref::detail

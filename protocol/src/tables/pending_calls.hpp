@@ -54,10 +54,17 @@ struct PendingCall {
 };
 
 /// Seqs and the calls awaiting their replies. Seqs count up from a first one and wrap at
-/// 2^32, skipping any still in flight. Not locked: the connection holds its state lock.
+/// 2^32, skipping any still in flight. A call is filed in a ring slot chosen by its seq
+/// (seqs are issued in order, so the calls in flight mostly fill distinct slots): filing and
+/// taking are an index, with no hashing or allocation. A call whose slot is still held by an
+/// older call in flight goes to an overflow map. The ring is allocated with the first call,
+/// so a connection that never calls costs nothing. Not locked: the connection holds its
+/// state lock.
 class PendingCalls {
  public:
   using Map = std::unordered_map<std::uint32_t, std::shared_ptr<PendingCall>>;
+  /// Ring slots: more than the deepest usual window of outstanding calls.
+  static constexpr std::size_t kRingSlots = 128;
 
   explicit PendingCalls(std::uint32_t first_seq) noexcept : next_seq_(first_seq) {}
 
@@ -66,23 +73,30 @@ class PendingCalls {
   /// Issues a seq for a message that gets no reply (DEL, CLOSE); a reply to it is late.
   std::uint32_t issue_unanswered() noexcept;
   /// The call awaiting seq's reply, taken out of the table; null when none awaits it.
-  std::shared_ptr<PendingCall> take(std::uint32_t seq);
+  std::shared_ptr<PendingCall> take(std::uint32_t seq) noexcept;
   /// Drops seq's call (it timed out, or its request was never sent).
-  void forget(std::uint32_t seq) noexcept;
+  void forget(std::uint32_t seq) noexcept { take(seq); }
   /// True if seq is one we issued that no call awaits any more (a timed-out call, a DEL):
   /// its reply is late, not forged. Looks back 2^32 seqs at most.
   bool issued_earlier(std::uint32_t seq) const noexcept;
   /// The next seq issued is seq. Only while no call awaits a reply (throws otherwise).
   void restart_at(std::uint32_t seq);
   /// Every call still awaiting a reply, taken out (the connection is closing).
-  Map take_all() noexcept;
-  std::size_t size() const noexcept { return calls_.size(); }
+  Map take_all();
+  std::size_t size() const noexcept { return size_; }
 
  private:
+  struct Slot {
+    std::uint32_t seq = 0;
+    std::shared_ptr<PendingCall> call;  // null: free
+  };
+  Slot* slot_of(std::uint32_t seq) const noexcept { return ring_ ? &ring_[seq % kRingSlots] : nullptr; }
+  bool awaited(std::uint32_t seq) const noexcept;
   std::uint32_t next_free_seq() noexcept;
 
-  Map calls_;
-  Map::node_type spare_node_;  // the last answered call's node: a call allocates no node
+  std::unique_ptr<Slot[]> ring_;
+  Map overflow_;  // calls whose ring slot an older call still held
+  std::size_t size_ = 0;
   std::uint32_t next_seq_;
   std::uint64_t issued_ = 0;
 };
