@@ -136,6 +136,11 @@ std::vector<Value> read_wrapped(wire::Parser& p, const char* what, std::size_t a
 bool is_valid_utf8(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
+  if (s.size() < 8) {  // a name: any byte past ASCII sends it the long way
+    unsigned char high = 0;
+    for (const auto* q = p; q != end; ++q) high |= *q;
+    if (high < 0x80) return true;
+  }
   while (p != end) {
     // ASCII fast path, 8 bytes at a time.
     while (end - p >= 8) {

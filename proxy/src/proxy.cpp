@@ -40,11 +40,7 @@ Value walk(Value current, std::span<const std::string> names, std::size_t count)
 
 }  // namespace
 
-Proxy Proxy::attr(std::string_view name) const {
-  Proxy p(target_, path_.with(name));
-  p.timeout_ = timeout_;
-  return p;
-}
+Proxy Proxy::attr(std::string_view name) const { return Proxy(*this, name); }
 
 RemoteRefPtr Proxy::remote() const {
   Value v = resolve();

@@ -207,6 +207,9 @@ class NETREF_API Proxy {
  private:
   friend class AsyncCall;
   Proxy(Value target, detail::AttrPath path) : target_(std::move(target)), path_(std::move(path)) {}
+  // attr(): the parent's target and path and one more name, each built in place.
+  Proxy(const Proxy& parent, std::string_view name)
+      : target_(parent.target_), path_(parent.path_.with(name)), timeout_(parent.timeout_) {}
   template <class... Ts>
   static constexpr bool has_keywords = (std::is_same_v<std::decay_t<Ts>, KeywordArg> || ...);
   /// A positional argument as the Value it travels as.
