@@ -360,8 +360,9 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     detail::ConnectionImpl& impl;
     std::uint32_t seq;
     ~SeqGuard() {
+      if (impl.serving.end_unlocked(seq)) return;
       std::lock_guard lk(impl.state_mutex);
-      impl.serving.end(seq);
+      impl.serving.end_locked(seq);
     }
   } seq_guard{*this, seq};
   // An error ends the request: its reply, or for a one-way request only its count.

@@ -244,6 +244,22 @@ TEST_CASE("serving requests: a seq in service cannot be taken again until its re
   CHECK(serving.size() == 2);
 }
 
+TEST_CASE("serving requests: past the lock-free slots, seqs spill over and end under the lock, seq 0 included") {
+  ServingRequests serving;
+  for (std::uint32_t seq = 0; seq < ServingRequests::kSlots + 3; ++seq) serving.begin(seq);
+  CHECK(serving.size() == ServingRequests::kSlots + 3);
+  CHECK_THROWS_AS(serving.begin(0), ProtocolError);                        // in a slot
+  CHECK_THROWS_AS(serving.begin(ServingRequests::kSlots + 1), ProtocolError);  // spilled
+  CHECK(serving.end_unlocked(0));
+  CHECK_FALSE(serving.end_unlocked(ServingRequests::kSlots + 1));  // not in a slot: the caller locks
+  serving.end_locked(ServingRequests::kSlots + 1);
+  CHECK(serving.size() == ServingRequests::kSlots + 1);
+  serving.begin(ServingRequests::kSlots + 1);  // back, into the slot seq 0 left
+  CHECK(serving.end_unlocked(ServingRequests::kSlots + 1));
+  serving.begin(0);
+  CHECK(serving.size() == ServingRequests::kSlots + 2);
+}
+
 TEST_CASE("connection state: Open, then Closing on one thread, then Closed, and the first close wins") {
   ConnectionState state;
   CHECK(state.open());
