@@ -11,6 +11,7 @@
 /// items decide) are the netref's items fetched, once per call, and checked; then the chosen
 /// overload converts its arguments once, from those same fetched items.
 #include "netref/export.hpp"
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <functional>
@@ -74,6 +75,12 @@ struct CallFrame {
   /// The record being tried is the last candidate: it may take (move) the contents of args
   /// and kwargs while converting them, since no other overload will read them again.
   bool consume = false;
+  /// The argument slots check bound for bound_record, kept so that invoke, which follows
+  /// for the same record, need not bind them again (records of up to kKeptSlots - 1
+  /// parameters).
+  static constexpr std::size_t kKeptSlots = 8;
+  std::array<const Value*, kKeptSlots> bound{};
+  const struct FunctionRecord* bound_record = nullptr;
 };
 
 /// One bound callable. Immutable once made; shared by every call on every thread.
@@ -311,7 +318,12 @@ bool load_arguments(const FunctionRecord& record, CallFrame& frame, Casters& cas
 template <class... A>
 Fit check_record(const FunctionRecord& record, CallFrame& frame, bool fetch) {
   std::array<const Value*, sizeof...(A) + 1> slots{};
+  frame.bound_record = nullptr;
   if (!bind_arguments(record, frame, slots.data())) return Fit::no;
+  if constexpr (sizeof...(A) + 1 <= CallFrame::kKeptSlots) {
+    std::copy(slots.begin(), slots.end(), frame.bound.begin());
+    frame.bound_record = &record;
+  }
   FitCheck check{frame.ctx, fetch, {}};
   Fit out = Fit::yes;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -328,10 +340,14 @@ Fit check_record(const FunctionRecord& record, CallFrame& frame, bool fetch) {
 
 template <class Fn, class R, class Klass, class Self, class... A>
 bool invoke_record(const FunctionRecord& record, CallFrame& frame) {
-  std::array<const Value*, sizeof...(A) + 1> slots{};
-  if (!bind_arguments(record, frame, slots.data())) return false;
+  std::array<const Value*, sizeof...(A) + 1> own_slots{};
+  const Value** slots = own_slots.data();
+  if constexpr (sizeof...(A) + 1 <= CallFrame::kKeptSlots) {
+    if (frame.bound_record == &record) slots = frame.bound.data();  // check bound them just now
+  }
+  if (slots == own_slots.data() && !bind_arguments(record, frame, slots)) return false;
   std::tuple<ArgCaster<A>...> casters;
-  if (!load_arguments(record, frame, casters, slots.data(), std::index_sequence_for<A...>{})) return false;
+  if (!load_arguments(record, frame, casters, slots, std::index_sequence_for<A...>{})) return false;
   Fn& fn = *static_cast<Fn*>(record.callable.get());
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     if constexpr (std::is_void_v<Self>) {
