@@ -70,6 +70,10 @@ class Parser {
     } else {
       return reject(Problem::not_a_tuple, at, t);
     }
+    return open_counted_tuple(at, n);
+  }
+  /// The rest of open_tuple, once the count n is known.
+  [[gnu::always_inline]] bool open_counted_tuple(std::size_t at, std::size_t n) {
     if (depth_ + 1 > max_depth_) return reject(Problem::depth, at);
     if (n > left()) return reject(Problem::count, at, 0, n);
     if (items_ + n > max_items_) return reject(Problem::items_budget, at, 0, n);
