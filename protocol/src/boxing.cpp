@@ -392,7 +392,12 @@ RemoteRefPtr detail::ConnectionImpl::import_ref(IdPack id) {
 void detail::ConnectionImpl::resolve(std::span<const detail::RefSlot> refs) {
   for (const auto& ref : refs) {
     if (ref.label == Label::local_ref) {
-      *ref.slot = lent_value(ref.type_name, ref.object_id);
+      bool found;
+      {
+        std::lock_guard lk(tables_mutex);  // the slot holds None: nothing is destroyed under the lock
+        found = lent.put_value(ref.object_id, ref.type_name, *ref.slot);
+      }
+      if (!found) throw_no_such_object(ref.object_id);
     } else {
       *ref.slot = Value(import_ref(IdPack{std::string(ref.type_name), ref.type_id, ref.object_id}));
     }

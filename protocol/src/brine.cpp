@@ -150,6 +150,11 @@ bool is_valid_utf8(std::string_view s) noexcept {
       p += 8;
     }
     if (p == end) break;
+    if (end - p < 8) {  // an ASCII tail in one pass
+      unsigned char high = 0;
+      for (const auto* q = p; q != end; ++q) high |= *q;
+      if (high < 0x80) break;
+    }
     unsigned char c = *p;
     if (c < 0x80) {
       ++p;

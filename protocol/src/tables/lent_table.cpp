@@ -71,6 +71,17 @@ Value LentTable::find_value(std::uint64_t id, std::string_view type_name) const 
   return Value(entry->second.object);
 }
 
+bool LentTable::put_value(std::uint64_t id, std::string_view type_name, Value& out) const {
+  auto entry = entries_.find(id);
+  if (entry == entries_.end() || entry->second.object->type_name() != type_name) return false;
+  if (entry->second.forwarded) {
+    out.storage().emplace<RemoteRefPtr>(entry->second.forwarded);
+  } else {
+    out.storage().emplace<ObjectPtr>(entry->second.object);
+  }
+  return true;
+}
+
 ObjectPtr LentTable::release(std::uint64_t id, std::uint64_t count) {
   auto entry = entries_.find(id);
   if (entry == entries_.end()) throw ProtocolError("release of unknown object id " + std::to_string(id));

@@ -79,6 +79,9 @@ class LentTable {
   /// What the peer means when it sends back the id: the object, or for a forwarder the
   /// netref it forwards (the original, not a wrapper); None when find finds nothing.
   Value find_value(std::uint64_t id, std::string_view type_name) const;
+  /// find_value written straight into out (a request's slot); false, out untouched, when
+  /// find finds nothing.
+  bool put_value(std::uint64_t id, std::string_view type_name, Value& out) const;
   /// The peer released count of its references to id: the object, if that was the last.
   /// Throws ProtocolError for an id not lent or more releases than lends.
   ObjectPtr release(std::uint64_t id, std::uint64_t count);

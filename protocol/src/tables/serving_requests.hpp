@@ -13,12 +13,12 @@ namespace netref::detail {
 
 /// Seqs of the peer's requests in service. A seq still in service must not be taken by
 /// another request: both replies would carry it, and the peer would take the first for the
-/// other's answer (docs/FAULTS.md R5). Few at once (nested callbacks): the first few sit in
+/// other's answer (docs/FAULTS.md R5). Few at once (nested callbacks): the first four sit in
 /// slots a request's end clears without the connection's lock (end_unlocked); more spill
 /// into a vector under it.
 class ServingRequests {
  public:
-  static constexpr std::size_t kSlots = 8;
+  static constexpr std::size_t kSlots = 4;
 
   /// Starts serving seq; throws ProtocolError when a request with seq is still in service.
   /// The connection's state lock held.

@@ -124,7 +124,7 @@ class Parser {
 
   /// An int of any form (immediate, INT_L1, INT_L4) that fits int64; false otherwise (a
   /// bigger one is no error: the caller reads it the general way).
-  bool int64(std::int64_t& out) {
+  [[gnu::always_inline]] bool int64(std::int64_t& out) {
     const std::size_t at = pos_;
     std::uint8_t t = 0;
     if (!tag(t)) return false;

@@ -26,10 +26,23 @@ void put_int_text(std::int64_t i, Buffer& out) {
   std::uint8_t* const end = text + sizeof text;
   std::uint8_t* p = end;
   std::uint64_t magnitude = i < 0 ? 0 - static_cast<std::uint64_t>(i) : static_cast<std::uint64_t>(i);
-  do {
-    *--p = static_cast<std::uint8_t>('0' + magnitude % 10);
-    magnitude /= 10;
-  } while (magnitude != 0);
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  while (magnitude >= 100) {  // two digits a step
+    const auto pair = static_cast<std::size_t>(magnitude % 100) * 2;
+    magnitude /= 100;
+    *--p = static_cast<std::uint8_t>(kPairs[pair + 1]);
+    *--p = static_cast<std::uint8_t>(kPairs[pair]);
+  }
+  if (magnitude >= 10) {
+    const auto pair = static_cast<std::size_t>(magnitude) * 2;
+    *--p = static_cast<std::uint8_t>(kPairs[pair + 1]);
+    *--p = static_cast<std::uint8_t>(kPairs[pair]);
+  } else {
+    *--p = static_cast<std::uint8_t>('0' + magnitude);
+  }
   if (i < 0) *--p = '-';
   const auto n = static_cast<std::uint8_t>(end - p);
   *--p = n;
