@@ -660,6 +660,18 @@ int main(int argc, char** argv) {
     if (opt.metrics) {
       client_metrics = std::make_shared<netref::CallMetrics>(std::vector<std::string>{"add", "echo", "make_counter"});
     }
+    if (opt.only == "w6") {  // W6 alone: raw, then netref's pool, in one window
+      Figures fig;
+      Progress progress(2);
+      run_w6(opt, sizes_for(opt.quick), fig, progress);
+      progress.finish();
+      std::printf("w6 raw calls/s %.0f median_us %.1f p99_us %.1f | netref calls/s %.0f median_us %.1f p99_us %.1f "
+                  "| p99 ratio %.2f\n",
+                  fig.get("w6.raw.calls_per_s"), fig.get("w6.raw.median_us"), fig.get("w6.raw.p99_us"),
+                  fig.get("w6.netref.calls_per_s"), fig.get("w6.netref.median_us"), fig.get("w6.netref.p99_us"),
+                  fig.get("w6.netref.p99_us") / fig.get("w6.raw.p99_us"));
+      return 0;
+    }
     if (!opt.only.empty()) {
       run_only(opt);
       return 0;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
 
   netref::ServerConfig compressed{.host = "127.0.0.1", .port = 0};
   compressed.metrics = metrics;
+  // The pool's worker count, for experiments (W6): NETREF_BENCH_POOL_WORKERS=n; else the default.
+  if (const char* workers = std::getenv("NETREF_BENCH_POOL_WORKERS")) compressed.worker_threads = std::stoul(workers);
   netref::ServerConfig plain = compressed;
   plain.channel.compress = false;
 
