@@ -194,6 +194,14 @@ struct Served {
     CHECK(canary->failure() == "");
     CHECK(canary->slowest() < bound);
   }
+
+  /// Checks the canary, stops it, then whether the server is left running no handler at all.
+  /// The canary calls without pause, so only once it stops can "no handler" hold.
+  bool idle_after_canary() {
+    check_canary();
+    canary->stop();
+    return eventually([&] { return server->stats().running_handlers == 0; });
+  }
 };
 
 /// A plain client (no extensions unless asked) for tests that want the protocol handle.
