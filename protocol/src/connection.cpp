@@ -220,7 +220,7 @@ void detail::ConnectionImpl::schedule_flush() {
 void detail::ConnectionImpl::deferred_flush() noexcept {
   flush_scheduled.store(false, std::memory_order_release);
   try {
-    if (dels_waiting.load(std::memory_order_acquire)) take_dels();  // releases of kept results
+    take_dels();  // releases of kept results wait for this, or for a batch of them
     if (channel->flush() == Flush::blocked) output_blocked();
   } catch (...) {
     fail(std::current_exception());
@@ -246,6 +246,7 @@ void detail::ConnectionImpl::take_dels() {
     std::lock_guard lk(dels_mutex);
     batch.swap(dels);
     releases.swap(result_releases);
+    releases_queued.store(0, std::memory_order_relaxed);
     dels_waiting.store(false, std::memory_order_release);
   }
   if ((batch.empty() && releases.empty()) || !state.open()) return;
@@ -399,6 +400,8 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   // A pool thread about to wait on this peer gives its place to another worker, or is
   // refused here, before anything is sent, when the pool's bounds are reached.
   detail::ObservedWait observed(*self);
+  // Releases of kept results leave with a sync request: its caller waits anyway.
+  if (releases_queued.load(std::memory_order_relaxed) != 0) dels_waiting.store(true, std::memory_order_release);
   auto call = take_sync_call();
   const auto seq = register_call(call);
   try {

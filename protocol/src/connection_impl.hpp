@@ -220,6 +220,7 @@ struct ConnectionImpl {
   detail::Timer flush_timer;  // made by the first schedule_flush; armed while flush_scheduled
   std::shared_ptr<detail::LivenessWatch> liveness;  // set by create if the config asks; ends with us
   std::vector<std::uint32_t> result_releases;  // guarded by dels_mutex: our kept results to let go
+  std::atomic<std::size_t> releases_queued{0};  // result_releases.size(), read without the lock
 
   // --- pipelining (feature `pipeline`): the peer's results we keep. Own lock.
   detail::AnswerTable answers{config.max_pipelined_results};

@@ -26,6 +26,9 @@ std::uint32_t promise_seq(std::uint64_t seq) {
 }
 
 /// With the last handle on a kept call: the peer may let its result go.
+/// Releases of kept results queued before they ride with the next frame.
+constexpr std::size_t kReleaseBatch = 64;
+
 /// With the last handle on a kept call: the peer may let its result go. Made in place only.
 struct KeptResult {
   KeptResult(std::weak_ptr<Connection> c, std::uint32_t s) noexcept : connection(std::move(c)), seq(s) {}
@@ -54,9 +57,12 @@ void ConnectionImpl::queue_result_release(std::uint32_t seq) noexcept {
     {
       std::lock_guard lk(dels_mutex);
       result_releases.push_back(seq);
-      dels_waiting.store(true, std::memory_order_release);
+      releases_queued.store(result_releases.size(), std::memory_order_relaxed);
+      // A batch rides with the next frame; fewer leave with the flush timer (within
+      // request_batch_delay) or a sync request: a stream of async calls sends one release
+      // message per batch, not one per call.
+      if (result_releases.size() >= kReleaseBatch) dels_waiting.store(true, std::memory_order_release);
     }
-    // With the next frame, or within request_batch_delay: never a write of its own now.
     schedule_flush();
   } catch (...) {
     // out of memory: the peer keeps the result until the connection closes
