@@ -370,6 +370,8 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   std::optional<std::uint32_t> promise;  // the pending result it names as its target (`pipeline`)
   try {
     promise = take_promise(request_args);
+    // Naming itself, it would wait on itself for ever (and hold its own answer: a cycle).
+    if (promise == seq) throw RemoteError("ValueError", "a pipelined request cannot name its own result");
     args = &take_args(request_args, unboxed);
   } catch (const ProtocolError&) {
     args_error = std::current_exception();

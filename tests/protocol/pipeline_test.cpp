@@ -407,6 +407,8 @@ TEST_CASE("a forged pipelined reference gets a clear error reply and the connect
   CHECK(c.error_of(22, 8, misplaced) == "ValueError: a pipelined reference (label 5) may only be a request's target");
   // The keep bit on a handler whose result cannot be a target: an unknown handler.
   CHECK(c.error_of(23, 256 + 1, tuple_of(1, tuple_of("x"))).starts_with("NotImplementedError: unknown request handler 257"));
+  // Its own seq: it would wait on itself.
+  CHECK(c.error_of(25, 264, callattr_args(tuple_of(5, 25), "push", 1)) == "ValueError: a pipelined request cannot name its own result");
   // The canary: the connection serves on.
   CHECK(c.error_of(24, 8, callattr_args(c.root, "push", 3)) == "reply");
   CHECK_FALSE(c.server->closed());
