@@ -56,7 +56,7 @@ TEST_CASE_TEMPLATE("a malformed RELEASE_RESULTS closes its own connection only",
   root_of(peer, 0);
   peer.send_frame(wire::request(1, 70, {wire::boxed(Value("not a seq"))}));
   CHECK(s.watch.wait_reason("RELEASE_RESULTS"));
-  auto client = connect("127.0.0.1", s.port());
+  const Client client = netref::connect("127.0.0.1", s.port());
   CHECK(client->root()->attr("add")->call(1, 2).as<std::int64_t>() == 3);
   s.check_canary();
 }
