@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "fault/faultproxy.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -130,6 +132,20 @@ double async_throughput(const netref::Client& client, long calls, std::size_t wi
   return static_cast<double>(calls) / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+void chain_table(const netref::Client& client, long warmup, long chains) {
+  std::cout << "depth | pipelined median p99 trips | not pipelined median p99 trips | sync steps median p99 trips"
+               " | pipelined / not pipelined (median)\n";
+  for (int depth = 1; depth <= 4; ++depth) {
+    // The three alternate by depth, in the same run: the machine's drift touches them alike.
+    const Result p = measure(client, depth, warmup, chains, pipelined_chain);
+    const Result n = measure(client, depth, warmup, chains, waited_chain);
+    const Result s = measure(client, depth, warmup, chains, sync_chain);
+    std::cout << std::setprecision(1) << depth << " | " << p.median_us << " " << p.p99_us << " " << p.round_trips
+              << " | " << n.median_us << " " << n.p99_us << " " << n.round_trips << " | " << s.median_us << " "
+              << s.p99_us << " " << s.round_trips << " | " << std::setprecision(2) << p.median_us / n.median_us << "\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,17 +165,18 @@ int main(int argc, char** argv) {
   }
 
   std::cout << std::fixed << std::setprecision(1);
-  std::cout << "# dependent chains, " << chains << " per row (median and p99 of a whole chain, microseconds)\n";
-  std::cout << "depth | pipelined median p99 trips | not pipelined median p99 trips | sync steps median p99 trips"
-               " | pipelined / not pipelined (median)\n";
-  for (int depth = 1; depth <= 4; ++depth) {
-    // The three alternate by depth, in the same run: the machine's drift touches them alike.
-    const Result p = measure(pipelined, depth, warmup, chains, pipelined_chain);
-    const Result n = measure(pipelined, depth, warmup, chains, waited_chain);
-    const Result s = measure(pipelined, depth, warmup, chains, sync_chain);
-    std::cout << depth << " | " << p.median_us << " " << p.p99_us << " " << p.round_trips << " | " << n.median_us << " "
-              << n.p99_us << " " << n.round_trips << " | " << s.median_us << " " << s.p99_us << " " << s.round_trips
-              << " | " << std::setprecision(2) << p.median_us / n.median_us << std::setprecision(1) << "\n";
+  std::cout << "# dependent chains over loopback, " << chains << " per row (median and p99 of a whole chain, microseconds)\n";
+  chain_table(pipelined, warmup, chains);
+  {
+    // A link with a round trip of 2 ms (tests/fault's FaultProxy holds each chunk 1 ms each
+    // way): where round trips, not the server's work, make the latency.
+    netref::test::FaultPlan delayed;
+    delayed.delay = std::chrono::milliseconds(1);
+    netref::test::FaultProxy proxy(with_pipeline.server->port(), delayed, delayed);
+    auto far = netref::connect("127.0.0.1", proxy.port());
+    const long far_chains = quick ? 20 : 200;
+    std::cout << "# dependent chains through a 2 ms round trip, " << far_chains << " per row (microseconds)\n";
+    chain_table(far, 5, far_chains);
   }
 
   std::cout << "# async add, window 100, " << async_calls << " calls (calls per second, best of 3)\n";

@@ -58,12 +58,12 @@ void ConnectionImpl::queue_result_release(std::uint32_t seq) noexcept {
       std::lock_guard lk(dels_mutex);
       result_releases.push_back(seq);
       releases_queued.store(result_releases.size(), std::memory_order_relaxed);
-      // A batch rides with the next frame; fewer leave with the flush timer (within
-      // request_batch_delay) or a sync request: a stream of async calls sends one release
-      // message per batch, not one per call.
+      // A batch rides with the next frame; fewer leave with a sync request, a DEL (which
+      // they precede) or the flush timer of a deferred request: a stream of async calls sends
+      // one release message per batch, not one per call, and no write of its own. An idle
+      // client leaves at most a batch of small entries kept (an object's goes with its DEL).
       if (result_releases.size() >= kReleaseBatch) dels_waiting.store(true, std::memory_order_release);
     }
-    schedule_flush();
   } catch (...) {
     // out of memory: the peer keeps the result until the connection closes
   }
