@@ -436,7 +436,7 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
   }
   std::size_t in_flight = 0;
   // The peer keeps the result of a call it may see pipelined calls on (feature `pipeline`).
-  body.keep = body.call != nullptr && peer_has(Feature::pipeline);
+  body.keep = body.call != nullptr && config.pipeline_async_calls && peer_has(Feature::pipeline);
   const auto seq = register_call(call, &in_flight);
   try {
     // Nagle's rule on messages: with other calls in flight the link is busy anyway, so the

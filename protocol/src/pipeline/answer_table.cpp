@@ -65,18 +65,20 @@ bool AnswerTable::settle(Answer& answer, const Value& result, std::exception_ptr
         "the target of a request must be an object reference, got " + std::string(result.type_name()) +
         " (the pipelined result)"));
   }
-  answer.draining = !answer.waiting.empty() && !closed_;
+  answer.draining = answer.next < answer.waiting.size() && !closed_;
   return answer.draining;
 }
 
 bool AnswerTable::next_waiting(Answer& answer, DeferredCall& call, Value& target, std::exception_ptr& error) {
+  std::vector<DeferredCall> done;  // what ran (moved-from), or once closed what never will: after the lock
   std::lock_guard lk(mutex_);
-  if (answer.waiting.empty() || closed_) {
+  if (answer.next == answer.waiting.size() || closed_) {
     answer.draining = false;
+    done.swap(answer.waiting);
+    answer.next = 0;
     return false;
   }
-  call = std::move(answer.waiting.front());
-  answer.waiting.pop_front();
+  call = std::move(answer.waiting[answer.next++]);
   --waiting_;
   error = answer.error;
   if (!error) target = answer.result;
@@ -97,7 +99,7 @@ std::vector<std::shared_ptr<Answer>> AnswerTable::release(std::span<const std::u
 
 void AnswerTable::close() noexcept {
   std::unordered_map<std::uint32_t, std::shared_ptr<Answer>> dropped;
-  std::vector<std::deque<DeferredCall>> calls;  // may hold netrefs of the connection: no cycle stays
+  std::vector<std::vector<DeferredCall>> calls;  // may hold netrefs of the connection: no cycle stays
   {
     std::lock_guard lk(mutex_);
     closed_ = true;
@@ -105,6 +107,7 @@ void AnswerTable::close() noexcept {
     for (auto& [seq, answer] : dropped) {
       calls.push_back(std::move(answer->waiting));
       answer->waiting.clear();
+      answer->next = 0;
     }
     waiting_ = 0;
   }

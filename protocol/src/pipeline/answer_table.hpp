@@ -4,7 +4,6 @@
 // After Cap'n Proto's answers table; docs/PIPELINING.md has the wire form.
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -37,7 +36,10 @@ struct Answer {
   State state = State::running;  // done: the handler returned or threw
   Value result;                  // done without error: the object (a netref's target)
   std::exception_ptr error;      // done with an error: what the request failed with
-  std::deque<DeferredCall> waiting;  // requests naming this result, in arrival order
+  // Requests naming this result, in arrival order, from waiting[next] on. A vector: an
+  // empty one allocates nothing, and most answers never see a waiting call.
+  std::vector<DeferredCall> waiting;
+  std::size_t next = 0;
   bool draining = false;         // a thread is running `waiting`; new arrivals queue behind
 };
 

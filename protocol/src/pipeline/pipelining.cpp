@@ -3,7 +3,6 @@
 // waiting on them, RELEASE_RESULTS).
 #include "netref/protocol/pipeline.hpp"
 
-#include <deque>
 #include <limits>
 #include <string>
 
@@ -147,20 +146,21 @@ std::vector<std::shared_ptr<Answer>> ConnectionImpl::serve_release_results(Value
 void ConnectionImpl::drain(std::shared_ptr<Answer> answer) {
   // A worklist, not recursion: a long dependent chain must not deepen the stack. Calls on one
   // result run in arrival order, one after the other; each one's own waiting calls after them.
-  std::deque<std::shared_ptr<Answer>> work;
-  work.push_back(std::move(answer));
-  while (!work.empty()) {
-    const auto settled = std::move(work.front());
-    work.pop_front();
-    for (;;) {
-      DeferredCall call;
-      Value target;
-      std::exception_ptr error;
-      if (!answers.next_waiting(*settled, call, target, error)) break;
+  // Most answers have none: then this is one look under the table's lock, no allocation.
+  std::vector<std::shared_ptr<Answer>> work;
+  std::size_t at = 0;
+  for (;;) {
+    DeferredCall call;
+    Value target;
+    std::exception_ptr error;
+    if (answers.next_waiting(*answer, call, target, error)) {
       if (!error) call.args[0] = std::move(target);  // take_promise left its slot there
       finish_request(call.seq, call.handler, call.oneway, call.context, call.args, error, call.own);
       if (call.own) work.push_back(std::move(call.own));
+      continue;
     }
+    if (at == work.size()) return;
+    answer = std::move(work[at++]);
   }
 }
 

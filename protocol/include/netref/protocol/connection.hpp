@@ -88,6 +88,11 @@ struct NETREF_API ConnectionConfig {
   /// once, and most of its calls waiting on a result at once. Past it a result is not kept
   /// (calls naming it fail with ReferenceError) and a call that would wait fails at once.
   std::size_t max_pipelined_results = 4096;
+  /// Pipelining, caller's side: async calls to a peer that listed `pipeline` ask it to keep
+  /// their result, so calls on them leave before it arrives (AsyncCall::attr). Each costs the
+  /// peer an entry and a share of a release message (bench/RESULTS.md); false: no call asks,
+  /// and calls on a pending result wait for it, as against a Python peer.
+  bool pipeline_async_calls = true;
   /// Async requests made while others await their replies are held up to this long, so
   /// that pipelined calls leave many to a write (the next wait or serve on the connection,
   /// any other send, or 64 KiB of them sends them sooner). An async request with nothing
