@@ -268,6 +268,16 @@ def session_seeds(corpus):
     write(corpus, "session", "ping_v6", bytes([0x10, 0, OP_RAW_FRAME, len(ping_v6)]) + ping_v6 + serve())
     apply_cb = callattr(1, ROOT, "apply", ((4, ("builtins.builtin_function_or_method", 7, 9)), 5))
     seeds["request_during_callback"] = getroot + apply_cb + request(2, 1, (1, ("nested",))) + raw((2, 0, (1, 42))) + serve()
+    # Pipelining: kept requests (handler + 0x100), promises (5, seq) as targets, a forged one,
+    # RELEASE_RESULTS (70), and calls waiting on a result whose handler calls back first.
+    def kept(seq, target, name, args):
+        return request(seq, 0x100 + 8, (2, (target, (1, name), (1, tuple(args)), (1, ()))))
+    seeds["pipelined"] = (getroot + kept(1, ROOT, "make", (5,)) + kept(2, (5, 1), "self", ()) + callattr(3, (5, 2), "add", (3,))
+                          + callattr(4, (5, 99), "add", (1,)) + request(5, 70, (1, (1, 2))) + callattr(6, (5, 1), "add", (1,))
+                          + serve())
+    seeds["pipelined_during_callback"] = (getroot + request(1, 0x100 + 8, (2, (ROOT, (1, "apply"),
+                                          (2, ((4, ("builtins.builtin_function_or_method", 7, 9)), (1, 5))), (1, ()))))
+                                          + callattr(2, (5, 1), "add", (1,)) + raw((2, 0, (1, 42))) + serve())
     for name, data in seeds.items():
         write(corpus, "session", name, bytes([0, 0]) + data)
     write(corpus, "session", "callback_depth_1", bytes([0x04, 0]) + seeds["request_during_callback"])

@@ -9,7 +9,8 @@
 // frame, raw bytes, structured requests for every handler (targets, names and arguments chosen
 // by the input, object ids guessed: they are assigned 1, 2, 3...), replies and exceptions to
 // the server's own callback requests (its seqs count from 0), DEL / DEL_BATCH, a compressed
-// frame, CLOSE, and "serve now". See Op below.
+// frame, CLOSE, "serve now", and pipelining's kept requests, promises (5, seq) as targets
+// (some forged: out of range, negative, big, not an int) and RELEASE_RESULTS. See Op below.
 //
 // Checked after every serve step and at the end:
 //  - nothing but netref errors comes out of serve(); a connection that closed itself did so
@@ -119,6 +120,8 @@ enum Op : std::uint8_t {
   op_close,         // CLOSE
   op_serve,         // deliver what was written and serve until idle
   op_getroot,       // GETROOT
+  op_pipelined,     // a request asking to be kept (handler + 0x100) and/or naming (5, seq) as its target
+  op_release,       // RELEASE_RESULTS(seq, ...)
   op_count
 };
 
@@ -422,6 +425,8 @@ struct Session {
                         std::to_string(stats.lent_objects) + " objects lent, but only " + std::to_string(output->ids_lent()) +
                             " ids were sent");
       NETREF_FUZZ_CHECK(stats.lent_objects <= server->config().max_lent_objects, "max_lent_objects exceeded");
+      NETREF_FUZZ_CHECK(stats.pipelined_waiting == 0, "a pipelined call waits after serving returned");
+      NETREF_FUZZ_CHECK(stats.pipelined_results <= server->config().max_pipelined_results, "max_pipelined_results exceeded");
     }
   }
 };
@@ -453,7 +458,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cfg.max_lent_objects = (c0 & 2) ? 2 : 100000;
   cfg.max_callback_depth = (c0 & 4) ? 1 : 32;
   cfg.max_depth = (c0 & 8) ? 4 : 64;
-  cfg.max_pings_per_second = 0;  // the ping cap reads the clock, and a run must replay alike
+  cfg.max_pings_per_second = 0;
+  cfg.max_pipelined_results = (c1 & 8) ? 2 : 4096;  // the ping cap reads the clock, and a run must replay alike
   if (c0 & 0x40) {
     cfg.interceptor = [](const netref::RequestInfo& request) {
       if (request.attribute == "fail" || request.attribute == "value") {
@@ -556,6 +562,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           frame_into(pending, build.message(1, seq, build.request_body(67, Builder::boxed(1, Value(std::move(entries))))), 0);
           break;
         }
+        case op_pipelined: {
+          constexpr netref::Handler kKept[] = {netref::Handler::call, netref::Handler::callattr,
+                                               netref::Handler::callchain, netref::Handler::getattr,
+                                               netref::Handler::getchain};
+          const std::uint32_t seq = build.seq();
+          const std::uint8_t how = in.u8();
+          const auto handler = kKept[how % std::size(kKept)];
+          Value args = build.args_for(handler);
+          if (how & 0x10) {  // the target: the result of one of our requests, or a forged one
+            Value target;
+            switch ((how >> 5) & 7) {
+              case 0: target = Value(static_cast<std::int64_t>(-1)); break;
+              case 1: target = Value(std::int64_t{1} << 32); break;
+              case 2: target = Value(netref::BigInt{"18446744073709551621"}); break;
+              case 3: target = Value(std::string("seq")); break;
+              default: target = Value(static_cast<std::int64_t>(build.seq())); break;
+            }
+            auto* boxed = args.get_if<Tuple>();
+            auto* items = boxed != nullptr ? boxed->items[1].get_if<Tuple>() : nullptr;
+            if (items != nullptr && !items->items.empty()) items->items[0] = Builder::boxed(5, std::move(target));
+          }
+          const std::int64_t number = static_cast<std::int64_t>(handler) + ((how & 8) ? 0 : 0x100);
+          frame_into(pending, build.message(1, seq, build.request_body(number, std::move(args))), 0);
+          break;
+        }
+        case op_release: {
+          Tuple seqs;
+          for (std::size_t n = in.below(4); n > 0; --n) seqs.items.emplace_back(static_cast<std::int64_t>(build.seq()));
+          if (in.u8() == 0xff) seqs.items.emplace_back(std::string("not a seq"));
+          frame_into(pending, build.message(1, build.seq(), build.request_body(70, Builder::boxed(1, Value(std::move(seqs))))), 0);
+          break;
+        }
         case op_close:
           frame_into(pending, build.message(1, build.seq(), build.request_body(2, Builder::boxed(1, Tuple{}))), 0);
           break;
@@ -580,6 +618,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     NETREF_FUZZ_CHECK(stats.pending_requests == 0, "requests still pending after close");
     NETREF_FUZZ_CHECK(stats.netrefs_held == 0, "netrefs still held after close");
     NETREF_FUZZ_CHECK(stats.running_handlers == 0, "handlers still running after close");
+    NETREF_FUZZ_CHECK(stats.pipelined_results == 0 && stats.pipelined_waiting == 0, "pipelined results kept after close");
   }
   NETREF_FUZZ_CHECK(weak.expired(), "the connection outlived its last handle (a reference cycle)");
   NETREF_FUZZ_CHECK(widgets_alive == widgets_before, std::to_string(widgets_alive - widgets_before) + " widgets leaked");

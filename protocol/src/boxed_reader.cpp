@@ -108,6 +108,13 @@ bool BoxedReader::boxed(Value& out) {
       out.storage().emplace<Tuple>(std::move(tuple));  // the items' storage moves along: slots stay valid
       break;
     }
+    case static_cast<int>(Label::promise): {  // (5, seq): recorded; take_promise checks where it is
+      std::int64_t seq = 0;
+      if (!p_.int64(seq) || seq < 0) return false;
+      record(RefSlot{&out, Label::promise, {}, 0, static_cast<std::uint64_t>(seq)});
+      ok = true;
+      break;
+    }
     case static_cast<int>(Label::local_ref):
     case static_cast<int>(Label::remote_ref): {
       RefSlot ref{&out, static_cast<Label>(label), {}, 0, 0};

@@ -179,7 +179,8 @@ bool detail::ConnectionImpl::read_fast(detail::BoxedReader& reader, detail::Fast
   // CLOSE and the DELs are bookkeeping that serve_special does on the general path.
   const bool special = msg.handler == static_cast<int>(Handler::close) ||
                        msg.handler == static_cast<int>(Handler::del) ||
-                       msg.handler == static_cast<int>(Handler::del_batch);
+                       msg.handler == static_cast<int>(Handler::del_batch) ||
+                       msg.handler == static_cast<int>(Handler::release_results);
   return !special && reader.boxed_args(args) && reader.at_end();
 }
 
@@ -292,8 +293,12 @@ void detail::ConnectionImpl::box_call(const detail::CallSpec& call, std::vector<
   // (LABEL_TUPLE, ((LABEL_LOCAL_REF, id_pack), [name or names,] args, kwargs))
   wire::put_label(Label::tuple, out);
   wire::put_tuple_header(call.names.empty() ? 3 : 4, out);
-  wire::put_label(Label::local_ref, out);
-  out.insert(out.end(), call.target.wire_id_.begin(), call.target.wire_id_.end());
+  if (call.target != nullptr) {
+    wire::put_label(Label::local_ref, out);
+    out.insert(out.end(), call.target->wire_id_.begin(), call.target->wire_id_.end());
+  } else {
+    wire::encode_promise(call.promise, out);  // the result of our request call.promise
+  }
   if (call.names.size() == 1) {
     wire::put_label(Label::value, out);
     wire::put_str(call.names.front(), out);
@@ -340,6 +345,8 @@ Value detail::ConnectionImpl::unbox(Value&& boxed) {
       return lent_value(t->items[1]);
     case Label::remote_ref:
       return Value(import_ref(t->items[1]));
+    case Label::promise:  // a request's target is taken out before unboxing (take_promise)
+      throw RemoteError("ValueError", "a pipelined reference (label 5) may only be a request's target");
   }
   throw ProtocolError("invalid boxing label " + std::to_string(label));
 }
@@ -391,6 +398,7 @@ RemoteRefPtr detail::ConnectionImpl::import_ref(IdPack id) {
 
 void detail::ConnectionImpl::resolve(std::span<const detail::RefSlot> refs) {
   for (const auto& ref : refs) {
+    if (ref.label == Label::promise) continue;  // a request's target: take_promise's
     if (ref.label == Label::local_ref) {
       bool found;
       {

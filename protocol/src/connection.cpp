@@ -58,6 +58,7 @@ const char* handler_name(Handler h) {
     case Handler::callchain: return "CALLCHAIN";
     case Handler::getchain: return "GETCHAIN";
     case Handler::del_batch: return "DEL_BATCH";
+    case Handler::release_results: return "RELEASE_RESULTS";
   }
   return "UNKNOWN";
 }
@@ -149,7 +150,8 @@ void detail::ConnectionImpl::send_request(Handler handler, detail::RequestBody b
   std::vector<const Object*> lent_now;
   try {
     detail::GatherScope gather(buffer);  // a large argument goes out from where it lies
-    detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, handler, frame);
+    const auto number = static_cast<std::int64_t>(handler) | (body.keep ? pipeline_keep_bit : 0);
+    detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, number, frame);
     if (body.call != nullptr) {
       box_call(*body.call, frame, lent_now);
     } else {
@@ -218,6 +220,7 @@ void detail::ConnectionImpl::schedule_flush() {
 void detail::ConnectionImpl::deferred_flush() noexcept {
   flush_scheduled.store(false, std::memory_order_release);
   try {
+    take_dels();  // releases of kept results wait for this, or for a batch of them
     if (channel->flush() == Flush::blocked) output_blocked();
   } catch (...) {
     fail(std::current_exception());
@@ -238,18 +241,28 @@ void detail::ConnectionImpl::output_blocked() noexcept {
 
 void detail::ConnectionImpl::take_dels() {
   std::vector<std::pair<IdPack, std::uint64_t>> batch;
+  std::vector<std::uint32_t> releases;
   {
     std::lock_guard lk(dels_mutex);
     batch.swap(dels);
+    releases.swap(result_releases);
+    releases_queued.store(0, std::memory_order_relaxed);
     dels_waiting.store(false, std::memory_order_release);
   }
-  if (batch.empty() || !state.open()) return;
+  if ((batch.empty() && releases.empty()) || !state.open()) return;
   auto next_fire_and_forget_seq = [this] {
     std::lock_guard lk(state_mutex);
     return pending.issue_unanswered();
   };
   std::vector<std::uint8_t> frame;
   const Generation gen = generation.load(std::memory_order_relaxed);
+  if (!releases.empty()) {  // one-way, to a peer that listed `pipeline` (nobody else keeps results)
+    detail::wire::encode_release_results(gen, next_fire_and_forget_seq(), releases, frame);
+    channel->enqueue(frame);
+    frames_out.fetch_add(1, std::memory_order_relaxed);
+    frame.clear();
+  }
+  if (batch.empty()) return;
   if (peer_netref.load(std::memory_order_acquire)) {
     // One message for all of them; the peer sends no reply.
     detail::wire::encode_del_batch(gen, next_fire_and_forget_seq(), batch, frame);
@@ -387,6 +400,8 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   // A pool thread about to wait on this peer gives its place to another worker, or is
   // refused here, before anything is sent, when the pool's bounds are reached.
   detail::ObservedWait observed(*self);
+  // Releases of kept results leave with a sync request: its caller waits anyway.
+  if (releases_queued.load(std::memory_order_relaxed) != 0) dels_waiting.store(true, std::memory_order_release);
   auto call = take_sync_call();
   const auto seq = register_call(call);
   try {
@@ -420,6 +435,8 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
     call->sent_at = Clock::now();
   }
   std::size_t in_flight = 0;
+  // The peer keeps the result of a call it may see pipelined calls on (feature `pipeline`).
+  body.keep = body.call != nullptr && config.pipeline_async_calls && peer_has(Feature::pipeline);
   const auto seq = register_call(call, &in_flight);
   try {
     // Nagle's rule on messages: with other calls in flight the link is busy anyway, so the
@@ -428,6 +445,7 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
     // many to a write. Alone, it leaves now.
     const bool defer = in_flight > 1 && reactor_depth == 0 && config.request_batch_delay.count() > 0;
     send_request(handler, body, seq, defer);
+    if (body.keep) keep_token(*call);  // the peer keeps it from now on: released when the call goes
     if (defer && channel->queued_bytes() < kBatchBytes) {
       schedule_flush();
     } else if (defer && channel->flush() == Flush::blocked) {
@@ -979,7 +997,9 @@ void detail::ConnectionImpl::fail(std::exception_ptr error, std::optional<CloseR
   {
     std::lock_guard lk(dels_mutex);
     dels.clear();
+    result_releases.clear();
   }
+  answers.close();  // kept results and the calls waiting on them
   state_cv.notify_all();
   for (auto& [call, callbacks] : woken) {
     if (callbacks.empty()) continue;
@@ -1120,6 +1140,8 @@ ConnectionStats Connection::stats() const {
   s.bytes_out = impl_->bytes_out.load();
   s.queued_bytes = impl_->channel->queued_bytes();
   s.writes = impl_->channel->writes();
+  s.pipelined_results = impl_->answers.kept();
+  s.pipelined_waiting = impl_->answers.waiting();
   return s;
 }
 

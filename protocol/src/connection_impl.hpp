@@ -20,6 +20,7 @@
 #include "netref/protocol/connection.hpp"
 #include "netref/protocol/detail/ping_limiter.hpp"
 #include "netref/protocol/detail/timer_queue.hpp"
+#include "pipeline/answer_table.hpp"
 #include "tables/connection_state.hpp"
 #include "tables/import_table.hpp"
 #include "tables/lent_table.hpp"
@@ -117,10 +118,11 @@ struct RequestArgs {
 /// A CALL, CALLATTR or CALLCHAIN given by its parts, which the request is encoded from
 /// directly: no Args vector, name Values or argument Tuple is built to send it.
 struct CallSpec {
-  const RemoteRef& target;             // the peer's object, a netref of this connection
+  const RemoteRef* target;             // the peer's object, a netref of this connection; null: promise
   std::span<const std::string> names;  // none: CALL; one: CALLATTR; more: CALLCHAIN
   std::span<const Value> args;
   Kwargs& kwargs;  // taken by the encoding
+  std::uint32_t promise = 0;  // without a target: the result of our request promise (feature `pipeline`)
 
   Handler handler() const noexcept {
     return names.empty() ? Handler::call : names.size() == 1 ? Handler::callattr : Handler::callchain;
@@ -132,6 +134,7 @@ struct RequestBody {
   Args* args = nullptr;  // dropped (cleared) once sent, before a sync request waits
   const CallSpec* call = nullptr;
   std::span<Value> release_after_send = {};  // the call's arguments, when the caller gives them up
+  bool keep = false;  // ask the peer to keep the result for pipelining (pipeline_keep_bit)
 };
 
 /// What read_fast read of a message's head.
@@ -216,6 +219,11 @@ struct ConnectionImpl {
   std::atomic<bool> flush_scheduled{false};     // the flush timer will flush deferred requests
   detail::Timer flush_timer;  // made by the first schedule_flush; armed while flush_scheduled
   std::shared_ptr<detail::LivenessWatch> liveness;  // set by create if the config asks; ends with us
+  std::vector<std::uint32_t> result_releases;  // guarded by dels_mutex: our kept results to let go
+  std::atomic<std::size_t> releases_queued{0};  // result_releases.size(), read without the lock
+
+  // --- pipelining (feature `pipeline`): the peer's results we keep. Own lock.
+  detail::AnswerTable answers{config.max_pipelined_results};
 
   std::vector<std::uint8_t> recv_buffer;  // owned by whoever holds the reader role
   detail::PingLimiter ping_limiter;        // the peer's PINGs; used under the reader role
@@ -323,7 +331,34 @@ struct ConnectionImpl {
   /// lets it go where user code may run).
   ObjectPtr release_lent(const Value& id_pack, std::uint64_t count);
 
+  // pipeline/pipelining.cpp
+  /// Our request seq's result, kept by the peer, is not needed any more: RELEASE_RESULTS
+  /// leaves with the next frame or flush. Never blocks or throws.
+  void queue_result_release(std::uint32_t seq) noexcept;
+  /// After an async request the peer keeps (RequestBody::keep): its release when call goes.
+  void keep_token(detail::PendingCall& call);
+  /// The promise a request names as its target, taken out of request_args (its slot left
+  /// None): nullopt when it names none. Throws RemoteError for a promise anywhere else.
+  std::optional<std::uint32_t> take_promise(detail::RequestArgs& request_args);
+  /// RELEASE_RESULTS from the peer (under the reader role): the answers let go, for the
+  /// caller to drop once the reader role is given back.
+  std::vector<std::shared_ptr<detail::Answer>> serve_release_results(Value& body);
+  /// Our kept result seq (a PendingCall's `kept`) is not needed any more.
+  static void release_kept(const std::weak_ptr<Connection>& connection, std::uint32_t seq) noexcept;
+  /// Runs the calls waiting on answer, and on theirs in turn, in arrival order.
+  void drain(std::shared_ptr<detail::Answer> answer);
+  /// A pipelined call on target's pending result (AsyncResult's state is ours to read).
+  static AsyncResult pipelined_async(const AsyncResult& target, std::span<const std::string> names,
+                                     std::span<const Value> args, Kwargs kwargs);
+  static Value pipelined_sync(const AsyncResult& target, std::span<const std::string> names, std::span<Value> args,
+                              Kwargs kwargs, std::optional<std::chrono::milliseconds> timeout);
+  static bool pipelinable(const AsyncResult& target) noexcept;
+  static AsyncResult failed_result(const AsyncResult& like, std::exception_ptr error);
+
   // dispatch.cpp
+  /// A request's second half: runs it (args ready, or args_error), answers, settles own.
+  void finish_request(std::uint32_t seq, Handler handler, bool oneway, const char* context, Args& args,
+                      std::exception_ptr args_error, const std::shared_ptr<detail::Answer>& own);
   void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);
   /// A request past its special handlers (CLOSE, DEL): checks, unboxes, runs and answers.
   void serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,

@@ -241,6 +241,7 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     case Handler::close:
     case Handler::del:
     case Handler::del_batch:
+    case Handler::release_results:
       break;  // handled before dispatch
   }
   throw RemoteError("NotImplementedError",
@@ -294,6 +295,11 @@ bool detail::ConnectionImpl::serve_special(std::uint32_t seq, Handler handler, V
     role.release();
     return true;  // one-way: no reply
   }
+  if (handler == Handler::release_results && config.enable_extensions) {
+    auto dropped = serve_release_results(body);  // kept results: user objects, dropped below
+    role.release();
+    return true;  // one-way: no reply
+  }
   return false;
 }
 
@@ -309,8 +315,31 @@ void detail::ConnectionImpl::handle_request(std::uint32_t seq, Value&& body, det
   serve_request(seq, number, detail::RequestArgs{&t->items[1], nullptr, {}}, role);
 }
 
+namespace {
+// The requests whose result a peer may ask us to keep for pipelining (pipeline_keep_bit).
+bool keeps_result(std::int64_t number) {
+  switch (number) {
+    case static_cast<int>(Handler::call):
+    case static_cast<int>(Handler::callattr):
+    case static_cast<int>(Handler::callchain):
+    case static_cast<int>(Handler::getattr):
+    case static_cast<int>(Handler::getchain):
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
                                      detail::ReaderRole& role) {
+  // A kept request (feature `pipeline`): it runs as usual, and its result stays for the
+  // peer's pipelined calls until it releases it.
+  bool keep = false;
+  if (config.enable_extensions && number > 255 && keeps_result(number - pipeline_keep_bit)) {
+    keep = true;
+    number -= pipeline_keep_bit;
+  }
   if (number < 0 || number > 255) {  // would alias a real handler once narrowed to the enum
     role.release();
     send_exception(seq,
@@ -338,12 +367,35 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   Args unboxed;  // the general decoder's arguments; the fast one's are the caller's
   Args* args = &unboxed;
   std::exception_ptr args_error;
+  std::optional<std::uint32_t> promise;  // the pending result it names as its target (`pipeline`)
   try {
+    promise = take_promise(request_args);
+    // Naming itself, it would wait on itself for ever (and hold its own answer: a cycle).
+    if (promise == seq) throw RemoteError("ValueError", "a pipelined request cannot name its own result");
     args = &take_args(request_args, unboxed);
   } catch (const ProtocolError&) {
     args_error = std::current_exception();
   } catch (const RemoteError&) {
     args_error = std::current_exception();
+  }
+  // Filed in wire order, under the reader role: a call naming it may be read next.
+  std::shared_ptr<detail::Answer> own = keep ? answers.open(seq) : nullptr;
+  if (promise && !args_error) {
+    {
+      std::lock_guard lk(state_mutex);
+      serving.begin(seq);
+    }
+    // Waits behind its target, or runs now with its result or its error (docs/PIPELINING.md).
+    detail::DeferredCall call{seq, handler, oneway, context, std::move(*args), own};
+    Value target;
+    std::exception_ptr error;
+    const auto attached = answers.attach(*promise, call, target, error);
+    role.release();
+    if (attached == detail::Attached::queued) return;  // its target's finisher runs it
+    if (attached == detail::Attached::ready) call.args[0] = std::move(target);
+    finish_request(seq, handler, oneway, context, call.args, error, own);
+    if (own) drain(std::move(own));
+    return;
   }
   // A seq still being served must not be reused: both replies would carry it, and the
   // peer would take the first for the other's answer (docs/FAULTS.md R5: close). Checked in
@@ -355,6 +407,14 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   }
   state_cv.notify_all();
   role.after_release();
+  finish_request(seq, handler, oneway, context, *args, args_error, own);
+  if (own) drain(std::move(own));  // calls that named its result while it ran
+}
+
+void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, bool oneway, const char* context,
+                                            Args& args_in, std::exception_ptr args_error,
+                                            const std::shared_ptr<detail::Answer>& own) {
+  Args* args = &args_in;
   detail::MeasuredRequest measured(config.served_metrics.get());
   struct SeqGuard {
     detail::ConnectionImpl& impl;
@@ -365,8 +425,17 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
       impl.serving.end_locked(seq);
     }
   } seq_guard{*this, seq};
+  // A kept result is settled before the reply leaves: calls waiting on it run after.
+  const auto settle = [&](const Value& result, const std::exception_ptr& error) noexcept {
+    if (!own) return;
+    try {
+      answers.settle(*own, result, error);
+    } catch (...) {  // out of memory for the error: the waiting calls get the connection's end
+    }
+  };
   // An error ends the request: its reply, or for a one-way request only its count.
   const auto fail_request = [&](std::exception_ptr error) noexcept {
+    settle(Value(), error);
     if (!oneway) return send_exception(seq, std::move(error), context, &measured);
     measured.finish(
         CallMetrics::error_class_of(describe_exception(std::move(error), context, config.exceptions.get()).class_name));
@@ -404,6 +473,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     fail_request(std::current_exception());
     return;
   }
+  settle(result, nullptr);
   if (oneway) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
     measured.finish(CallMetrics::no_error);

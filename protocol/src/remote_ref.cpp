@@ -48,25 +48,25 @@ Value RemoteRef::callattr(std::string_view name, Args args, Kwargs kwargs) const
 
 Value RemoteRef::call_path(std::span<const std::string> names, std::span<const Value> args,
                            Kwargs kwargs) const {
-  const detail::CallSpec call{*this, names, args, kwargs};
+  const detail::CallSpec call{this, names, args, kwargs};
   return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call}, std::nullopt);
 }
 
 Value RemoteRef::call_path_releasing(std::span<const std::string> names, std::span<Value> args,
                                      Kwargs kwargs, std::optional<std::chrono::milliseconds> timeout) const {
-  const detail::CallSpec call{*this, names, args, kwargs};
+  const detail::CallSpec call{this, names, args, kwargs};
   return connection_->impl_->sync_request(call.handler(), detail::RequestBody{nullptr, &call, args}, timeout);
 }
 
 void RemoteRef::oneway_call_path(std::span<const std::string> names, std::span<const Value> args,
                                  Kwargs kwargs) const {
-  const detail::CallSpec call{*this, names, args, kwargs};
+  const detail::CallSpec call{this, names, args, kwargs};
   connection_->impl_->oneway_request(call.handler(), detail::RequestBody{nullptr, &call});
 }
 
 AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::span<const Value> args,
                                        Kwargs kwargs) const {
-  const detail::CallSpec call{*this, names, args, kwargs};
+  const detail::CallSpec call{this, names, args, kwargs};
   return connection_->impl_->async_request(call.handler(), detail::RequestBody{nullptr, &call});
 }
 

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   netref::Registry types;  // no globals: owned by main, passed down
   types.expose<Counter>("Counter")
       .def("add", &Counter::add)
+      // A new Counter at this one's value plus n: calls chain (samples/async/pipeline_client.cpp).
+      .def("fork", [](const Counter& c, std::int64_t n) { return std::make_shared<Counter>(Counter{c.value + n}); })
       .def_readwrite("value", &Counter::value);
 
   netref::Service calc(types);  // the root object peers see

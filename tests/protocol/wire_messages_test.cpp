@@ -67,6 +67,10 @@ std::map<std::string, Buf> built(Generation g) {
     const std::vector<std::pair<IdPack, std::uint64_t>> batch = {{small_id, 2}, {big_id, 1}};
     wire::encode_del_batch(g, 11, batch, b);
   });
+  make("release_results_seq13", [&](Buf& b) {
+    const std::uint32_t seqs[] = {5, 9, 70000};
+    wire::encode_release_results(g, 13, seqs, b);
+  });
   make("call_seq12", [&](Buf& b) {
     // The head, then the arguments as detail::ConnectionImpl::box_args writes them.
     wire::encode_request_head(g, 12, Handler::call, b);

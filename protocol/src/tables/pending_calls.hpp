@@ -33,6 +33,9 @@ struct PendingCall {
   static constexpr std::size_t kUnmeasured = static_cast<std::size_t>(-1);
   std::size_t metric_slot = kUnmeasured;
   std::chrono::steady_clock::time_point sent_at;
+  // Set when the peer keeps this call's result for pipelining (feature `pipeline`): its
+  // destruction, with the last handle on the call, sends the release.
+  std::shared_ptr<void> kept;
 
   /// Settles the call. The call's last write: a sync waiter that sees done may reuse the
   /// call at once.

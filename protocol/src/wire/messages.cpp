@@ -22,9 +22,13 @@ void encode_message_head(Generation generation, MsgType type, std::uint32_t seq,
 }
 
 void encode_request_head(Generation generation, std::uint32_t seq, Handler handler, Buffer& out) {
+  encode_request_head(generation, seq, static_cast<std::int64_t>(handler), out);
+}
+
+void encode_request_head(Generation generation, std::uint32_t seq, std::int64_t handler_number, Buffer& out) {
   encode_message_head(generation, MsgType::request, seq, out);
   put_byte(tag::tup2, out);  // (handler, boxed args)
-  put_int(static_cast<std::int64_t>(handler), out);
+  put_int(handler_number, out);
 }
 
 void encode_id_pack(const IdPack& id, Buffer& out) {
@@ -81,6 +85,18 @@ void encode_del_batch(Generation generation, std::uint32_t seq,
     encode_id_pack(id, out);
     put_u64(count, out);
   }
+}
+
+void encode_release_results(Generation generation, std::uint32_t seq, std::span<const std::uint32_t> seqs, Buffer& out) {
+  encode_request_head(generation, seq, Handler::release_results, out);
+  put_label(Label::value, out);
+  put_tuple_header(seqs.size(), out);
+  for (const auto released : seqs) put_int(static_cast<std::int64_t>(released), out);
+}
+
+void encode_promise(std::uint32_t seq, Buffer& out) {
+  put_label(Label::promise, out);  // (LABEL_PROMISE, seq)
+  put_int(static_cast<std::int64_t>(seq), out);
 }
 
 }  // namespace netref::detail::wire

@@ -20,6 +20,8 @@ void encode_message_head(Generation generation, MsgType type, std::uint32_t seq,
 /// A request up to its boxed arguments: the envelope, then `(handler, `. The caller appends
 /// the arguments boxed (a `(label, value)` pair), which closes the request.
 void encode_request_head(Generation generation, std::uint32_t seq, Handler handler, Buffer& out);
+/// The same with a handler number that carries flag bits (oneway_handler_bit, pipeline_keep_bit).
+void encode_request_head(Generation generation, std::uint32_t seq, std::int64_t handler_number, Buffer& out);
 
 /// A reply's envelope: one boxed value follows.
 inline void encode_reply_head(Generation generation, std::uint32_t seq, Buffer& out) {
@@ -54,5 +56,12 @@ void encode_del(Generation generation, std::uint32_t seq, const IdPack& id, std:
 /// DEL_BATCH (netref extension 67): many DELs, `(LABEL_VALUE, ((id_pack, count), ...))`.
 void encode_del_batch(Generation generation, std::uint32_t seq,
                       std::span<const std::pair<IdPack, std::uint64_t>> batch, Buffer& out);
+
+/// RELEASE_RESULTS (netref extension 70, feature `pipeline`): one-way, the results of our
+/// requests seqs that the peer kept for pipelining are let go: `(LABEL_VALUE, (seq, ...))`.
+void encode_release_results(Generation generation, std::uint32_t seq, std::span<const std::uint32_t> seqs, Buffer& out);
+
+/// A promise, `(LABEL_PROMISE, seq)`: the result of our request seq (feature `pipeline`).
+void encode_promise(std::uint32_t seq, Buffer& out);
 
 }  // namespace netref::detail::wire

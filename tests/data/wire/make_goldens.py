@@ -71,7 +71,7 @@ def record():
     emit("getroot_seq300", request(300, consts.HANDLE_GETROOT, ()))
     emit("ping_seq5", request(5, consts.HANDLE_PING, ("hi",)))
     emit("close_seq7", request(7, consts.HANDLE_CLOSE, ()))
-    emit("hello_seq1", request(1, 64, (b"netref", 1, ("oneway",))))
+    emit("hello_seq1", request(1, 64, (b"netref", 1, ("oneway", "pipeline"))))
     small = ("builtins.list", 123, 140000000000)
     big = ("Counter", 2**63 + 5, 2**64 - 1)
     refs = []
@@ -82,6 +82,8 @@ def record():
         emit(name, request(seq, consts.HANDLE_DEL, (ref, count)))
     # netref's DEL_BATCH (handler 67) as rpyc would box its arguments: one plain tuple.
     emit("del_batch_seq11", request(11, 67, ((small, 2), (big, 1))))
+    # netref's RELEASE_RESULTS (handler 70): the seqs of kept results, one plain tuple.
+    emit("release_results_seq13", request(13, 70, (5, 9, 70000)))
     # The envelope of a request whose boxed arguments follow (here a CALL of a peer object).
     emit("call_seq12", request(12, consts.HANDLE_CALL, (peer_object(small), (1, "x"), ())))
     emit("reply_seq3_int", lambda: conn._send(consts.MSG_REPLY, 3, conn._box(42)))

@@ -84,6 +84,15 @@ struct NETREF_API ConnectionConfig {
   std::size_t max_callback_depth = 32;
   /// Answer and use netref's extension handlers (hello, call chains, batched DEL).
   bool enable_extensions = true;
+  /// Pipelining (feature `pipeline`): most results kept for the peer's pipelined calls at
+  /// once, and most of its calls waiting on a result at once. Past it a result is not kept
+  /// (calls naming it fail with ReferenceError) and a call that would wait fails at once.
+  std::size_t max_pipelined_results = 4096;
+  /// Pipelining, caller's side: async calls to a peer that listed `pipeline` ask it to keep
+  /// their result, so calls on them leave before it arrives (AsyncCall::attr). Each costs the
+  /// peer an entry and a share of a release message (bench/RESULTS.md); false: no call asks,
+  /// and calls on a pending result wait for it, as against a Python peer.
+  bool pipeline_async_calls = true;
   /// Async requests made while others await their replies are held up to this long, so
   /// that pipelined calls leave many to a write (the next wait or serve on the connection,
   /// any other send, or 64 KiB of them sends them sooner). An async request with nothing
@@ -156,6 +165,8 @@ struct NETREF_API ConnectionStats {
   std::uint64_t bytes_out = 0;        ///< message bytes sent (before compression)
   std::size_t queued_bytes = 0;       ///< bytes waiting for the peer to take them
   std::uint64_t writes = 0;           ///< transport writes that carried bytes (frames ready together share one)
+  std::size_t pipelined_results = 0;  ///< results of the peer's requests kept for its pipelined calls
+  std::size_t pipelined_waiting = 0;  ///< the peer's pipelined calls waiting for their target's result
 };
 
 /// One protocol session. Create with Connection::create; always held by shared_ptr.

@@ -10,7 +10,10 @@ namespace netref {
 enum class MsgType : std::uint8_t { request = 1, reply = 2, exception = 3 };
 
 /// Boxing labels: how a value travels inside a request or reply.
-enum class Label : std::uint8_t { value = 1, tuple = 2, local_ref = 3, remote_ref = 4 };
+enum class Label : std::uint8_t {
+  value = 1, tuple = 2, local_ref = 3, remote_ref = 4,
+  promise = 5,  ///< netref extension (feature `pipeline`): (5, seq), the result of the sender's request seq
+};
 
 /// Request handlers. 1..20 are RPyC's; 64 and up are netref extensions, sent only to a peer
 /// that answered `hello`.
@@ -23,6 +26,7 @@ enum class Handler : std::uint8_t {
   callchain = 65,   ///< (obj, (name, ...), args, kwargs): getattr along names, then call
   getchain = 66,    ///< (obj, (name, ...)): getattr along names
   del_batch = 67,   ///< (((type, tid, oid), count), ...): many DELs in one message
+  release_results = 70,  ///< (seq, ...): one-way; results kept for pipelining are let go
 };
 
 /// Which message envelope the connection speaks (rpyc issue #552).
@@ -41,11 +45,12 @@ inline constexpr std::int64_t extension_version = 1;
 /// a feature only when both listed it; Python peers list nothing (they answer hello with an
 /// exception) and get plain rpyc. CALLCHAIN, GETCHAIN and DEL batches need only hello.
 enum class Feature : std::uint8_t {
-  oneway,  ///< requests flagged one-way get no reply (oneway_handler_bit)
+  oneway,    ///< requests flagged one-way get no reply (oneway_handler_bit)
+  pipeline,  ///< calls on a pending result (Label::promise, pipeline_keep_bit); docs/PIPELINING.md
 };
 
 /// Each Feature's name in hello, indexed by the enum; the features this build lists.
-inline constexpr std::array<std::string_view, 1> feature_names = {"oneway"};
+inline constexpr std::array<std::string_view, 2> feature_names = {"oneway", "pipeline"};
 
 /// The name of the `oneway` feature.
 inline constexpr const char* feature_oneway = "oneway";
@@ -55,5 +60,11 @@ inline constexpr const char* feature_oneway = "oneway";
 /// exception. Sent only to a peer that listed `oneway`; to any other peer a one-way call is
 /// an ordinary request whose reply is dropped on arrival.
 inline constexpr std::int64_t oneway_handler_bit = 0x80;
+
+/// Promise pipelining (feature `pipeline`, docs/PIPELINING.md): CALL, CALLATTR, CALLCHAIN,
+/// GETATTR or GETCHAIN with this added to the handler number (263, 264, 321, 260, 322) runs
+/// as usual and the peer keeps its result, so that later requests may name it as their target
+/// with (Label::promise, seq) before the reply arrives; RELEASE_RESULTS lets it go.
+inline constexpr std::int64_t pipeline_keep_bit = 0x100;
 
 }  // namespace netref

@@ -7,5 +7,6 @@
 #include "netref/protocol/errors.hpp"
 #include "netref/protocol/exception_codec.hpp"
 #include "netref/protocol/object.hpp"
+#include "netref/protocol/pipeline.hpp"
 #include "netref/protocol/remote_ref.hpp"
 #include "netref/protocol/value.hpp"

@@ -74,6 +74,7 @@ KeywordArg kw(std::string name, T&& value) {
 
 class AsyncCall;
 class ItemProxy;
+class PendingProxy;
 class ProxyIterator;
 
 /// A value-semantics handle: a target (a netref, a local object, or a plain value) plus a
@@ -206,6 +207,7 @@ class NETREF_API Proxy {
 
  private:
   friend class AsyncCall;
+  friend class PendingProxy;
   Proxy(Value target, detail::AttrPath path) : target_(std::move(target)), path_(std::move(path)) {}
   // attr(): the parent's target and path and one more name, each built in place.
   Proxy(const Proxy& parent, std::string_view name)
@@ -289,6 +291,12 @@ class NETREF_API AsyncCall {
   void set_expiry(std::chrono::milliseconds timeout) const { result_.set_expiry(timeout); }
   const AsyncResult& result() const noexcept { return result_; }
 
+  /// Itself, so a pending result reads like a proxy: `pending->attr("add")->async_call(5)`.
+  const AsyncCall* operator->() const noexcept { return this; }
+  /// The attribute `name` of the result, before it arrives: calls on it are pipelined
+  /// (netref/proxy/pending_proxy.hpp).
+  PendingProxy attr(std::string_view name) const;
+
  private:
   AsyncResult result_;
 };
@@ -321,4 +329,5 @@ struct std::hash<netref::Proxy> {
 
 #include "netref/proxy/item_proxy.hpp"
 #include "netref/proxy/iteration.hpp"
+#include "netref/proxy/pending_proxy.hpp"
 
