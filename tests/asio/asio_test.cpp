@@ -76,7 +76,7 @@ void run(asio::io_context& io, asio::awaitable<void> coro) {
 
 }  // namespace
 
-TEST_CASE("asio: co_await of a call resumes on the io_context's thread, not on the thread that read the reply") {
+TEST_CASE("co_await of a call resumes on the io_context's thread, not on the thread that read the reply") {
   Fixture f;
   auto other = netref::connect("127.0.0.1", f.server->port());
   asio::io_context io;
@@ -96,7 +96,7 @@ TEST_CASE("asio: co_await of a call resumes on the io_context's thread, not on t
   CHECK(reader != resumed);
 }
 
-TEST_CASE("asio: awaited calls return their values, and a remote exception arrives as its own type") {
+TEST_CASE("awaited calls return their values, and a remote exception arrives as its own type") {
   Fixture f;
   asio::io_context io;
   std::int64_t a = 0, b = 0;
@@ -116,7 +116,7 @@ TEST_CASE("asio: awaited calls return their values, and a remote exception arriv
   CHECK(error.find("no good") != std::string::npos);
 }
 
-TEST_CASE("asio: a timer that wins the race cancels the call, which ends with operation_aborted while the server still runs it") {
+TEST_CASE("a timer that wins the race cancels the call, which ends with operation_aborted while the server still runs it") {
   Fixture f;
   asio::io_context io;
   std::optional<netref::AsyncCall> call;
@@ -133,7 +133,7 @@ TEST_CASE("asio: a timer that wins the race cancels the call, which ends with op
   CHECK(f.released.wait_for(0s) == std::future_status::timeout);  // nobody released it
 }
 
-TEST_CASE("asio: a cancellation signal completes the operation with operation_aborted and cancels the AsyncCall") {
+TEST_CASE("a cancellation signal completes the operation with operation_aborted and cancels the AsyncCall") {
   Fixture f;
   asio::io_context io;
   asio::cancellation_signal signal;
@@ -158,7 +158,7 @@ TEST_CASE("asio: a cancellation signal completes the operation with operation_ab
   CHECK_THROWS_AS(std::rethrow_exception(call.error()), netref::Cancelled);
 }
 
-TEST_CASE("asio: a call that wins the race cancels the timer") {
+TEST_CASE("a call that wins the race cancels the timer") {
   Fixture f;
   asio::io_context io;
   std::int64_t sum = 0;
@@ -175,7 +175,7 @@ TEST_CASE("asio: a call that wins the race cancels the timer") {
   CHECK(pending_waits == 0);
 }
 
-TEST_CASE("asio: asio::use_future and netref::to_future give the value or the remote exception") {
+TEST_CASE("asio::use_future and netref::to_future give the value or the remote exception") {
   Fixture f;
   auto add = f.root()->attr("add");
   auto via_asio = netref::async_call(add, asio::use_future, 20, 22);
@@ -187,7 +187,7 @@ TEST_CASE("asio: asio::use_future and netref::to_future give the value or the re
   CHECK_THROWS_AS(netref::to_future(f.root()->attr("fail")->async_call(std::string("bad"))).get(), netref::ValueError);
 }
 
-TEST_CASE("asio: a call settled before it is awaited still completes on the executor, not inside the initiating call") {
+TEST_CASE("a call settled before it is awaited still completes on the executor, not inside the initiating call") {
   Fixture f;
   asio::io_context io;
   auto call = f.root()->attr("add")->async_call(1, 1);

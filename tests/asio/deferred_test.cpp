@@ -205,3 +205,65 @@ TEST_CASE("deferred: the client's connection closes while a reply is pending, an
   canary.close();
   server.stop();
 }
+
+namespace {
+struct Tally {
+  std::int64_t value = 0;
+  std::int64_t add(std::int64_t n) { return value += n; }
+};
+}  // namespace
+
+TEST_CASE("deferred: a Deferred resolved before its function returns, or later with an exposed object, converts as a returned value does") {
+  netref::Registry types;
+  types.expose<Tally>("Tally").def("add", &Tally::add);
+  netref::Service svc(types);
+  std::mutex mutex;
+  std::vector<netref::Deferred<std::shared_ptr<Tally>>> stash;
+  std::vector<netref::Deferred<void>> notes;
+  svc.def("tally_now", [](std::int64_t start) {
+    netref::Deferred<std::shared_ptr<Tally>> reply;
+    reply.resolve(std::make_shared<Tally>(Tally{start}));  // before the registry is known
+    return reply;
+  });
+  svc.def("tally_later", [&] {
+    netref::Deferred<std::shared_ptr<Tally>> reply;
+    std::lock_guard lk(mutex);
+    stash.push_back(reply);
+    return reply;
+  });
+  svc.def("note_later", [&] {
+    netref::Deferred<void> reply;
+    std::lock_guard lk(mutex);
+    notes.push_back(reply);
+    return reply;
+  });
+  netref::ServerConfig cfg;
+  cfg.port = 0;
+  netref::ThreadedServer server(svc, cfg);
+  server.start();
+  auto client = netref::connect("127.0.0.1", server.port());
+  auto root = client->root();
+  CHECK(root->attr("tally_now")->call(10)->attr("add")->call(5).as<std::int64_t>() == 15);
+
+  auto later = root->attr("tally_later")->async_call();
+  root->attr("note_later")->oneway_call();  // one way: nothing comes back when it settles
+  CHECK(client->connection().peer_has_oneway());
+  // One connection is served in order: once this reply is in, both handlers have returned.
+  CHECK(root->attr("tally_now")->call(0)->attr("add")->call(0).as<std::int64_t>() == 0);
+  {
+    auto tally = std::make_shared<Tally>(Tally{100});
+    std::lock_guard lk(mutex);
+    REQUIRE(stash.size() == 1);
+    std::thread([reply = stash[0], tally] { reply.resolve(tally); }).join();
+  }
+  CHECK(later.value()->attr("add")->call(1).as<std::int64_t>() == 101);
+  {
+    std::lock_guard lk(mutex);
+    REQUIRE(notes.size() == 1);
+    notes[0].resolve();
+  }
+  CHECK(root->attr("tally_now")->call(1)->attr("add")->call(1).as<std::int64_t>() == 2);
+  CHECK(client->connection().stats().late_replies == 0);
+  client.close();
+  server.stop();
+}
