@@ -200,3 +200,20 @@ TEST_CASE("a call settled before it is awaited still completes on the executor, 
   io.run();
   CHECK(completed);
 }
+
+TEST_CASE("a completion handler without an executor of its own runs on Asio's system executor, not on the thread that read the reply") {
+  Fixture f;
+  auto other = netref::connect("127.0.0.1", f.server->port());
+  auto call = f.root()->attr("block")->async_call();
+  std::promise<std::thread::id> reader;
+  call.then([&reader](const netref::AsyncCall&) { reader.set_value(std::this_thread::get_id()); });
+  std::promise<std::pair<std::thread::id, std::int64_t>> handled;
+  netref::async_wait(call, [&handled](std::exception_ptr, netref::Proxy value) {
+    handled.set_value({std::this_thread::get_id(), value.as<std::int64_t>()});
+  });
+  other->root()->attr("release")->call();
+  const auto [handler_thread, value] = handled.get_future().get();
+  CHECK(value == 7);
+  CHECK(handler_thread != reader.get_future().get());
+  CHECK(handler_thread != std::this_thread::get_id());
+}

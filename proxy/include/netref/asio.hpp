@@ -7,8 +7,9 @@
 ///     std::cout << sum.as<std::int64_t>() << "\n";  // 5, resumed on this coroutine's executor
 ///   }
 ///
-/// - The handler runs on its associated executor (the coroutine's), dispatched or posted
-///   there: never on the thread that read the reply, never inside the initiating call.
+/// - The handler runs on its associated executor (the coroutine's; without one, Asio's
+///   system executor), posted there: never on the thread that read the reply, never inside
+///   the initiating call.
 /// - Completion signature void(std::exception_ptr, Proxy): with use_awaitable or use_future
 ///   a remote error is rethrown as its own type (netref::ValueError, a registered type...).
 /// - Cancellation through the handler's cancellation slot (a timer racing the call with
@@ -30,7 +31,6 @@
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_type.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/post.hpp>
@@ -71,28 +71,22 @@ class AsioCallOperation : public std::enable_shared_from_this<AsioCallOperation<
         if (auto self = weak.lock()) self->abort();
       });
     }
-    starting_.store(true, std::memory_order_relaxed);
     // Runs on the thread that settles the call (netref's reader, or this one when it is
     // settled already): only a hop to the handler's executor happens there.
     call_.then([self = this->shared_from_this()](const AsyncCall&) { self->settled(); });
-    starting_.store(false, std::memory_order_release);
   }
 
  private:
   void abort() {
-    aborted_.store(true, std::memory_order_release);  // before cancel(): settled() reads it
+    aborted_.store(true, std::memory_order_release);  // before cancel(): complete() reads it
     call_.cancel();  // settles now (then-callbacks run here) unless the reply won the race
   }
 
   void settled() {
-    auto completion = [self = this->shared_from_this()]() mutable { self->complete(); };
-    // Posted when completing inside start() or inside a cancellation signal: never inline
-    // there. Otherwise dispatched: run at once when the settling thread is the executor's.
-    if (starting_.load(std::memory_order_acquire) || aborted_.load(std::memory_order_acquire)) {
-      asio::post(work_, std::move(completion));
-    } else {
-      asio::dispatch(work_, std::move(completion));
-    }
+    // Always posted, never dispatched: the settling thread is netref's reader, or the one
+    // initiating the operation, or one inside a cancellation signal or inside a wait on the
+    // connection; the handler runs on none of them, even when it is the executor's own.
+    asio::post(work_, [self = this->shared_from_this()]() mutable { self->complete(); });
   }
 
   void complete() {
@@ -124,7 +118,6 @@ class AsioCallOperation : public std::enable_shared_from_this<AsioCallOperation<
   std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler>>(),
                                      asio::execution::outstanding_work.tracked))>
       work_;
-  std::atomic<bool> starting_{false};
   std::atomic<bool> aborted_{false};
 };
 
