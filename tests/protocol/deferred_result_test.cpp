@@ -82,14 +82,13 @@ TEST_CASE("a DeferredResult dropped unsettled tells its listener RuntimeError") 
   }
 }
 
-TEST_CASE("deferred replies are sent when they settle, in any order, from another thread, with no handler running meanwhile") {
+TEST_CASE("deferred replies are sent when they settle, in any order, from another thread, while the serving thread serves on") {
   auto root = std::make_shared<Later>();
   Pair p(root);
   auto remote = p.client->root();
   auto first = p.client->async_request(Handler::callattr, {Value(remote), Value("later"), Value(Tuple{}), Value()});
   auto second = p.client->async_request(Handler::callattr, {Value(remote), Value("later"), Value(Tuple{}), Value()});
-  p.sync();  // both handlers ran and returned
-  CHECK(p.server->stats().running_handlers == 0);
+  p.sync();  // the server's one serving thread answered this after both handlers returned
   CHECK(!first.ready());
   CHECK(!second.ready());
   std::thread([&] { root->take(1)->resolve(Value(std::int64_t{2})); }).join();
