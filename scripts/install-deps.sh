@@ -14,4 +14,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   g++ cmake make libcereal-dev zlib1g-dev libssl-dev openssl doctest-dev \
   pkg-config dpkg-dev file python3 python3-rpyc clang-14 libclang-rt-14-dev llvm-14 valgrind gnuplot-nox \
-  libcurl4-openssl-dev nlohmann-json3-dev etcd-server libcpp-httplib-dev python3-prometheus-client python3-pytest doxygen >/dev/null
+  libasio-dev libcurl4-openssl-dev nlohmann-json3-dev etcd-server libcpp-httplib-dev python3-prometheus-client python3-pytest doxygen >/dev/null

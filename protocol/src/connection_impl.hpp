@@ -28,6 +28,7 @@
 #include "tables/serving_requests.hpp"
 
 namespace netref {
+class DeferredResult;
 namespace detail {
 
 /// The reader role: one thread reads frames at a time. Released exactly once, either before
@@ -164,6 +165,9 @@ class MeasuredRequest {
   }
   MeasuredRequest(const MeasuredRequest&) = delete;
   MeasuredRequest& operator=(const MeasuredRequest&) = delete;
+  /// Carries the measurement to a deferred reply (finish_deferred); other is left finished.
+  MeasuredRequest(MeasuredRequest&& other) noexcept
+      : metrics_(std::exchange(other.metrics_, nullptr)), slot_(other.slot_), started_(other.started_) {}
   /// Where run_handler writes the method's slot; null without metrics.
   std::size_t* slot_out() noexcept { return metrics_ != nullptr ? &slot_ : nullptr; }
   /// Counts the request once, failed with error_class (CallMetrics::no_error: it did not).
@@ -366,6 +370,13 @@ struct ConnectionImpl {
   /// The request's arguments, ready for the handler: the reader's own vector (references
   /// resolved), or the general decoder's unboxed into `unboxed`.
   Args& take_args(detail::RequestArgs& request_args, Args& unboxed);
+  /// A handler returned a DeferredResult: the reply goes out when it settles.
+  void defer_reply(std::uint32_t seq, std::shared_ptr<DeferredResult> deferred, bool oneway, const char* context,
+                   detail::MeasuredRequest measured, std::shared_ptr<detail::Answer> own);
+  /// The settled deferred result of request seq: settles own (a kept result), then its reply
+  /// (or, one-way, its count); ends seq. The caller drains own after.
+  void finish_deferred(std::uint32_t seq, bool oneway, const char* context, detail::MeasuredRequest& measured,
+                       Value value, std::exception_ptr error, const std::shared_ptr<detail::Answer>& own) noexcept;
   bool serve_special(std::uint32_t seq, Handler handler, Value& body, detail::ReaderRole& role);
   /// Counts a PING of the peer; false when it was one too many and the connection closed.
   bool admit_ping();

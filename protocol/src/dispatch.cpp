@@ -5,6 +5,7 @@
 #include "connection_impl.hpp"
 #include "forwarding_object.hpp"
 #include "netref/protocol/brine.hpp"
+#include "netref/protocol/deferred_result.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -419,7 +420,9 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
   struct SeqGuard {
     detail::ConnectionImpl& impl;
     std::uint32_t seq;
+    bool armed = true;  // false: a deferred reply ends the seq (finish_deferred)
     ~SeqGuard() {
+      if (!armed) return;
       if (impl.serving.end_unlocked(seq)) return;
       std::lock_guard lk(impl.state_mutex);
       impl.serving.end_locked(seq);
@@ -473,6 +476,12 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
     fail_request(std::current_exception());
     return;
   }
+  if (auto deferred = deferred_result_of(result)) {  // the handler answers later: no thread waits
+    result = Value();
+    seq_guard.armed = false;
+    defer_reply(seq, std::move(deferred), oneway, context, std::move(measured), own);  // settles own then
+    return;
+  }
   settle(result, nullptr);
   if (oneway) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
@@ -490,6 +499,67 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
   requests_served.fetch_add(1, std::memory_order_relaxed);
   measured.finish(CallMetrics::no_error);  // before the reply leaves: whoever reads it sees the count
   send_frame(frame);  // result, which a gathered part points into, lives until this returns
+}
+
+// The reply-later hook (netref/protocol/deferred_result.hpp): the request stays in service
+// (its seq taken) until the result settles, on whichever thread settles it. The listener holds
+// the connection weakly: a connection closed meanwhile is not kept alive, and the reply is
+// dropped.
+void detail::ConnectionImpl::defer_reply(std::uint32_t seq, std::shared_ptr<DeferredResult> deferred, bool oneway,
+                                         const char* context, detail::MeasuredRequest measured,
+                                         std::shared_ptr<detail::Answer> own) {
+  auto measure = std::make_shared<detail::MeasuredRequest>(std::move(measured));
+  std::weak_ptr<Connection> weak = self->shared_from_this();
+  deferred->listen([weak = std::move(weak), seq, oneway, context, measure, own = std::move(own)](
+                       Value value, std::exception_ptr error) mutable {
+    auto conn = weak.lock();
+    if (!conn) return;
+    conn->impl_->finish_deferred(seq, oneway, context, *measure, std::move(value), std::move(error), own);
+    // Calls pipelined on its result run now, on the thread that settled it.
+    if (own) conn->impl_->drain(std::move(own));
+  });
+}
+
+void detail::ConnectionImpl::finish_deferred(std::uint32_t seq, bool oneway, const char* context,
+                                             detail::MeasuredRequest& measured, Value value,
+                                             std::exception_ptr error,
+                                             const std::shared_ptr<detail::Answer>& own) noexcept {
+  struct SeqEnd {
+    detail::ConnectionImpl& impl;
+    std::uint32_t seq;
+    ~SeqEnd() {
+      std::lock_guard lk(impl.state_mutex);
+      impl.serving.end(seq);
+    }
+  } seq_end{*this, seq};
+  requests_served.fetch_add(1, std::memory_order_relaxed);
+  if (own) {  // a kept result is settled before the reply leaves, as in finish_request
+    try {
+      answers.settle(*own, value, error);
+    } catch (...) {  // out of memory for the error: the waiting calls get the connection's end
+    }
+  }
+  if (!state.open()) return;  // closed meanwhile: nobody to answer
+  if (oneway) {
+    measured.finish(error ? CallMetrics::error_class_of(
+                                describe_exception(std::move(error), context, config.exceptions.get()).class_name)
+                          : CallMetrics::no_error);
+    return;
+  }
+  if (error) return send_exception(seq, std::move(error), context, &measured);
+  try {
+    detail::FrameBuffer frame;
+    try {
+      encode_reply(seq, value, frame);
+    } catch (...) {
+      send_exception(seq, std::current_exception(), context, &measured);
+      return;
+    }
+    measured.finish(CallMetrics::no_error);
+    send_frame(frame);
+  } catch (...) {
+    // the link is gone; send_frame already failed the connection
+  }
 }
 
 Args& detail::ConnectionImpl::take_args(detail::RequestArgs& request_args, Args& unboxed) {

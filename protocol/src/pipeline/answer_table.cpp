@@ -72,6 +72,7 @@ bool AnswerTable::settle(Answer& answer, const Value& result, std::exception_ptr
 bool AnswerTable::next_waiting(Answer& answer, DeferredCall& call, Value& target, std::exception_ptr& error) {
   std::vector<DeferredCall> done;  // what ran (moved-from), or once closed what never will: after the lock
   std::lock_guard lk(mutex_);
+  if (answer.state == Answer::State::running && !closed_) return false;  // settle comes first (a deferred reply)
   if (answer.next == answer.waiting.size() || closed_) {
     answer.draining = false;
     done.swap(answer.waiting);

@@ -68,7 +68,8 @@ class AnswerTable {
   /// caller must drain it (next_waiting until false).
   bool settle(Answer& answer, const Value& result, std::exception_ptr error);
   /// The next call waiting on a settled answer, with its target (or the error to fail it
-  /// with); false when none is left, which ends the drain.
+  /// with); false when none is left, which ends the drain, or while answer still runs (a
+  /// deferred reply settles it later, and drains it then).
   bool next_waiting(Answer& answer, DeferredCall& call, Value& target, std::exception_ptr& error);
   /// The peer lets go of seqs' results: forgotten (calls already waiting still run).
   /// Unknown seqs are ignored: a result past the limit was never kept.

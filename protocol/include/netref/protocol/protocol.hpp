@@ -4,6 +4,7 @@
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/connection.hpp"
 #include "netref/protocol/consts.hpp"
+#include "netref/protocol/deferred_result.hpp"
 #include "netref/protocol/errors.hpp"
 #include "netref/protocol/exception_codec.hpp"
 #include "netref/protocol/object.hpp"
