@@ -58,6 +58,8 @@ const char* handler_name(Handler h) {
     case Handler::callchain: return "CALLCHAIN";
     case Handler::getchain: return "GETCHAIN";
     case Handler::del_batch: return "DEL_BATCH";
+    case Handler::deadline: return "DEADLINE";
+    case Handler::cancel: return "CANCEL";
   }
   return "UNKNOWN";
 }
@@ -149,7 +151,12 @@ void detail::ConnectionImpl::send_request(Handler handler, detail::RequestBody b
   std::vector<const Object*> lent_now;
   try {
     detail::GatherScope gather(buffer);  // a large argument goes out from where it lies
-    detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, handler, frame);
+    if (body.deadline_ms >= 0 && peer_has(Feature::deadline)) {
+      detail::wire::encode_deadline_head(generation.load(std::memory_order_relaxed), seq, body.deadline_ms, handler,
+                                         frame);
+    } else {
+      detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, handler, frame);
+    }
     if (body.call != nullptr) {
       box_call(*body.call, frame, lent_now);
     } else {
@@ -387,6 +394,8 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   // A pool thread about to wait on this peer gives its place to another worker, or is
   // refused here, before anything is sent, when the pool's bounds are reached.
   detail::ObservedWait observed(*self);
+  const auto timing = detail::call_timeout(timeout, config.sync_request_timeout, config.send_default_deadline);
+  body.deadline_ms = timing.travel_ms;
   auto call = take_sync_call();
   const auto seq = register_call(call);
   try {
@@ -400,9 +409,10 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   // and faulted back in on every call).
   if (body.args != nullptr) body.args->clear();
   for (Value& v : body.release_after_send) v = Value();
-  const auto wait = timeout.value_or(config.sync_request_timeout);
+  const auto wait = timing.wait;
   if (!wait_for(call, deadline_after(wait))) {
     forget_call(seq);
+    send_cancel(seq);  // a netref peer that listed `cancel` may stop the handler
     throw Timeout(std::string("sync request ") + handler_name(handler) + " on " + config.name +
                   " timed out after " + std::to_string(wait.count()) + " ms");
   }
@@ -419,6 +429,10 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
     call->metric_slot = metrics->slot_of(named_attribute(handler, body));
     call->sent_at = Clock::now();
   }
+  // Its own timeout (RemoteRef::async_call_path's), else what is left of the request this
+  // thread serves: travels as DEADLINE, and settles the call with Timeout at expiry.
+  const auto timing = detail::call_timeout(body.timeout, std::chrono::milliseconds(-1), false);
+  body.deadline_ms = timing.travel_ms;
   std::size_t in_flight = 0;
   const auto seq = register_call(call, &in_flight);
   try {
@@ -446,6 +460,7 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
     forget_call(seq);
     throw;
   }
+  if (timing.wait.count() >= 0) arm_expiry(call, timing.wait);
   return AsyncResult(self->shared_from_this(), std::move(call));
 }
 

@@ -132,7 +132,19 @@ struct RequestBody {
   Args* args = nullptr;  // dropped (cleared) once sent, before a sync request waits
   const CallSpec* call = nullptr;
   std::span<Value> release_after_send = {};  // the call's arguments, when the caller gives them up
+  std::int64_t deadline_ms = -1;  // >= 0: sent wrapped in DEADLINE to a peer that listed `deadline`
+  std::optional<std::chrono::milliseconds> timeout = std::nullopt;  // an async call's own timeout
 };
+
+/// A call's timeout (request_context.cpp): how long to wait, and what travels to the peer.
+struct CallTimeout {
+  std::chrono::milliseconds wait;  // negative: forever
+  std::int64_t travel_ms;          // the DEADLINE to send; -1: none
+};
+/// own, else fallback (which travels only when fallback_travels), bounded by what is left of
+/// the request this thread serves (RequestContext::current()), which then always travels.
+CallTimeout call_timeout(std::optional<std::chrono::milliseconds> own, std::chrono::milliseconds fallback,
+                         bool fallback_travels) noexcept;
 
 /// What read_fast read of a message's head.
 struct FastMessage {
@@ -348,6 +360,22 @@ struct ConnectionImpl {
   /// info with what config says the peer gets: our traceback or "<traceback denied>", and
   /// `_remote_version`.
   ExceptionInfo for_peer(ExceptionInfo info) const;
+
+  // request_context.cpp: deadlines and cancellation
+  /// A DEADLINE request's (timeout_ms, handler, args): args becomes the inner arguments,
+  /// number the inner handler, deadline its arrival plus the timeout; returns the timeout.
+  /// Throws TypeError or ValueError for a malformed one.
+  std::chrono::milliseconds unwrap_deadline(Args& args, std::int64_t& number,
+                                            std::chrono::steady_clock::time_point& deadline);
+  /// CANCEL: stops the request it names if it is in service; no reply unless malformed.
+  void serve_cancel(std::uint32_t seq, detail::RequestArgs& request_args, detail::ReaderRole& role);
+  /// Tells a peer that listed `cancel` to stop its request target_seq; nothing otherwise.
+  void send_cancel(std::uint32_t target_seq) noexcept;
+  /// settle_locally, and when that settled it, send_cancel for its seq.
+  bool cancel_call(const std::shared_ptr<detail::PendingCall>& call, std::exception_ptr error);
+  /// Sets call's expiry to timeout from now and arms its timer: at expiry the call settles
+  /// with Timeout (and is cancelled), whether or not anyone waits on it.
+  void arm_expiry(const std::shared_ptr<detail::PendingCall>& call, std::chrono::milliseconds timeout);
 
   // logging: events go to config.log, else the process-wide handler
   bool log_wanted() const noexcept { return detail::log_wanted(config.log); }

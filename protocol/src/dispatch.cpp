@@ -5,6 +5,7 @@
 #include "connection_impl.hpp"
 #include "forwarding_object.hpp"
 #include "netref/protocol/brine.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -241,6 +242,8 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     case Handler::close:
     case Handler::del:
     case Handler::del_batch:
+    case Handler::deadline:
+    case Handler::cancel:
       break;  // handled before dispatch
   }
   throw RemoteError("NotImplementedError",
@@ -328,29 +331,37 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
       number -= oneway_handler_bit;
     }
   }
-  const auto handler = static_cast<Handler>(number);
-  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
-                            ? detail::handler_display_name(handler)
-                            : "an unknown handler";
-  if (handler == Handler::ping && !admit_ping()) return;
+  if (number == static_cast<int>(Handler::cancel) && config.enable_extensions) {
+    return serve_cancel(seq, request_args, role);  // one-way: stops a request in service
+  }
 
   // The arguments first: their references are resolved under the reader role (wire order).
   Args unboxed;  // the general decoder's arguments; the fast one's are the caller's
   Args* args = &unboxed;
   std::exception_ptr args_error;
+  auto deadline = std::chrono::steady_clock::time_point::max();  // DEADLINE's: none
+  std::chrono::milliseconds deadline_ms{0};
+  const bool wrapped = number == static_cast<int>(Handler::deadline) && config.enable_extensions;
   try {
     args = &take_args(request_args, unboxed);
+    if (wrapped) deadline_ms = unwrap_deadline(*args, number, deadline);  // the inner request from here
   } catch (const ProtocolError&) {
     args_error = std::current_exception();
   } catch (const RemoteError&) {
     args_error = std::current_exception();
   }
+  const auto handler = static_cast<Handler>(number);
+  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 69)
+                            ? detail::handler_display_name(handler)
+                            : "an unknown handler";
+  if (handler == Handler::ping && !admit_ping()) return;
   // A seq still being served must not be reused: both replies would carry it, and the
   // peer would take the first for the other's answer (docs/FAULTS.md R5: close). Checked in
   // the same step that gives the reader role back, so others may read while the handler runs.
+  RequestContext request(seq, deadline);  // RequestContext::current() for the handler; CANCEL finds it
   {
     std::lock_guard lk(state_mutex);
-    serving.begin(seq);
+    serving.begin(seq, &request);
     role.release_locked();
   }
   state_cv.notify_all();
@@ -378,6 +389,12 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   if (serving_depth >= config.max_callback_depth) {
     fail_request(std::make_exception_ptr(RemoteError(
         "RecursionError", "callback nesting exceeds max_callback_depth = " + std::to_string(config.max_callback_depth))));
+    return;
+  }
+  if (wrapped && std::chrono::steady_clock::now() >= deadline) {  // it waited past its deadline: not run
+    fail_request(std::make_exception_ptr(
+        TimeoutError("the request's deadline of " + std::to_string(deadline_ms.count()) +
+                     " ms passed before its handler started")));
     return;
   }
   struct DepthGuard {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "netref/protocol/detail/timer_queue.hpp"
 #include "netref/protocol/value.hpp"
 
 namespace netref {
@@ -33,6 +34,7 @@ struct PendingCall {
   static constexpr std::size_t kUnmeasured = static_cast<std::size_t>(-1);
   std::size_t metric_slot = kUnmeasured;
   std::chrono::steady_clock::time_point sent_at;
+  std::unique_ptr<Timer> expiry_timer;  // an async call's expiry (arm_expiry); sync calls have none
 
   /// Settles the call. The call's last write: a sync waiter that sees done may reuse the
   /// call at once.

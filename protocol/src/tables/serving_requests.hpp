@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "netref/stream/error.hpp"
+
+namespace netref {
+class RequestContext;
+}
 
 namespace netref::detail {
 
@@ -16,20 +21,30 @@ namespace netref::detail {
 class ServingRequests {
  public:
   /// Starts serving seq; throws ProtocolError when a request with seq is still in service.
-  void begin(std::uint32_t seq) {
-    if (std::find(seqs_.begin(), seqs_.end(), seq) != seqs_.end()) {
+  /// context: the request's RequestContext, which CANCEL reaches through find().
+  void begin(std::uint32_t seq, RequestContext* context = nullptr) {
+    if (find_entry(seq) != seqs_.end()) {
       throw ProtocolError("duplicate seq " + std::to_string(seq) + ": a request with this seq is still running");
     }
-    seqs_.push_back(seq);
+    seqs_.emplace_back(seq, context);
   }
   /// seq's reply is sent (or will never be).
   void end(std::uint32_t seq) noexcept {
-    if (auto it = std::find(seqs_.begin(), seqs_.end(), seq); it != seqs_.end()) seqs_.erase(it);
+    if (auto it = find_entry(seq); it != seqs_.end()) seqs_.erase(it);
+  }
+  /// The context of the request seq in service; null when none runs (finished, unknown).
+  RequestContext* find(std::uint32_t seq) const noexcept {
+    auto it = find_entry(seq);
+    return it != seqs_.end() ? it->second : nullptr;
   }
   std::size_t size() const noexcept { return seqs_.size(); }
 
  private:
-  std::vector<std::uint32_t> seqs_;
+  using Entry = std::pair<std::uint32_t, RequestContext*>;
+  std::vector<Entry>::const_iterator find_entry(std::uint32_t seq) const noexcept {
+    return std::find_if(seqs_.begin(), seqs_.end(), [seq](const Entry& e) { return e.first == seq; });
+  }
+  std::vector<Entry> seqs_;
 };
 
 }  // namespace netref::detail

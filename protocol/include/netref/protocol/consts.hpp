@@ -23,6 +23,8 @@ enum class Handler : std::uint8_t {
   callchain = 65,   ///< (obj, (name, ...), args, kwargs): getattr along names, then call
   getchain = 66,    ///< (obj, (name, ...)): getattr along names
   del_batch = 67,   ///< (((type, tid, oid), count), ...): many DELs in one message
+  deadline = 68,    ///< (timeout_ms, handler, args): handler's request, to run within timeout_ms
+  cancel = 69,      ///< (seq,): one-way; stop the request seq that this peer sent, if it runs
 };
 
 /// Which message envelope the connection speaks (rpyc issue #552).
@@ -41,11 +43,17 @@ inline constexpr std::int64_t extension_version = 1;
 /// a feature only when both listed it; Python peers list nothing (they answer hello with an
 /// exception) and get plain rpyc. CALLCHAIN, GETCHAIN and DEL batches need only hello.
 enum class Feature : std::uint8_t {
-  oneway,  ///< requests flagged one-way get no reply (oneway_handler_bit)
+  oneway,    ///< requests flagged one-way get no reply (oneway_handler_bit)
+  deadline,  ///< a request may travel wrapped in DEADLINE (68) with a relative timeout
+  cancel,    ///< CANCEL (69) asks the peer to stop a request it serves for us
 };
 
 /// Each Feature's name in hello, indexed by the enum; the features this build lists.
-inline constexpr std::array<std::string_view, 1> feature_names = {"oneway"};
+inline constexpr std::array<std::string_view, 3> feature_names = {"oneway", "deadline", "cancel"};
+
+/// The largest timeout a DEADLINE request may carry: 2^31 - 1 ms (about 24.8 days). A
+/// longer one (or a negative one) gets a ValueError reply; the connection stays.
+inline constexpr std::int64_t max_deadline_ms = 2147483647;
 
 /// The name of the `oneway` feature.
 inline constexpr const char* feature_oneway = "oneway";
