@@ -10,6 +10,7 @@
 #include "harness.hpp"
 #include "netref/protocol/close_reason.hpp"
 #include "netref/protocol/errors.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "tables/connection_state.hpp"
 #include "tables/import_table.hpp"
 #include "tables/lent_table.hpp"
@@ -200,6 +201,22 @@ TEST_CASE("serving requests: a seq in service cannot be taken again until its re
   serving.begin(3);
   serving.end(9);  // not in service: nothing happens
   CHECK(serving.size() == 2);
+}
+
+TEST_CASE("serving requests: CANCEL finds a request's context by seq while it is in service, and nothing after") {
+  ServingRequests serving;
+  netref::RequestContext five(5, std::chrono::steady_clock::time_point::max());
+  serving.begin(5, &five);
+  serving.begin(6);
+  CHECK(serving.find(5) == &five);
+  CHECK(serving.find(6) == nullptr);  // in service without a context
+  CHECK(serving.find(7) == nullptr);  // unknown
+  serving.end(5);
+  CHECK(serving.find(5) == nullptr);  // finished
+  CHECK_FALSE(five.stop_requested());
+  five.request_stop();
+  CHECK(five.stop_requested());
+  CHECK(five.stop_token().stop_requested());  // a cancel before the token is made is seen
 }
 
 TEST_CASE("connection state: Open, then Closing on one thread, then Closed, and the first close wins") {

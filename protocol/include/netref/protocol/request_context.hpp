@@ -22,10 +22,14 @@ struct ConnectionImpl;
 /// ```cpp
 /// calc.def("crunch", [](std::int64_t n) {
 ///   auto* request = netref::RequestContext::current();
+///   std::int64_t sum = 0;
 ///   for (std::int64_t i = 0; i < n; ++i) {
-///     if (request != nullptr && request->stop_requested()) throw netref::Cancelled("stopped");
-///     step(i);
+///     if (request != nullptr && (request->stop_requested() || request->expired())) {
+///       throw netref::Cancelled("stopped after " + std::to_string(i) + " steps");
+///     }
+///     sum += i;
 ///   }
+///   return sum;
 /// });
 /// ```
 class NETREF_API RequestContext {
