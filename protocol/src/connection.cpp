@@ -9,6 +9,7 @@
 #include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -394,8 +395,12 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   // A pool thread about to wait on this peer gives its place to another worker, or is
   // refused here, before anything is sent, when the pool's bounds are reached.
   detail::ObservedWait observed(*self);
-  const auto timing = detail::call_timeout(timeout, config.sync_request_timeout, config.send_default_deadline);
-  body.deadline_ms = timing.travel_ms;
+  // The common call (no timeout of its own, outside a handler) skips call_timeout.
+  detail::CallTimeout timing{config.sync_request_timeout, -1};
+  if (timeout || config.send_default_deadline || detail::current_request != nullptr) {
+    timing = detail::call_timeout(timeout, config.sync_request_timeout, config.send_default_deadline);
+    body.deadline_ms = timing.travel_ms;
+  }
   auto call = take_sync_call();
   const auto seq = register_call(call);
   try {
@@ -431,7 +436,8 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
   }
   // Its own timeout (RemoteRef::async_call_path's), else what is left of the request this
   // thread serves: travels as DEADLINE, and settles the call with Timeout at expiry.
-  const auto timing = detail::call_timeout(body.timeout, std::chrono::milliseconds(-1), false);
+  const auto own = body.deadline_ms >= 0 ? std::optional(std::chrono::milliseconds(body.deadline_ms)) : std::nullopt;
+  const auto timing = detail::call_timeout(own, std::chrono::milliseconds(-1), false);
   body.deadline_ms = timing.travel_ms;
   std::size_t in_flight = 0;
   const auto seq = register_call(call, &in_flight);

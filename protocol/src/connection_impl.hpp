@@ -132,8 +132,9 @@ struct RequestBody {
   Args* args = nullptr;  // dropped (cleared) once sent, before a sync request waits
   const CallSpec* call = nullptr;
   std::span<Value> release_after_send = {};  // the call's arguments, when the caller gives them up
-  std::int64_t deadline_ms = -1;  // >= 0: sent wrapped in DEADLINE to a peer that listed `deadline`
-  std::optional<std::chrono::milliseconds> timeout = std::nullopt;  // an async call's own timeout
+  // >= 0: sent wrapped in DEADLINE to a peer that listed `deadline`. An async request's own
+  // timeout on the way in (async_request turns it into the deadline that travels).
+  std::int64_t deadline_ms = -1;
 };
 
 /// A call's timeout (request_context.cpp): how long to wait, and what travels to the peer.
@@ -177,15 +178,18 @@ class MeasuredRequest {
   std::size_t* slot_out() noexcept { return metrics_ != nullptr ? &slot_ : nullptr; }
   /// Counts the request once, failed with error_class (CallMetrics::no_error: it did not).
   void finish(std::size_t error_class) noexcept {
-    if (metrics_ == nullptr) return;
-    metrics_->record(slot_, error_class, std::chrono::steady_clock::now() - started_);
-    metrics_ = nullptr;
+    if (metrics_ != nullptr) record(error_class);
   }
 
  private:
   CallMetrics* metrics_;
   std::size_t slot_ = 0;
   std::chrono::steady_clock::time_point started_{};
+
+  void record(std::size_t error_class) noexcept {
+    metrics_->record(slot_, error_class, std::chrono::steady_clock::now() - started_);
+    metrics_ = nullptr;
+  }
 };
 
 class LivenessWatch;  // liveness.cpp

@@ -331,7 +331,10 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
       number -= oneway_handler_bit;
     }
   }
-  if (number == static_cast<int>(Handler::cancel) && config.enable_extensions) {
+  // DEADLINE (68) and CANCEL (69): one test on the common path.
+  const bool deadline_or_cancel = (number == static_cast<int>(Handler::deadline) ||
+                                   number == static_cast<int>(Handler::cancel)) && config.enable_extensions;
+  if (deadline_or_cancel && number == static_cast<int>(Handler::cancel)) [[unlikely]] {
     return serve_cancel(seq, request_args, role);  // one-way: stops a request in service
   }
 
@@ -341,19 +344,21 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   std::exception_ptr args_error;
   auto deadline = std::chrono::steady_clock::time_point::max();  // DEADLINE's: none
   std::chrono::milliseconds deadline_ms{0};
-  const bool wrapped = number == static_cast<int>(Handler::deadline) && config.enable_extensions;
+  const bool wrapped = deadline_or_cancel;  // a CANCEL returned above
   try {
     args = &take_args(request_args, unboxed);
-    if (wrapped) deadline_ms = unwrap_deadline(*args, number, deadline);  // the inner request from here
+    if (wrapped) [[unlikely]] deadline_ms = unwrap_deadline(*args, number, deadline);  // the inner request from here
   } catch (const ProtocolError&) {
     args_error = std::current_exception();
   } catch (const RemoteError&) {
     args_error = std::current_exception();
   }
   const auto handler = static_cast<Handler>(number);
-  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 69)
-                            ? detail::handler_display_name(handler)
-                            : "an unknown handler";
+  // The handler's name for an error reply: looked up only when one is sent.
+  const auto context = [number, handler] {
+    return (number >= 1 && number <= 20) || (number >= 64 && number <= 69) ? detail::handler_display_name(handler)
+                                                                            : "an unknown handler";
+  };
   if (handler == Handler::ping && !admit_ping()) return;
   // A seq still being served must not be reused: both replies would carry it, and the
   // peer would take the first for the other's answer (docs/FAULTS.md R5: close). Checked in
@@ -377,9 +382,9 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   } seq_guard{*this, seq};
   // An error ends the request: its reply, or for a one-way request only its count.
   const auto fail_request = [&](std::exception_ptr error) noexcept {
-    if (!oneway) return send_exception(seq, std::move(error), context, &measured);
+    if (!oneway) return send_exception(seq, std::move(error), context(), &measured);
     measured.finish(
-        CallMetrics::error_class_of(describe_exception(std::move(error), context, config.exceptions.get()).class_name));
+        CallMetrics::error_class_of(describe_exception(std::move(error), context(), config.exceptions.get()).class_name));
   };
   if (args_error) {
     fail_request(args_error);
@@ -391,7 +396,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
         "RecursionError", "callback nesting exceeds max_callback_depth = " + std::to_string(config.max_callback_depth))));
     return;
   }
-  if (wrapped && std::chrono::steady_clock::now() >= deadline) {  // it waited past its deadline: not run
+  if (wrapped && std::chrono::steady_clock::now() >= deadline) [[unlikely]] {  // it waited past its deadline: not run
     fail_request(std::make_exception_ptr(
         TimeoutError("the request's deadline of " + std::to_string(deadline_ms.count()) +
                      " ms passed before its handler started")));
@@ -430,7 +435,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     encode_reply(seq, result, frame);
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
-    send_exception(seq, std::current_exception(), context, &measured);
+    send_exception(seq, std::current_exception(), context(), &measured);
     return;
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);

@@ -68,7 +68,7 @@ AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::
                                        Kwargs kwargs, std::optional<std::chrono::milliseconds> timeout) const {
   const detail::CallSpec call{*this, names, args, kwargs};
   detail::RequestBody body{nullptr, &call};
-  body.timeout = timeout;
+  if (timeout && timeout->count() >= 0) body.deadline_ms = timeout->count();  // the call's own timeout
   return connection_->impl_->async_request(call.handler(), body);
 }
 

@@ -3,6 +3,7 @@
 // local expiry of async calls on the timer queue.
 #include "netref/protocol/request_context.hpp"
 
+#include <memory>
 #include <string>
 
 #include "connection_impl.hpp"
@@ -13,20 +14,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kNone = Clock::time_point::max();
 
-thread_local RequestContext* current_request = nullptr;
 }  // namespace
+
+thread_local RequestContext* detail::current_request = nullptr;
 
 // ---------------------------------------------------------------------------------------------
 // RequestContext
-
-RequestContext::RequestContext(std::uint32_t seq, Clock::time_point deadline) noexcept
-    : seq_(seq), deadline_(deadline), previous_(current_request) {
-  current_request = this;
-}
-
-RequestContext::~RequestContext() { current_request = previous_; }
-
-RequestContext* RequestContext::current() noexcept { return current_request; }
 
 std::optional<Clock::time_point> RequestContext::deadline() const noexcept {
   if (deadline_ == kNone) return std::nullopt;
@@ -42,23 +35,26 @@ std::optional<std::chrono::milliseconds> RequestContext::remaining() const noexc
 bool RequestContext::expired() const noexcept { return deadline_ != kNone && Clock::now() >= deadline_; }
 
 std::stop_token RequestContext::stop_token() {
-  std::unique_lock lk(mutex_);
-  if (stop_) return stop_->get_token();
-  stop_.emplace();
-  auto token = stop_->get_token();
-  const bool stop_now = cancelled_.load(std::memory_order_acquire);
-  lk.unlock();
-  if (stop_now) stop_->request_stop();  // the cancel came first; stop_ is never replaced
-  return token;
+  auto* source = stop_.load(std::memory_order_seq_cst);
+  if (source == nullptr) {
+    auto made = std::make_unique<std::stop_source>();
+    if (stop_.compare_exchange_strong(source, made.get(), std::memory_order_seq_cst)) source = made.release();
+    // else: another stop_token() on this thread cannot race; source holds the winner anyway
+  }
+  if (cancelled_.load(std::memory_order_seq_cst)) source->request_stop();  // a cancel that came first
+  return source->get_token();
 }
 
 bool RequestContext::stop_requested() const noexcept { return cancelled_.load(std::memory_order_acquire); }
 
 std::optional<std::stop_source> RequestContext::mark_cancelled() noexcept {
-  std::lock_guard lk(mutex_);
-  if (cancelled_.exchange(true, std::memory_order_acq_rel)) return std::nullopt;
-  return stop_;  // a copy shares the stop state: it stays valid after this context goes
+  if (cancelled_.exchange(true, std::memory_order_seq_cst)) return std::nullopt;
+  auto* source = stop_.load(std::memory_order_seq_cst);
+  if (source == nullptr) return std::nullopt;  // stop_token() will see cancelled_
+  return *source;  // a copy shares the stop state: it stays valid after this context goes
 }
+
+void RequestContext::drop_stop() noexcept { delete stop_.exchange(nullptr, std::memory_order_acq_rel); }
 
 void RequestContext::request_stop() noexcept {
   if (auto source = mark_cancelled()) source->request_stop();  // stop callbacks: no lock held
@@ -73,7 +69,7 @@ CallTimeout call_timeout(std::optional<std::chrono::milliseconds> own, std::chro
                          bool fallback_travels) noexcept {
   CallTimeout out{own.value_or(fallback), -1};
   if (own || fallback_travels) out.travel_ms = out.wait.count();
-  if (const RequestContext* request = current_request) {
+  if (const RequestContext* request = detail::current_request) {
     // A handler's call inherits what is left of its own deadline, and passes it on.
     if (auto left = request->remaining()) {
       if (out.wait.count() < 0 || *left < out.wait) out.wait = *left;

@@ -5,13 +5,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 
 namespace netref {
+class RequestContext;
 namespace detail {
 struct ConnectionImpl;
+/// The request this thread serves (RequestContext::current()).
+NETREF_API extern thread_local RequestContext* current_request;
 }
 
 /// The request this thread is serving. Made by the connection around each handler, on the
@@ -38,7 +40,7 @@ class NETREF_API RequestContext {
 
   /// The request this thread serves (the innermost one, when a handler's own call serves a
   /// callback meanwhile); null outside a handler. Only the serving thread may use it.
-  static RequestContext* current() noexcept;
+  static RequestContext* current() noexcept { return detail::current_request; }
 
   /// When the caller stops waiting: the request's arrival plus the timeout the caller sent;
   /// nullopt when it sent none (a Python caller, or a call without a timeout).
@@ -57,13 +59,21 @@ class NETREF_API RequestContext {
   /// The seq of the request served (its caller's numbering).
   std::uint32_t seq() const noexcept { return seq_; }
 
-  /// Made by the connection around a handler; becomes current() until destroyed.
-  RequestContext(std::uint32_t seq, Clock::time_point deadline) noexcept;
-  ~RequestContext();
+  /// Made by the connection around a handler; becomes current() until destroyed. Cheap: a
+  /// few stores, nothing allocated (the stop state is made by the first stop_token()).
+  RequestContext(std::uint32_t seq, Clock::time_point deadline) noexcept
+      : seq_(seq), deadline_(deadline), previous_(detail::current_request) {
+    detail::current_request = this;
+  }
+  ~RequestContext() {
+    detail::current_request = previous_;
+    if (stop_.load(std::memory_order_acquire) != nullptr) drop_stop();
+  }
   RequestContext(const RequestContext&) = delete;
   RequestContext& operator=(const RequestContext&) = delete;
 
-  /// The caller cancelled: stop_token() stops (now, or when first asked for). Any thread.
+  /// The caller cancelled: stop_token() stops (now, or when first asked for). Any thread
+  /// while the request is in service.
   void request_stop() noexcept;
 
  private:
@@ -71,13 +81,17 @@ class NETREF_API RequestContext {
   /// request_stop's first half, under the connection's lock: marks the request cancelled and
   /// returns the stop source to stop once that lock is let go (none when not made yet).
   std::optional<std::stop_source> mark_cancelled() noexcept;
+  /// Deletes the stop source stop_token() made (out of line: the common request made none).
+  void drop_stop() noexcept;
 
   std::uint32_t seq_;
   Clock::time_point deadline_;  // max: none
   RequestContext* previous_;    // current() before this one
-  mutable std::mutex mutex_;    // guards stop_ and cancelled_ (request_stop comes from the reader)
-  std::optional<std::stop_source> stop_;  // made by the first stop_token()
-  std::atomic<bool> cancelled_{false};    // set once by request_stop
+  // Made by the first stop_token() (published with a CAS), deleted with the context. With
+  // cancelled_ it forms a Dekker pair (both seq_cst): a cancel either sees the source and
+  // stops it, or the handler's stop_token() sees cancelled_ and stops it itself.
+  std::atomic<std::stop_source*> stop_{nullptr};
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace netref
