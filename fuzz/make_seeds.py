@@ -260,6 +260,14 @@ def session_seeds(corpus):
         "hello_chain_batch": getroot + request(1, 64, (1, (b"netref", 1, ()))) + make + serve()
         + request(2, 65, (2, (ROOT, (1, ("make",)), (1, (3,)), (1, ())))) + request(3, 66, (2, (ROOT, (1, ("version",)))))
         + request(4, 67, (1, ((("Widget", 0, 2), 1),))) + serve(),
+        # DEADLINE 68 around a CALLATTR (good, 0 ms, negative, str), then CANCEL 69 of a
+        # finished, an unknown and a malformed seq.
+        "deadline_cancel": getroot + request(1, 64, (1, (b"netref", 1, ("deadline", "cancel"))))
+        + request(2, 68, (2, ((1, 1500), (1, 8), (2, (ROOT, (1, "add"), (1, (2, 3)), (1, ()))))))
+        + request(3, 68, (2, ((1, 0), (1, 8), (2, (ROOT, (1, "add"), (1, (2, 3)), (1, ()))))))
+        + request(4, 68, (2, ((1, -1), (1, 8), (2, (ROOT, (1, "add"), (1, (2, 3)), (1, ()))))))
+        + request(5, 68, (1, ("soon", 2, ()))) + serve()
+        + request(6, 69, (1, (2,))) + request(7, 69, (1, (4000000,))) + request(8, 69, (1, ("x",))) + serve(),
         "unknown_handler_and_seq": getroot + request(1, 99, (1, ())) + raw((2, 77, (1, None))) + serve(),
         "release_unknown": getroot + request(1, 15, (2, (obj("Widget", 9), (1, 1)))) + serve(),
         "close": getroot + request(1, 2, (1, ())) + serve(),

@@ -200,9 +200,14 @@ void Channel::recv(std::vector<std::uint8_t>& out) { recv_until(out, kForever); 
 bool Channel::recv_until(std::vector<std::uint8_t>& out,
                          std::chrono::steady_clock::time_point start_deadline) {
   try {
+    const bool was_waiting = frame_waiting_.load(std::memory_order_relaxed);
     const bool received = receive_frame(out, start_deadline);
     frame_lease_.release();  // handed over
-    frame_waiting_.store(received && buffered() == Buffered::frame, std::memory_order_relaxed);
+    const bool waiting = received && buffered() == Buffered::frame;
+    frame_waiting_.store(waiting, std::memory_order_relaxed);
+    // Only frames that wait behind another pay for a clock read (never a lone request).
+    handed_buffered_at_ = received && was_waiting ? waiting_since_ : std::chrono::steady_clock::time_point{};
+    if (waiting && !was_waiting) waiting_since_ = std::chrono::steady_clock::now();
     return received;
   } catch (...) {
     frame_lease_.release();  // the frame failed: its buffers are no longer "in progress"

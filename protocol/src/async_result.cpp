@@ -47,13 +47,16 @@ void AsyncResult::then(std::function<void(const AsyncResult&)> fn) const {
 }
 
 bool AsyncResult::cancel() const {
-  return connection_->impl_->settle_locally(call_, std::make_exception_ptr(Cancelled("the call was cancelled")));
+  // A netref peer that listed `cancel` is told to stop the handler; against any other the
+  // cancel is local only.
+  return connection_->impl_->cancel_call(call_, std::make_exception_ptr(Cancelled("the call was cancelled")));
 }
 
 void AsyncResult::set_expiry(std::chrono::milliseconds timeout) const {
+  if (timeout.count() >= 0) return connection_->impl_->arm_expiry(call_, timeout);  // settles at expiry
   std::lock_guard lk(connection_->impl_->state_mutex);
-  call_->expiry = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
-                                      : std::chrono::steady_clock::now() + timeout;
+  call_->expiry = std::chrono::steady_clock::time_point::max();
+  if (call_->expiry_timer) call_->expiry_timer->cancel();
 }
 
 }  // namespace netref

@@ -9,6 +9,7 @@
 #include "liveness.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/detail/wait_observer.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -59,6 +60,8 @@ const char* handler_name(Handler h) {
     case Handler::getchain: return "GETCHAIN";
     case Handler::del_batch: return "DEL_BATCH";
     case Handler::release_results: return "RELEASE_RESULTS";
+    case Handler::deadline: return "DEADLINE";
+    case Handler::cancel: return "CANCEL";
   }
   return "UNKNOWN";
 }
@@ -151,7 +154,12 @@ void detail::ConnectionImpl::send_request(Handler handler, detail::RequestBody b
   try {
     detail::GatherScope gather(buffer);  // a large argument goes out from where it lies
     const auto number = static_cast<std::int64_t>(handler) | (body.keep ? pipeline_keep_bit : 0);
-    detail::wire::encode_request_head(generation.load(std::memory_order_relaxed), seq, number, frame);
+    const Generation gen = generation.load(std::memory_order_relaxed);
+    if (body.deadline_ms >= 0 && peer_has(Feature::deadline)) {
+      detail::wire::encode_deadline_head(gen, seq, body.deadline_ms, number, frame);  // a keep bit rides inside
+    } else {
+      detail::wire::encode_request_head(gen, seq, number, frame);
+    }
     if (body.call != nullptr) {
       box_call(*body.call, frame, lent_now);
     } else {
@@ -402,6 +410,12 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   detail::ObservedWait observed(*self);
   // Releases of kept results leave with a sync request: its caller waits anyway.
   if (releases_queued.load(std::memory_order_relaxed) != 0) dels_waiting.store(true, std::memory_order_release);
+  // The common call (no timeout of its own, outside a handler) skips call_timeout.
+  detail::CallTimeout timing{config.sync_request_timeout, -1};
+  if (timeout || config.send_default_deadline || detail::current_request != nullptr) {
+    timing = detail::call_timeout(timeout, config.sync_request_timeout, config.send_default_deadline);
+    body.deadline_ms = timing.travel_ms;
+  }
   auto call = take_sync_call();
   const auto seq = register_call(call);
   try {
@@ -415,9 +429,10 @@ Value detail::ConnectionImpl::sync_request_unmeasured(Handler handler, detail::R
   // and faulted back in on every call).
   if (body.args != nullptr) body.args->clear();
   for (Value& v : body.release_after_send) v = Value();
-  const auto wait = timeout.value_or(config.sync_request_timeout);
+  const auto wait = timing.wait;
   if (!wait_for(call, deadline_after(wait))) {
     forget_call(seq);
+    send_cancel(seq);  // a netref peer that listed `cancel` may stop the handler
     throw Timeout(std::string("sync request ") + handler_name(handler) + " on " + config.name +
                   " timed out after " + std::to_string(wait.count()) + " ms");
   }
@@ -434,6 +449,11 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
     call->metric_slot = metrics->slot_of(named_attribute(handler, body));
     call->sent_at = Clock::now();
   }
+  // Its own timeout (RemoteRef::async_call_path's), else what is left of the request this
+  // thread serves: travels as DEADLINE, and settles the call with Timeout at expiry.
+  const auto own = body.deadline_ms >= 0 ? std::optional(std::chrono::milliseconds(body.deadline_ms)) : std::nullopt;
+  const auto timing = detail::call_timeout(own, std::chrono::milliseconds(-1), false);
+  body.deadline_ms = timing.travel_ms;
   std::size_t in_flight = 0;
   // The peer keeps the result of a call it may see pipelined calls on (feature `pipeline`).
   body.keep = body.call != nullptr && config.pipeline_async_calls && peer_has(Feature::pipeline);
@@ -464,6 +484,7 @@ AsyncResult detail::ConnectionImpl::async_request(Handler handler, detail::Reque
     forget_call(seq);
     throw;
   }
+  if (timing.wait.count() >= 0) arm_expiry(call, timing.wait);
   return AsyncResult(self->shared_from_this(), std::move(call));
 }
 

@@ -136,7 +136,20 @@ struct RequestBody {
   const CallSpec* call = nullptr;
   std::span<Value> release_after_send = {};  // the call's arguments, when the caller gives them up
   bool keep = false;  // ask the peer to keep the result for pipelining (pipeline_keep_bit)
+  // >= 0: sent wrapped in DEADLINE to a peer that listed `deadline`. An async request's own
+  // timeout on the way in (async_request turns it into the deadline that travels).
+  std::int64_t deadline_ms = -1;
 };
+
+/// A call's timeout (request_context.cpp): how long to wait, and what travels to the peer.
+struct CallTimeout {
+  std::chrono::milliseconds wait;  // negative: forever
+  std::int64_t travel_ms;          // the DEADLINE to send; -1: none
+};
+/// own, else fallback (which travels only when fallback_travels), bounded by what is left of
+/// the request this thread serves (RequestContext::current()), which then always travels.
+CallTimeout call_timeout(std::optional<std::chrono::milliseconds> own, std::chrono::milliseconds fallback,
+                         bool fallback_travels) noexcept;
 
 /// What read_fast read of a message's head.
 struct FastMessage {
@@ -172,15 +185,18 @@ class MeasuredRequest {
   std::size_t* slot_out() noexcept { return metrics_ != nullptr ? &slot_ : nullptr; }
   /// Counts the request once, failed with error_class (CallMetrics::no_error: it did not).
   void finish(std::size_t error_class) noexcept {
-    if (metrics_ == nullptr) return;
-    metrics_->record(slot_, error_class, std::chrono::steady_clock::now() - started_);
-    metrics_ = nullptr;
+    if (metrics_ != nullptr) record(error_class);
   }
 
  private:
   CallMetrics* metrics_;
   std::size_t slot_ = 0;
   std::chrono::steady_clock::time_point started_{};
+
+  void record(std::size_t error_class) noexcept {
+    metrics_->record(slot_, error_class, std::chrono::steady_clock::now() - started_);
+    metrics_ = nullptr;
+  }
 };
 
 class LivenessWatch;  // liveness.cpp
@@ -343,7 +359,8 @@ struct ConnectionImpl {
   void keep_token(detail::PendingCall& call);
   /// The promise a request names as its target, taken out of request_args (its slot left
   /// None): nullopt when it names none. Throws RemoteError for a promise anywhere else.
-  std::optional<std::uint32_t> take_promise(detail::RequestArgs& request_args);
+  /// wrapped: the request is a DEADLINE, whose third argument holds the inner arguments.
+  std::optional<std::uint32_t> take_promise(detail::RequestArgs& request_args, bool wrapped);
   /// RELEASE_RESULTS from the peer (under the reader role): the answers let go, for the
   /// caller to drop once the reader role is given back.
   std::vector<std::shared_ptr<detail::Answer>> serve_release_results(Value& body);
@@ -353,7 +370,8 @@ struct ConnectionImpl {
   void drain(std::shared_ptr<detail::Answer> answer);
   /// A pipelined call on target's pending result (AsyncResult's state is ours to read).
   static AsyncResult pipelined_async(const AsyncResult& target, std::span<const std::string> names,
-                                     std::span<const Value> args, Kwargs kwargs);
+                                     std::span<const Value> args, Kwargs kwargs,
+                                     std::optional<std::chrono::milliseconds> timeout);
   static Value pipelined_sync(const AsyncResult& target, std::span<const std::string> names, std::span<Value> args,
                               Kwargs kwargs, std::optional<std::chrono::milliseconds> timeout);
   static bool pipelinable(const AsyncResult& target) noexcept;
@@ -361,8 +379,11 @@ struct ConnectionImpl {
 
   // dispatch.cpp
   /// A request's second half: runs it (args ready, or args_error), answers, settles own.
+  /// registered: the context serve_request made and CANCEL reaches; null for a pipelined
+  /// call, which gets one of its own here.
   void finish_request(std::uint32_t seq, Handler handler, bool oneway, const char* context, Args& args,
-                      std::exception_ptr args_error, const std::shared_ptr<detail::Answer>& own);
+                      std::exception_ptr args_error, const std::shared_ptr<detail::Answer>& own,
+                      const detail::RequestDeadline& deadline, RequestContext* registered);
   void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);
   /// A request past its special handlers (CLOSE, DEL): checks, unboxes, runs and answers.
   void serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,
@@ -394,6 +415,22 @@ struct ConnectionImpl {
   /// info with what config says the peer gets: our traceback or "<traceback denied>", and
   /// `_remote_version`.
   ExceptionInfo for_peer(ExceptionInfo info) const;
+
+  // request_context.cpp: deadlines and cancellation
+  /// A DEADLINE request's (timeout_ms, handler, args): args becomes the inner arguments,
+  /// number the inner handler, deadline its arrival plus the timeout; returns the timeout.
+  /// Throws TypeError or ValueError for a malformed one.
+  std::chrono::milliseconds unwrap_deadline(Args& args, std::int64_t& number,
+                                            std::chrono::steady_clock::time_point& deadline);
+  /// CANCEL: stops the request it names if it is in service; no reply unless malformed.
+  void serve_cancel(std::uint32_t seq, detail::RequestArgs& request_args, detail::ReaderRole& role);
+  /// Tells a peer that listed `cancel` to stop its request target_seq; nothing otherwise.
+  void send_cancel(std::uint32_t target_seq) noexcept;
+  /// settle_locally, and when that settled it, send_cancel for its seq.
+  bool cancel_call(const std::shared_ptr<detail::PendingCall>& call, std::exception_ptr error);
+  /// Sets call's expiry to timeout from now and arms its timer: at expiry the call settles
+  /// with Timeout (and is cancelled), whether or not anyone waits on it.
+  void arm_expiry(const std::shared_ptr<detail::PendingCall>& call, std::chrono::milliseconds timeout);
 
   // logging: events go to config.log, else the process-wide handler
   bool log_wanted() const noexcept { return detail::log_wanted(config.log); }

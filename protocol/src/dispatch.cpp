@@ -6,6 +6,7 @@
 #include "forwarding_object.hpp"
 #include "netref/protocol/brine.hpp"
 #include "netref/protocol/deferred_result.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "wire/messages.hpp"
 
 namespace netref {
@@ -243,6 +244,8 @@ Value detail::ConnectionImpl::run_handler(Handler handler, Args& args, std::size
     case Handler::del:
     case Handler::del_batch:
     case Handler::release_results:
+    case Handler::deadline:
+    case Handler::cancel:
       break;  // handled before dispatch
   }
   throw RemoteError("NotImplementedError",
@@ -358,63 +361,80 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
       number -= oneway_handler_bit;
     }
   }
-  const auto handler = static_cast<Handler>(number);
-  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 67)
-                            ? detail::handler_display_name(handler)
-                            : "an unknown handler";
-  if (handler == Handler::ping && !admit_ping()) return;
+  // DEADLINE (68) and CANCEL (69): one test on the common path.
+  const bool deadline_or_cancel = (number == static_cast<int>(Handler::deadline) ||
+                                   number == static_cast<int>(Handler::cancel)) && config.enable_extensions;
+  if (deadline_or_cancel && number == static_cast<int>(Handler::cancel)) [[unlikely]] {
+    return serve_cancel(seq, request_args, role);  // one-way: stops a request in service
+  }
 
   // The arguments first: their references are resolved under the reader role (wire order).
   Args unboxed;  // the general decoder's arguments; the fast one's are the caller's
   Args* args = &unboxed;
   std::exception_ptr args_error;
   std::optional<std::uint32_t> promise;  // the pending result it names as its target (`pipeline`)
+  detail::RequestDeadline deadline;      // DEADLINE's; none by default
+  const bool wrapped = deadline_or_cancel;  // a CANCEL returned above
   try {
-    promise = take_promise(request_args);
+    promise = take_promise(request_args, wrapped);
     // Naming itself, it would wait on itself for ever (and hold its own answer: a cycle).
     if (promise == seq) throw RemoteError("ValueError", "a pipelined request cannot name its own result");
     args = &take_args(request_args, unboxed);
+    if (wrapped) [[unlikely]] {  // the inner request from here
+      deadline.sent = unwrap_deadline(*args, number, deadline.at);
+      if (number > 255) {  // a keepable inner request that asked to be kept (unwrap_deadline checked)
+        keep = true;
+        number -= pipeline_keep_bit;
+      }
+    }
   } catch (const ProtocolError&) {
     args_error = std::current_exception();
   } catch (const RemoteError&) {
     args_error = std::current_exception();
   }
+  const auto handler = static_cast<Handler>(number);
+  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 70)
+                            ? detail::handler_display_name(handler)
+                            : "an unknown handler";
+  if (handler == Handler::ping && !admit_ping()) return;
   // Filed in wire order, under the reader role: a call naming it may be read next.
   std::shared_ptr<detail::Answer> own = keep ? answers.open(seq) : nullptr;
   if (promise && !args_error) {
     {
       std::lock_guard lk(state_mutex);
-      serving.begin(seq);
+      serving.begin(seq);  // no context: a CANCEL does not reach a call that waits on its target
     }
     // Waits behind its target, or runs now with its result or its error (docs/PIPELINING.md).
-    detail::DeferredCall call{seq, handler, oneway, context, std::move(*args), own};
+    detail::DeferredCall call{seq, handler, oneway, context, std::move(*args), own, deadline};
     Value target;
     std::exception_ptr error;
     const auto attached = answers.attach(*promise, call, target, error);
     role.release();
     if (attached == detail::Attached::queued) return;  // its target's finisher runs it
     if (attached == detail::Attached::ready) call.args[0] = std::move(target);
-    finish_request(seq, handler, oneway, context, call.args, error, own);
+    finish_request(seq, handler, oneway, context, call.args, error, own, deadline, nullptr);
     if (own) drain(std::move(own));
     return;
   }
   // A seq still being served must not be reused: both replies would carry it, and the
   // peer would take the first for the other's answer (docs/FAULTS.md R5: close). Checked in
   // the same step that gives the reader role back, so others may read while the handler runs.
+  RequestContext request(seq, deadline.at);  // RequestContext::current() for the handler; CANCEL finds it
   {
     std::lock_guard lk(state_mutex);
-    serving.begin(seq);
+    serving.begin(seq, &request);
     role.release_locked();
   }
   state_cv.notify_all();
   role.after_release();
-  finish_request(seq, handler, oneway, context, *args, args_error, own);
+  finish_request(seq, handler, oneway, context, *args, args_error, own, deadline, &request);
   if (own) drain(std::move(own));  // calls that named its result while it ran
 }
 
 void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, bool oneway, const char* context,
                                             Args& args_in, std::exception_ptr args_error,
-                                            const std::shared_ptr<detail::Answer>& own) {
+                                            const std::shared_ptr<detail::Answer>& own,
+                                            const detail::RequestDeadline& deadline, RequestContext* registered) {
   Args* args = &args_in;
   detail::MeasuredRequest measured(config.served_metrics.get());
   struct SeqGuard {
@@ -428,6 +448,9 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
       impl.serving.end_locked(seq);
     }
   } seq_guard{*this, seq};
+  // A pipelined call's own context (its target's was current): its deadline, no CANCEL.
+  std::optional<RequestContext> unregistered;
+  if (registered == nullptr) [[unlikely]] unregistered.emplace(seq, deadline.at);
   // A kept result is settled before the reply leaves: calls waiting on it run after.
   const auto settle = [&](const Value& result, const std::exception_ptr& error) noexcept {
     if (!own) return;
@@ -451,6 +474,13 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
   if (serving_depth >= config.max_callback_depth) {
     fail_request(std::make_exception_ptr(RemoteError(
         "RecursionError", "callback nesting exceeds max_callback_depth = " + std::to_string(config.max_callback_depth))));
+    return;
+  }
+  if (deadline.at != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline.at)
+      [[unlikely]] {  // it waited past its deadline (queued, or behind its pipelined target): not run
+    fail_request(std::make_exception_ptr(
+        TimeoutError("the request's deadline of " + std::to_string(deadline.sent.count()) +
+                     " ms passed before its handler started")));
     return;
   }
   struct DepthGuard {
@@ -479,6 +509,10 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
   if (auto deferred = deferred_result_of(result)) {  // the handler answers later: no thread waits
     result = Value();
     seq_guard.armed = false;
+    if (registered != nullptr) {  // the seq stays in service after its context goes
+      std::lock_guard lk(state_mutex);
+      serving.detach(seq);
+    }
     defer_reply(seq, std::move(deferred), oneway, context, std::move(measured), own);  // settles own then
     return;
   }

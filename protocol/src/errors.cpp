@@ -122,6 +122,7 @@ std::exception_ptr make_remote_exception(ExceptionInfo info, const ExceptionMap*
     if (c == "NotImplementedError") return raise.operator()<NotImplementedError>();
     if (c == "AssertionError") return raise.operator()<AssertionError>();
     if (c == "MemoryError") return raise.operator()<MemoryError>();
+    if (c == "TimeoutError") return raise.operator()<TimeoutError>();
     if (c == "StopIteration") return raise.operator()<StopIteration>();
   }
   return std::make_exception_ptr(RemoteError(std::move(info)));

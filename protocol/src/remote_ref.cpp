@@ -65,9 +65,11 @@ void RemoteRef::oneway_call_path(std::span<const std::string> names, std::span<c
 }
 
 AsyncResult RemoteRef::async_call_path(std::span<const std::string> names, std::span<const Value> args,
-                                       Kwargs kwargs) const {
+                                       Kwargs kwargs, std::optional<std::chrono::milliseconds> timeout) const {
   const detail::CallSpec call{this, names, args, kwargs};
-  return connection_->impl_->async_request(call.handler(), detail::RequestBody{nullptr, &call});
+  detail::RequestBody body{nullptr, &call};
+  if (timeout && timeout->count() >= 0) body.deadline_ms = timeout->count();  // the call's own timeout
+  return connection_->impl_->async_request(call.handler(), body);
 }
 
 std::string RemoteRef::repr() const {

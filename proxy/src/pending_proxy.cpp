@@ -10,7 +10,7 @@ Proxy PendingProxy::settled() const {
 }
 
 AsyncResult PendingProxy::invoke_async(std::span<Value> args, Kwargs kwargs) const {
-  if (pipelinable(target_)) return pipelined_async_call(target_, path_.names(), args, std::move(kwargs));
+  if (pipelinable(target_)) return pipelined_async_call(target_, path_.names(), args, std::move(kwargs), timeout_);
   // A peer without `pipeline`, or the result is here: wait for it (one round trip per
   // dependency), then the ordinary call on it; its error is the call's.
   target_.wait();

@@ -85,14 +85,15 @@ Value Proxy::invoke(std::span<Value> args, Kwargs kwargs) const {
 AsyncResult Proxy::invoke_async(std::span<Value> args, Kwargs kwargs) const {
   const auto* remote = target_.get_if<RemoteRefPtr>();
   if (remote != nullptr && *remote && (path_.size() <= 1 || (*remote)->connection()->peer_is_netref())) {
-    return (*remote)->async_call_path(path_.names(), args, std::move(kwargs));
+    return (*remote)->async_call_path(path_.names(), args, std::move(kwargs), timeout_);
   }
   Value parent = path_.empty() ? target_ : walk(target_, path_.names(), path_.size() - 1);
   auto* parent_remote = parent.get_if<RemoteRefPtr>();
   if (parent_remote == nullptr || !*parent_remote) {
     throw ConversionError("async_call needs a netref, got " + std::string(parent.type_name()));
   }
-  return (*parent_remote)->async_call_path(path_.names().last(path_.empty() ? 0 : 1), args, std::move(kwargs));
+  return (*parent_remote)->async_call_path(path_.names().last(path_.empty() ? 0 : 1), args, std::move(kwargs),
+                                          timeout_);
 }
 
 void Proxy::invoke_oneway(std::span<Value> args, Kwargs kwargs) const {

@@ -53,10 +53,17 @@ void check_client_against(const PythonServer& py) {
   auto pending = root->attr("block")->with_timeout(50ms)->async_call();
   CHECK_THROWS_AS(pending.value(), Timeout);
   other->root()->attr("release")->call();
-  pending.set_expiry(-1ms);
-  CHECK(pending.value().as<std::int64_t>() == 1);
+  pending.set_expiry(-1ms);  // too late: the expiry settled it, for good
   CHECK(root->attr("add")->call(2, 3).as<std::int64_t>() == 5);
-  CHECK(conn->connection().stats().late_replies - after.late_replies == 1);  // the sync block's
+  CHECK_THROWS_AS(pending.value(), Timeout);
+  CHECK(conn->connection().stats().late_replies - after.late_replies == 2);  // both blocks' replies
+  // Against Python, deadlines and cancel stay local: the peer never listed them.
+  CHECK_FALSE(conn->connection().peer_has(Feature::deadline));
+  CHECK_FALSE(conn->connection().peer_has(Feature::cancel));
+  auto cancelled = root->attr("add")->with_timeout(5s)->async_call(1, 1);
+  cancelled.cancel();
+  CHECK_THROWS_AS(cancelled.value(), Cancelled);
+  CHECK(root->attr("add")->call(2, 3).as<std::int64_t>() == 5);  // nothing Python cannot read was sent
   CHECK(conn->connection().stats().pending_requests == 0);
 }
 

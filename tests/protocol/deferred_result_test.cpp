@@ -147,3 +147,21 @@ TEST_CASE("calls pipelined on a result answered later wait for it to settle, the
   p.sync();
   CHECK(p.server->stats().pipelined_waiting == 0);
 }
+
+TEST_CASE("a cancel of a request answered later is ignored once its handler returned, and its reply still comes") {
+  auto root = std::make_shared<Later>();
+  Pair p(root);
+  REQUIRE(p.client->negotiate_extensions());
+  REQUIRE(p.client->peer_has(Feature::cancel));
+  auto remote = p.client->root();
+  const std::string later[] = {"later"};
+  auto call = remote->async_call_path(later, {});
+  p.sync();  // the handler returned its DeferredResult: the seq is in service, its context gone
+  CHECK(call.cancel());  // settles here, and CANCEL leaves: the server finds no context to stop
+  p.sync();
+  const auto late_before = p.client->stats().late_replies;
+  root->take(0)->resolve(Value(std::int64_t{9}));
+  p.sync();  // the reply was sent on resolve, before this round trip's
+  CHECK(p.client->stats().late_replies == late_before + 1);
+  CHECK(p.client->stats().pending_requests == 0);
+}

@@ -41,9 +41,10 @@ struct RawServer {
       const auto& items = request.get_if<Tuple>()->items;
       const auto& body = items.at(2).get_if<Tuple>()->items;
       CHECK(body.at(0) == Value(std::int64_t{64}));
-      // The hello lists what this build uses: (b"netref", version, ("oneway", ...)).
+      // The hello lists what this build uses: (b"netref", version, ("oneway", "pipeline", "deadline", "cancel")).
       const auto& args = body.at(1).get_if<Tuple>()->items.at(1);
-      CHECK(args.get_if<Tuple>()->items.at(2).get_if<Tuple>()->items.at(0) == Value(std::string("oneway")));
+      CHECK(args.get_if<Tuple>()->items.at(2) == Value(tuple_of(std::string("oneway"), std::string("pipeline"),
+                                                                 std::string("deadline"), std::string("cancel"))));
       peer->send(message_v5(2, *items.at(1).get_if<std::int64_t>(),
                             tuple_of(1, tuple_of(netref::Bytes{"netref"}, 1, Value(*lists)))));
       REQUIRE(hello.get());

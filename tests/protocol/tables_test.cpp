@@ -10,6 +10,7 @@
 #include "harness.hpp"
 #include "netref/protocol/close_reason.hpp"
 #include "netref/protocol/errors.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "tables/connection_state.hpp"
 #include "tables/import_table.hpp"
 #include "tables/lent_table.hpp"
@@ -258,6 +259,64 @@ TEST_CASE("serving requests: past the lock-free slots, seqs spill over and end u
   CHECK(serving.end_unlocked(ServingRequests::kSlots + 1));
   serving.begin(0);
   CHECK(serving.size() == ServingRequests::kSlots + 2);
+}
+
+TEST_CASE("serving requests: CANCEL reaches a request's context by seq while it is in service, and nothing after") {
+  ServingRequests serving;
+  netref::RequestContext five(5, std::chrono::steady_clock::time_point::max());
+  serving.begin(5, &five);
+  serving.begin(6);
+  const auto context_of = [&](std::uint32_t seq) {
+    netref::RequestContext* seen = nullptr;
+    serving.with_context(seq, [&](netref::RequestContext& c) { seen = &c; });
+    return seen;
+  };
+  CHECK(context_of(5) == &five);
+  CHECK(context_of(6) == nullptr);  // in service without a context
+  CHECK(context_of(7) == nullptr);  // unknown
+  serving.end(5);
+  CHECK(context_of(5) == nullptr);  // finished
+  CHECK_FALSE(five.stop_requested());
+  five.request_stop();
+  CHECK(five.stop_requested());
+  CHECK(five.stop_token().stop_requested());  // a cancel before the token is made is seen
+  // Spilled past the slots, and detached (a reply that comes after the handler's frame).
+  std::vector<std::unique_ptr<netref::RequestContext>> more;
+  for (std::uint32_t seq = 10; seq < 10 + ServingRequests::kSlots + 2; ++seq) {
+    more.push_back(std::make_unique<netref::RequestContext>(seq, std::chrono::steady_clock::time_point::max()));
+    serving.begin(seq, more.back().get());
+  }
+  CHECK(context_of(10 + ServingRequests::kSlots + 1) == more.back().get());
+  serving.detach(10 + ServingRequests::kSlots + 1);
+  serving.detach(10);
+  CHECK(context_of(10 + ServingRequests::kSlots + 1) == nullptr);
+  CHECK(context_of(10) == nullptr);
+  CHECK(context_of(11) == more[1].get());
+  CHECK_THROWS_AS(serving.begin(10), ProtocolError);  // detached, still in service
+}
+
+TEST_CASE("serving requests: a lock-free end waits while CANCEL reads the request's context") {
+  ServingRequests serving;
+  netref::RequestContext three(3, std::chrono::steady_clock::time_point::max());
+  serving.begin(3, &three);
+  std::atomic<bool> ended{false};
+  std::thread ender;
+  const bool found = serving.with_context(3, [&](netref::RequestContext& c) {
+    ender = std::thread([&] {
+      CHECK(serving.end_unlocked(3));
+      ended = true;
+    });
+    for (int i = 0; i < 1000; ++i) {
+      std::this_thread::yield();
+      CHECK_FALSE(ended.load());  // the context is still being read: its request cannot end
+    }
+    CHECK(&c == &three);
+  });
+  ender.join();
+  CHECK(found);
+  CHECK(ended);
+  CHECK(serving.size() == 0);
+
 }
 
 TEST_CASE("connection state: Open, then Closing on one thread, then Closed, and the first close wins") {

@@ -83,6 +83,19 @@ std::map<std::string, Buf> built(Generation g) {
     wire::put_label(Label::value, b);
     wire::put_tuple_header(0, b);
   });
+  make("deadline_seq13_call", [&](Buf& b) {
+    // The DEADLINE head, then the inner CALL's arguments as box_args writes them.
+    wire::encode_deadline_head(g, 13, 1500, static_cast<std::int64_t>(Handler::call), b);
+    wire::put_label(Label::tuple, b);
+    wire::put_tuple_header(3, b);
+    wire::put_label(Label::local_ref, b);
+    wire::encode_id_pack(small_id, b);
+    wire::put_label(Label::value, b);
+    brine::encode(tuple_of(1, std::string("x")), b);
+    wire::put_label(Label::value, b);
+    wire::put_tuple_header(0, b);
+  });
+  make("cancel_seq14", [&](Buf& b) { wire::encode_cancel(g, 14, 12, b); });
   make("reply_seq3_int", [&](Buf& b) {
     wire::encode_reply_head(g, 3, b);
     wire::put_label(Label::value, b);

@@ -112,15 +112,18 @@ TEST_CASE("with_timeout: a sync call past its timeout throws Timeout and the con
   CHECK(conn->connection().stats().pending_requests == 0);
 }
 
-TEST_CASE("with_timeout: an async call expires after its timeout, then its reply still arrives") {
+TEST_CASE("with_timeout: an async call settles with Timeout at its expiry, for good, and its reply is dropped as late") {
   Fixture f;
   auto conn = connect("127.0.0.1", f.server->port());
   auto other = connect("127.0.0.1", f.server->port());
   auto pending = conn->root()->attr("block")->with_timeout(50ms)->async_call();
   CHECK_THROWS_AS(pending.value(), Timeout);
   other->root()->attr("release")->call();
-  pending.set_expiry(-1ms);  // no expiry: wait for it
-  CHECK(pending.value().as<std::int64_t>() == 1);
+  pending.set_expiry(-1ms);  // too late: the expiry settled it
+  CHECK(conn->root()->attr("add")->call(2, 3).as<std::int64_t>() == 5);  // served after block's reply
+  CHECK_THROWS_AS(pending.value(), Timeout);
+  CHECK(conn->connection().stats().late_replies == 1);
+  CHECK(conn->connection().stats().pending_requests == 0);
 }
 
 TEST_CASE("oneway_call between netref peers: the call runs, no reply comes back, errors are not heard") {

@@ -71,6 +71,32 @@ TEST_CASE("the header examples compile and do what their comments say") {
   CHECK(conn->root()->attr("pay")->call(Money{150}).as<Money>().cents == 300);
 }
 
+TEST_CASE("the RequestContext example: a handler stops once its caller's deadline passed") {
+  netref::Service calc;
+  // request_context.hpp
+  calc.def("crunch", [](std::int64_t n) {
+    auto* request = netref::RequestContext::current();
+    std::int64_t sum = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (request != nullptr && (request->stop_requested() || request->expired())) {
+        throw netref::Cancelled("stopped after " + std::to_string(i) + " steps");
+      }
+      sum += i;
+    }
+    return sum;
+  });
+  netref::ThreadPoolServer server(calc, {.host = "127.0.0.1", .port = 0});
+  server.start();
+  auto conn = netref::connect("127.0.0.1", server.port());
+  CHECK(conn->root()->attr("crunch")->call(10).as<std::int64_t>() == 45);
+  CHECK(netref::RequestContext::current() == nullptr);  // outside a handler
+  // Its deadline travels with the call: the handler sees it pass and stops long before n.
+  auto slow = conn->root()->attr("crunch")->with_timeout(std::chrono::milliseconds(20));
+  CHECK_THROWS(slow->call(std::int64_t{1} << 60));
+  CHECK(conn->root()->attr("crunch")->call(3).as<std::int64_t>() == 3);  // the server serves on
+  server.stop();
+}
+
 TEST_CASE("the call metrics and log header examples compile and do what their comments say") {
   netref::Service service;
   service.def("add", [](std::int64_t a, std::int64_t b) { return a + b; });

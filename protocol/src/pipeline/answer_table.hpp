@@ -14,6 +14,7 @@
 #include "netref/protocol/consts.hpp"
 #include "netref/protocol/object.hpp"
 #include "netref/protocol/value.hpp"
+#include "../request_deadline.hpp"
 
 namespace netref::detail {
 
@@ -28,6 +29,7 @@ struct DeferredCall {
   const char* context = "";        // names the handler in error replies
   Args args;                       // args[0] is the target, filled in when it runs
   std::shared_ptr<Answer> own;     // its own kept result, when the peer asked for one
+  RequestDeadline deadline;        // not run once past it (feature `deadline`)
 };
 
 /// One kept result. Guarded by the table's mutex.

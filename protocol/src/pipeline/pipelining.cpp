@@ -24,6 +24,37 @@ std::uint32_t promise_seq(std::uint64_t seq) {
   return static_cast<std::uint32_t>(seq);
 }
 
+/// A DEADLINE's boxed inner arguments, (LABEL_TUPLE, (timeout, handler, inner)): inner, or
+/// null when the request is not of that shape (unwrap_deadline then says what is wrong).
+Value* deadline_inner(Value& boxed) {
+  auto* outer = boxed.get_if<Tuple>();
+  if (outer == nullptr || outer->items.size() != 2 || outer->items[0] != Value(std::int64_t{2})) return nullptr;
+  auto* items = outer->items[1].get_if<Tuple>();
+  return items != nullptr && items->items.size() == 3 ? &items->items[2] : nullptr;
+}
+
+/// The general decoder's (LABEL_TUPLE, ((LABEL_PROMISE, seq), ...)): the promise taken out
+/// before unboxing (which refuses one anywhere else), its slot left (LABEL_VALUE, None).
+std::optional<std::uint32_t> take_boxed_promise(Value& boxed) {
+  auto* outer = boxed.get_if<Tuple>();
+  if (outer == nullptr || outer->items.size() != 2 || outer->items[0] != Value(std::int64_t{2})) return std::nullopt;
+  auto* items = outer->items[1].get_if<Tuple>();
+  auto* first = items != nullptr && !items->items.empty() ? items->items[0].get_if<Tuple>() : nullptr;
+  if (first == nullptr || first->items.size() != 2 || first->items[0] != Value(std::int64_t{5})) return std::nullopt;
+  std::optional<std::uint32_t> found;
+  if (const auto* seq = first->items[1].get_if<std::int64_t>(); seq != nullptr && *seq >= 0) {
+    found = promise_seq(static_cast<std::uint64_t>(*seq));
+  } else if (first->items[1].get_if<BigInt>() != nullptr || seq != nullptr) {
+    throw RemoteError("ValueError", "pipelined reference to request " + first->items[1].debug_string(40) +
+                                        " is out of range (seqs are 32-bit)");
+  } else {
+    throw RemoteError("TypeError", "a pipelined reference names a request seq (an int), got " +
+                                       std::string(first->items[1].type_name()));
+  }
+  items->items[0] = tuple_of(static_cast<std::int64_t>(Label::value), Value());
+  return found;
+}
+
 /// With the last handle on a kept call: the peer may let its result go.
 /// Releases of kept results queued before they ride with the next frame.
 constexpr std::size_t kReleaseBatch = 64;
@@ -80,10 +111,13 @@ AsyncResult ConnectionImpl::failed_result(const AsyncResult& like, std::exceptio
 }
 
 AsyncResult ConnectionImpl::pipelined_async(const AsyncResult& target, std::span<const std::string> names,
-                                            std::span<const Value> args, Kwargs kwargs) {
+                                            std::span<const Value> args, Kwargs kwargs,
+                                            std::optional<std::chrono::milliseconds> timeout) {
   // The target stays held by the caller while this is sent: its release goes after it.
   const CallSpec call{nullptr, names, args, kwargs, target.call_->seq};
-  return target.connection_->impl_->async_request(call.handler(), RequestBody{nullptr, &call});
+  RequestBody body{nullptr, &call};
+  if (timeout && timeout->count() >= 0) body.deadline_ms = timeout->count();  // travels as its DEADLINE
+  return target.connection_->impl_->async_request(call.handler(), body);
 }
 
 Value ConnectionImpl::pipelined_sync(const AsyncResult& target, std::span<const std::string> names,
@@ -95,31 +129,22 @@ Value ConnectionImpl::pipelined_sync(const AsyncResult& target, std::span<const 
 
 // --- the callee's side
 
-std::optional<std::uint32_t> ConnectionImpl::take_promise(RequestArgs& request_args) {
+std::optional<std::uint32_t> ConnectionImpl::take_promise(RequestArgs& request_args, bool wrapped) {
   std::optional<std::uint32_t> found;
   if (request_args.args != nullptr) {  // read by BoxedReader: promises are among the refs
+    // Where a target stands: the first argument, or a DEADLINE's first inner argument.
+    const Value* front = request_args.args->empty() ? nullptr : &request_args.args->front();
+    if (wrapped) {
+      const Tuple* inner = request_args.args->size() == 3 ? (*request_args.args)[2].get_if<Tuple>() : nullptr;
+      front = inner != nullptr && !inner->items.empty() ? &inner->items.front() : nullptr;
+    }
     for (const auto& ref : request_args.refs) {
       if (ref.label != Label::promise) continue;
-      if (found || request_args.args->empty() || ref.slot != &request_args.args->front()) promise_misplaced();
+      if (found || front == nullptr || ref.slot != front) promise_misplaced();
       found = promise_seq(ref.object_id);
     }
-  } else if (auto* boxed = request_args.boxed->get_if<Tuple>(); boxed != nullptr && boxed->items.size() == 2 &&
-                                                                  boxed->items[0] == Value(std::int64_t{2})) {
-    // The general decoder's (LABEL_TUPLE, ((LABEL_PROMISE, seq), ...)): taken out before
-    // unboxing, which refuses a promise anywhere else.
-    auto* items = boxed->items[1].get_if<Tuple>();
-    auto* first = items != nullptr && !items->items.empty() ? items->items[0].get_if<Tuple>() : nullptr;
-    if (first == nullptr || first->items.size() != 2 || first->items[0] != Value(std::int64_t{5})) return found;
-    if (const auto* seq = first->items[1].get_if<std::int64_t>(); seq != nullptr && *seq >= 0) {
-      found = promise_seq(static_cast<std::uint64_t>(*seq));
-    } else if (first->items[1].get_if<BigInt>() != nullptr || seq != nullptr) {
-      throw RemoteError("ValueError", "pipelined reference to request " + first->items[1].debug_string(40) +
-                                          " is out of range (seqs are 32-bit)");
-    } else {
-      throw RemoteError("TypeError", "a pipelined reference names a request seq (an int), got " +
-                                         std::string(first->items[1].type_name()));
-    }
-    items->items[0] = tuple_of(static_cast<std::int64_t>(Label::value), Value());
+  } else if (Value* boxed = wrapped ? deadline_inner(*request_args.boxed) : request_args.boxed; boxed != nullptr) {
+    found = take_boxed_promise(*boxed);
   }
   if (found && !config.enable_extensions) {
     throw RemoteError("ValueError", "pipelining (label 5) is not enabled on this connection");
@@ -155,7 +180,8 @@ void ConnectionImpl::drain(std::shared_ptr<Answer> answer) {
     std::exception_ptr error;
     if (answers.next_waiting(*answer, call, target, error)) {
       if (!error) call.args[0] = std::move(target);  // take_promise left its slot there
-      finish_request(call.seq, call.handler, call.oneway, call.context, call.args, error, call.own);
+      finish_request(call.seq, call.handler, call.oneway, call.context, call.args, error, call.own, call.deadline,
+                     nullptr);
       if (call.own) work.push_back(std::move(call.own));
       continue;
     }
@@ -169,9 +195,10 @@ void ConnectionImpl::drain(std::shared_ptr<Answer> answer) {
 bool pipelinable(const AsyncResult& target) noexcept { return detail::ConnectionImpl::pipelinable(target); }
 
 AsyncResult pipelined_async_call(const AsyncResult& target, std::span<const std::string> names,
-                                 std::span<const Value> args, Kwargs kwargs) {
+                                 std::span<const Value> args, Kwargs kwargs,
+                                 std::optional<std::chrono::milliseconds> timeout) {
   if (detail::ConnectionImpl::pipelinable(target)) {
-    return detail::ConnectionImpl::pipelined_async(target, names, args, std::move(kwargs));
+    return detail::ConnectionImpl::pipelined_async(target, names, args, std::move(kwargs), timeout);
   }
   target.wait();  // a peer without `pipeline`, or the result is here: one round trip per dependency
   if (auto error = target.error()) return failed_async_result(target, std::move(error));
@@ -180,7 +207,7 @@ AsyncResult pipelined_async_call(const AsyncResult& target, std::span<const std:
   if (ref == nullptr || !*ref) {
     throw TypeError("a pipelined call needs a netref, got " + std::string(result.type_name()));
   }
-  return (*ref)->async_call_path(names, args, std::move(kwargs));
+  return (*ref)->async_call_path(names, args, std::move(kwargs), timeout);
 }
 
 Value pipelined_call(const AsyncResult& target, std::span<const std::string> names, std::span<Value> args,

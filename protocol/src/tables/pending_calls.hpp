@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "netref/protocol/detail/timer_queue.hpp"
 #include "netref/protocol/value.hpp"
 
 namespace netref {
@@ -36,6 +37,7 @@ struct PendingCall {
   // Set when the peer keeps this call's result for pipelining (feature `pipeline`): its
   // destruction, with the last handle on the call, sends the release.
   std::shared_ptr<void> kept;
+  std::unique_ptr<Timer> expiry_timer;  // an async call's expiry (arm_expiry); sync calls have none
 
   /// Settles the call. The call's last write: a sync waiter that sees done may reuse the
   /// call at once.

@@ -99,4 +99,22 @@ void encode_promise(std::uint32_t seq, Buffer& out) {
   put_int(static_cast<std::int64_t>(seq), out);
 }
 
+void encode_deadline_head(Generation generation, std::uint32_t seq, std::int64_t timeout_ms, std::int64_t inner,
+                          Buffer& out) {
+  encode_request_head(generation, seq, Handler::deadline, out);
+  put_label(Label::tuple, out);  // the inner arguments may hold references: boxed items
+  put_byte(tag::tup3, out);
+  put_label(Label::value, out);
+  put_int(timeout_ms, out);
+  put_label(Label::value, out);
+  put_int(inner, out);
+}
+
+void encode_cancel(Generation generation, std::uint32_t seq, std::uint32_t target_seq, Buffer& out) {
+  encode_request_head(generation, seq, Handler::cancel, out);
+  put_label(Label::value, out);
+  put_tuple_header(1, out);
+  put_int(static_cast<std::int64_t>(target_seq), out);
+}
+
 }  // namespace netref::detail::wire

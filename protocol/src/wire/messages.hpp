@@ -46,7 +46,8 @@ void encode_ping(Generation generation, std::uint32_t seq, std::string_view payl
 /// CLOSE: a request with no arguments, which nobody waits for.
 void encode_close(Generation generation, std::uint32_t seq, Buffer& out);
 
-/// HELLO (netref extension 64): `(b"netref", extension_version, ("oneway",))`: the features this build uses.
+/// HELLO (netref extension 64): `(b"netref", extension_version, ("oneway", "deadline",
+/// "cancel"))`: the features this build uses.
 void encode_hello(Generation generation, std::uint32_t seq, Buffer& out);
 
 /// RPyC's DEL: the peer's object id, received count times, is let go. The arguments are
@@ -63,5 +64,18 @@ void encode_release_results(Generation generation, std::uint32_t seq, std::span<
 
 /// A promise, `(LABEL_PROMISE, seq)`: the result of our request seq (feature `pipeline`).
 void encode_promise(std::uint32_t seq, Buffer& out);
+
+/// DEADLINE (netref extension 68, feature `deadline`) up to the inner request's boxed
+/// arguments: the envelope, then `(68, (LABEL_TUPLE, ((LABEL_VALUE, timeout_ms),
+/// (LABEL_VALUE, inner), ` and the caller appends the inner request's boxed arguments (one
+/// `(label, value)` pair), which closes the message. timeout_ms is relative: the peer counts
+/// it from when the request reached it. inner is a handler number, with pipeline_keep_bit
+/// when the peer is to keep the result.
+void encode_deadline_head(Generation generation, std::uint32_t seq, std::int64_t timeout_ms, std::int64_t inner,
+                          Buffer& out);
+
+/// CANCEL (netref extension 69, feature `cancel`): `(69, (LABEL_VALUE, (target_seq,)))`,
+/// one-way: the peer stops its request target_seq if it still runs, and answers nothing.
+void encode_cancel(Generation generation, std::uint32_t seq, std::uint32_t target_seq, Buffer& out);
 
 }  // namespace netref::detail::wire

@@ -71,7 +71,7 @@ def record():
     emit("getroot_seq300", request(300, consts.HANDLE_GETROOT, ()))
     emit("ping_seq5", request(5, consts.HANDLE_PING, ("hi",)))
     emit("close_seq7", request(7, consts.HANDLE_CLOSE, ()))
-    emit("hello_seq1", request(1, 64, (b"netref", 1, ("oneway", "pipeline"))))
+    emit("hello_seq1", request(1, 64, (b"netref", 1, ("oneway", "pipeline", "deadline", "cancel"))))
     small = ("builtins.list", 123, 140000000000)
     big = ("Counter", 2**63 + 5, 2**64 - 1)
     refs = []
@@ -86,6 +86,10 @@ def record():
     emit("release_results_seq13", request(13, 70, (5, 9, 70000)))
     # The envelope of a request whose boxed arguments follow (here a CALL of a peer object).
     emit("call_seq12", request(12, consts.HANDLE_CALL, (peer_object(small), (1, "x"), ())))
+    # netref's DEADLINE (68): (timeout_ms, inner handler, inner args), here a CALL of a peer
+    # object with a 1.5 s deadline; and CANCEL (69) of seq 12, a plain tuple.
+    emit("deadline_seq13_call", request(13, 68, (1500, consts.HANDLE_CALL, (peer_object(small), (1, "x"), ()))))
+    emit("cancel_seq14", request(14, 69, (12,)))
     emit("reply_seq3_int", lambda: conn._send(consts.MSG_REPLY, 3, conn._box(42)))
     emit("reply_seq200_none", lambda: conn._send(consts.MSG_REPLY, 200, conn._box(None)))
     vinegar = (("builtins", "ValueError"), ("bad",), (), "Traceback: bad\n")

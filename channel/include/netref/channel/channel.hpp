@@ -96,6 +96,10 @@ class NETREF_API Channel {
   /// True when, after the frame recv handed over last, another whole frame is already
   /// buffered: its reply may wait to leave with the next one's. A hint, readable anywhere.
   bool frame_waiting() const noexcept { return frame_waiting_.load(std::memory_order_relaxed); }
+  /// For the frame recv handed over last: when it was already whole in our buffer, waiting
+  /// behind the one before it (a request's deadline counts from then); the epoch (zero)
+  /// when it was not. Read by whoever holds the receiving side.
+  std::chrono::steady_clock::time_point handed_buffered_at() const noexcept { return handed_buffered_at_; }
   /// Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept { return queued_.load(std::memory_order_relaxed); }
   /// Writes so far that carried bytes (transport write calls that took at least one byte):
@@ -266,6 +270,8 @@ class NETREF_API Channel {
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;
   std::atomic<bool> frame_waiting_{false};  // see frame_waiting()
+  std::chrono::steady_clock::time_point waiting_since_{};       // a whole frame buffered since
+  std::chrono::steady_clock::time_point handed_buffered_at_{};  // see handed_buffered_at()
   BufferLease frame_lease_;  // the frame in progress's charge on the buffer budget
   BufferLease send_lease_;   // the outgoing queue's charge on the buffer budget (out_mutex_)
 };

@@ -73,6 +73,10 @@ struct NETREF_API ConnectionConfig {
   bool detect_generation = false;
   /// Default deadline of a sync request (RPyC's sync_request_timeout).
   std::chrono::milliseconds sync_request_timeout = std::chrono::seconds(30);
+  /// Also send sync_request_timeout as each sync call's deadline to a netref peer that
+  /// listed `deadline` (a per-call timeout, and a handler's remaining deadline, always travel).
+  /// Off by default: a call without a deadline of its own costs the peer nothing extra.
+  bool send_default_deadline = false;
   /// Deepest brine nesting accepted from the peer.
   std::size_t max_depth = 64;
   /// Most objects lent to the peer at once; boxing one more fails the request.

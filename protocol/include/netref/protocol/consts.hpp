@@ -26,6 +26,8 @@ enum class Handler : std::uint8_t {
   callchain = 65,   ///< (obj, (name, ...), args, kwargs): getattr along names, then call
   getchain = 66,    ///< (obj, (name, ...)): getattr along names
   del_batch = 67,   ///< (((type, tid, oid), count), ...): many DELs in one message
+  deadline = 68,    ///< (timeout_ms, handler, args): handler's request, to run within timeout_ms
+  cancel = 69,      ///< (seq,): one-way; stop the request seq that this peer sent, if it runs
   release_results = 70,  ///< (seq, ...): one-way; results kept for pipelining are let go
 };
 
@@ -47,10 +49,16 @@ inline constexpr std::int64_t extension_version = 1;
 enum class Feature : std::uint8_t {
   oneway,    ///< requests flagged one-way get no reply (oneway_handler_bit)
   pipeline,  ///< calls on a pending result (Label::promise, pipeline_keep_bit); docs/PIPELINING.md
+  deadline,  ///< a request may travel wrapped in DEADLINE (68) with a relative timeout
+  cancel,    ///< CANCEL (69) asks the peer to stop a request it serves for us
 };
 
 /// Each Feature's name in hello, indexed by the enum; the features this build lists.
-inline constexpr std::array<std::string_view, 2> feature_names = {"oneway", "pipeline"};
+inline constexpr std::array<std::string_view, 4> feature_names = {"oneway", "pipeline", "deadline", "cancel"};
+
+/// The largest timeout a DEADLINE request may carry: 2^31 - 1 ms (about 24.8 days). A
+/// longer one (or a negative one) gets a ValueError reply; the connection stays.
+inline constexpr std::int64_t max_deadline_ms = 2147483647;
 
 /// The name of the `oneway` feature.
 inline constexpr const char* feature_oneway = "oneway";

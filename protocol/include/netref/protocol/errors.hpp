@@ -95,6 +95,9 @@ NETREF_BUILTIN_EXCEPTION(NotImplementedError, RuntimeError);
 NETREF_BUILTIN_EXCEPTION(AssertionError, RemoteError);
 /// Out of memory (Python's MemoryError; std::bad_alloc travels so).
 NETREF_BUILTIN_EXCEPTION(MemoryError, RemoteError);
+/// The callee gave up in time (Python's TimeoutError): a request whose deadline passed before
+/// its handler started, or a handler's own call that timed out (a local Timeout travels so).
+NETREF_BUILTIN_EXCEPTION(TimeoutError, RemoteError);
 
 #undef NETREF_BUILTIN_EXCEPTION
 

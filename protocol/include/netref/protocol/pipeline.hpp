@@ -25,10 +25,12 @@ NETREF_API bool pipelinable(const AsyncResult& target) noexcept;
 
 /// Calls the attribute path names (none: the result itself) of target's result with args,
 /// without waiting: pipelined while pipelinable(target), else after waiting for target (the
-/// returned result then carries target's error, if it failed). Throws ConnectionClosed, or
-/// TypeError when target's result is not a netref.
+/// returned result then carries target's error, if it failed). timeout: as
+/// RemoteRef::async_call_path's (settles with Timeout, travels as the call's deadline). Throws
+/// ConnectionClosed, or TypeError when target's result is not a netref.
 NETREF_API AsyncResult pipelined_async_call(const AsyncResult& target, std::span<const std::string> names,
-                                            std::span<const Value> args, Kwargs kwargs = {});
+                                            std::span<const Value> args, Kwargs kwargs = {},
+                                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 /// The same call, waiting for its reply (at most timeout; nullopt: sync_request_timeout).
 /// The arguments are released once sent. Throws the remote error (target's, when it failed),

@@ -10,4 +10,5 @@
 #include "netref/protocol/object.hpp"
 #include "netref/protocol/pipeline.hpp"
 #include "netref/protocol/remote_ref.hpp"
+#include "netref/protocol/request_context.hpp"
 #include "netref/protocol/value.hpp"

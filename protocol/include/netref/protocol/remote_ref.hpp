@@ -70,9 +70,12 @@ class NETREF_API RemoteRef : public std::enable_shared_from_this<RemoteRef> {
   Value call_path_releasing(std::span<const std::string> names, std::span<Value> args,
                             Kwargs kwargs = {},
                             std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
-  /// The same request without waiting for its reply.
+  /// The same request without waiting for its reply. timeout: the result settles with
+  /// Timeout after it (and a netref peer that listed `deadline` is sent it as the request's
+  /// deadline); nullopt: no expiry, unless the handler this thread serves has a deadline.
   AsyncResult async_call_path(std::span<const std::string> names, std::span<const Value> args,
-                              Kwargs kwargs = {}) const;
+                              Kwargs kwargs = {},
+                              std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
   /// The same request with no reply at all: returns once it is handed to the transport.
   /// To a peer that listed `oneway` it goes flagged and the peer answers nothing (nor an
   /// error); to a Python peer it is the ordinary request, its reply dropped on arrival.
