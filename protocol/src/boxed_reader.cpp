@@ -112,6 +112,7 @@ bool BoxedReader::boxed(Value& out) {
       std::int64_t seq = 0;
       if (!p_.int64(seq) || seq < 0) return false;
       record(RefSlot{&out, Label::promise, {}, 0, static_cast<std::uint64_t>(seq)});
+      saw_promise_ = true;
       ok = true;
       break;
     }

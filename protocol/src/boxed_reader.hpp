@@ -61,6 +61,8 @@ class BoxedReader {
     return overflow_.empty() ? std::span<const RefSlot>(inline_refs_.data(), ref_count_)
                              : std::span<const RefSlot>(overflow_);
   }
+  /// True when a promise (Label::promise) was among them: only then is there one to take.
+  bool saw_promise() const noexcept { return saw_promise_; }
 
  private:
   /// A tuple of exactly n items, opened (the caller closes it).
@@ -89,6 +91,7 @@ class BoxedReader {
   // A call names one or two references: those stay inline, more spill to the heap.
   std::array<RefSlot, 4> inline_refs_;
   std::size_t ref_count_ = 0;
+  bool saw_promise_ = false;
   std::vector<RefSlot> overflow_;
   void record(const RefSlot& ref);
 };

@@ -18,7 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto forever = Clock::time_point::max();
 
-thread_local Connection* current_connection = nullptr;
 // The connection whose batch of requests this thread is serving (serve_available): its
 // replies are queued and leave together when the batch is done.
 thread_local const detail::ConnectionImpl* corked_connection = nullptr;
@@ -695,7 +694,7 @@ bool detail::ConnectionImpl::read_one(Clock::time_point deadline, bool notify) {
     if (read_fast(reader, fast, reply, args)) {
       if (fast.type == MsgType::request) {
         stage = Stage::bookkeeping;
-        serve_request(fast.seq, fast.handler, detail::RequestArgs{nullptr, &args, reader.refs()}, role);
+        serve_request(fast.seq, fast.handler, detail::RequestArgs{nullptr, &args, reader.refs(), reader.saw_promise()}, role);
       } else {
         resolve(reader.refs());  // as unbox would: a failure here closes the connection
         stage = Stage::bookkeeping;
@@ -1171,18 +1170,12 @@ std::uint64_t Connection::lent_count(const Object& object) const {
   return impl_->lent.count_of(object);
 }
 
-Connection* Connection::current() noexcept { return current_connection; }
+Connection* Connection::current() noexcept { return detail::current_connection; }
 
 std::size_t Connection::lent_objects_in_process() noexcept {
   return detail::ProcessLentShare::total().load(std::memory_order_relaxed);
 }
 
-namespace detail {
-Connection* exchange_current_connection(Connection* c) noexcept {
-  auto* old = current_connection;
-  current_connection = c;
-  return old;
-}
-}  // namespace detail
+constinit thread_local Connection* detail::current_connection = nullptr;
 
 }  // namespace netref

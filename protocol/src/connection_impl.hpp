@@ -59,12 +59,21 @@ class ReaderRole {
   bool handler_due_ = false;  // released: the reader-released handler is still to run
 };
 
+/// The connection whose request this thread serves (Connection::current()).
+extern constinit thread_local Connection* current_connection;
+/// Makes c current; returns the one before (for the end of the request).
+inline Connection* exchange_current_connection(Connection* c) noexcept {
+  Connection* old = current_connection;
+  current_connection = c;
+  return old;
+}
+
 /// A message being encoded, in this thread's reusable buffer: steady traffic, large messages
 /// included, allocates nothing per message (a fresh 1 MiB vector per echo costs page faults
 /// every time). A nested use on the same thread (a handler's own call) gets a fresh vector.
 class FrameBuffer {
  public:
-  FrameBuffer() {
+  [[gnu::always_inline]] FrameBuffer() {
     bytes.swap(spare());
     bytes.clear();
   }
@@ -114,6 +123,7 @@ struct RequestArgs {
   Value* boxed = nullptr;
   Args* args = nullptr;
   std::span<const RefSlot> refs;
+  bool promise = false;  // BoxedReader's: a promise is among refs (take_promise has work)
 };
 
 /// A CALL, CALLATTR or CALLCHAIN given by its parts, which the request is encoded from
@@ -381,9 +391,18 @@ struct ConnectionImpl {
   /// A request's second half: runs it (args ready, or args_error), answers, settles own.
   /// registered: the context serve_request made and CANCEL reaches; null for a pipelined
   /// call, which gets one of its own here.
-  void finish_request(std::uint32_t seq, Handler handler, bool oneway, const char* context, Args& args,
-                      std::exception_ptr args_error, const std::shared_ptr<detail::Answer>& own,
-                      const detail::RequestDeadline& deadline, RequestContext* registered);
+  void finish_request(std::uint32_t seq, Handler handler, bool oneway, Args& args, std::exception_ptr args_error,
+                      const std::shared_ptr<detail::Answer>& own, const detail::RequestDeadline& deadline,
+                      RequestContext* registered);
+  /// finish_request's body (dispatch.cpp), inlined into serve_request.
+  /// Registered: 1 when registered is never null (serve_request's own); where: what
+  /// serving.begin returned, or ServingRequests::kUnknown.
+  template <int Registered>
+  [[gnu::always_inline]] inline void finish_request_body(std::uint32_t seq, Handler handler, bool oneway, Args& args,
+                                                         std::exception_ptr args_error,
+                                                         const std::shared_ptr<detail::Answer>& own,
+                                                         const detail::RequestDeadline& deadline,
+                                                         RequestContext* registered, std::size_t where);
   void handle_request(std::uint32_t seq, Value&& body, detail::ReaderRole& role);
   /// A request past its special handlers (CLOSE, DEL): checks, unboxes, runs and answers.
   void serve_request(std::uint32_t seq, std::int64_t number, detail::RequestArgs request_args,

@@ -12,7 +12,6 @@
 namespace netref {
 namespace detail {
 const char* handler_display_name(Handler h);
-Connection* exchange_current_connection(Connection* c) noexcept;
 }  // namespace detail
 
 namespace {
@@ -321,6 +320,13 @@ void detail::ConnectionImpl::handle_request(std::uint32_t seq, Value&& body, det
 
 namespace {
 // The requests whose result a peer may ask us to keep for pipelining (pipeline_keep_bit).
+/// The handler's name in an error reply.
+const char* request_context_name(Handler handler) {
+  const int number = static_cast<int>(handler);
+  return (number >= 1 && number <= 20) || (number >= 64 && number <= 70) ? detail::handler_display_name(handler)
+                                                                         : "an unknown handler";
+}
+
 bool keeps_result(std::int64_t number) {
   switch (number) {
     case static_cast<int>(Handler::call):
@@ -376,7 +382,7 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   detail::RequestDeadline deadline;      // DEADLINE's; none by default
   const bool wrapped = deadline_or_cancel;  // a CANCEL returned above
   try {
-    promise = take_promise(request_args, wrapped);
+    if (request_args.boxed != nullptr || request_args.promise) [[unlikely]] promise = take_promise(request_args, wrapped);
     // Naming itself, it would wait on itself for ever (and hold its own answer: a cycle).
     if (promise == seq) throw RemoteError("ValueError", "a pipelined request cannot name its own result");
     args = &take_args(request_args, unboxed);
@@ -393,9 +399,6 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
     args_error = std::current_exception();
   }
   const auto handler = static_cast<Handler>(number);
-  const char* context = (number >= 1 && number <= 20) || (number >= 64 && number <= 70)
-                            ? detail::handler_display_name(handler)
-                            : "an unknown handler";
   if (handler == Handler::ping && !admit_ping()) return;
   // Filed in wire order, under the reader role: a call naming it may be read next.
   std::shared_ptr<detail::Answer> own = keep ? answers.open(seq) : nullptr;
@@ -405,14 +408,14 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
       serving.begin(seq);  // no context: a CANCEL does not reach a call that waits on its target
     }
     // Waits behind its target, or runs now with its result or its error (docs/PIPELINING.md).
-    detail::DeferredCall call{seq, handler, oneway, context, std::move(*args), own, deadline};
+    detail::DeferredCall call{seq, handler, oneway, std::move(*args), own, deadline};
     Value target;
     std::exception_ptr error;
     const auto attached = answers.attach(*promise, call, target, error);
     role.release();
     if (attached == detail::Attached::queued) return;  // its target's finisher runs it
     if (attached == detail::Attached::ready) call.args[0] = std::move(target);
-    finish_request(seq, handler, oneway, context, call.args, error, own, deadline, nullptr);
+    finish_request(seq, handler, oneway, call.args, error, own, deadline, nullptr);
     if (own) drain(std::move(own));
     return;
   }
@@ -420,37 +423,51 @@ void detail::ConnectionImpl::serve_request(std::uint32_t seq, std::int64_t numbe
   // peer would take the first for the other's answer (docs/FAULTS.md R5: close). Checked in
   // the same step that gives the reader role back, so others may read while the handler runs.
   RequestContext request(seq, deadline.at);  // RequestContext::current() for the handler; CANCEL finds it
+  std::size_t where;  // its slot: its end goes straight there
   {
     std::lock_guard lk(state_mutex);
-    serving.begin(seq, &request);
+    where = serving.begin(seq, &request);
     role.release_locked();
   }
   state_cv.notify_all();
   role.after_release();
-  finish_request(seq, handler, oneway, context, *args, args_error, own, deadline, &request);
+  finish_request_body<1>(seq, handler, oneway, *args, std::move(args_error), own, deadline, &request, where);
   if (own) drain(std::move(own));  // calls that named its result while it ran
 }
 
-void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, bool oneway, const char* context,
-                                            Args& args_in, std::exception_ptr args_error,
-                                            const std::shared_ptr<detail::Answer>& own,
+void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, bool oneway, Args& args,
+                                            std::exception_ptr args_error, const std::shared_ptr<detail::Answer>& own,
                                             const detail::RequestDeadline& deadline, RequestContext* registered) {
+  finish_request_body<0>(seq, handler, oneway, args, std::move(args_error), own, deadline, registered,
+                         ServingRequests::kUnknown);
+}
+
+// finish_request's body, inlined into serve_request: the common request pays no call for it.
+template <int Registered>
+inline void detail::ConnectionImpl::finish_request_body(
+    std::uint32_t seq, Handler handler, bool oneway, Args& args_in, std::exception_ptr args_error,
+    const std::shared_ptr<detail::Answer>& own, const detail::RequestDeadline& deadline, RequestContext* registered,
+    std::size_t where) {
   Args* args = &args_in;
+  const auto context = [handler] { return request_context_name(handler); };  // for an error: looked up then
   detail::MeasuredRequest measured(config.served_metrics.get());
   struct SeqGuard {
     detail::ConnectionImpl& impl;
     std::uint32_t seq;
+    std::size_t where;
     bool armed = true;  // false: a deferred reply ends the seq (finish_deferred)
     ~SeqGuard() {
       if (!armed) return;
-      if (impl.serving.end_unlocked(seq)) return;
+      if (impl.serving.end_unlocked(seq, where)) return;
       std::lock_guard lk(impl.state_mutex);
       impl.serving.end_locked(seq);
     }
-  } seq_guard{*this, seq};
+  } seq_guard{*this, seq, where};
   // A pipelined call's own context (its target's was current): its deadline, no CANCEL.
   std::optional<RequestContext> unregistered;
-  if (registered == nullptr) [[unlikely]] unregistered.emplace(seq, deadline.at);
+  if constexpr (Registered == 0) {
+    if (registered == nullptr) unregistered.emplace(seq, deadline.at);
+  }
   // A kept result is settled before the reply leaves: calls waiting on it run after.
   const auto settle = [&](const Value& result, const std::exception_ptr& error) noexcept {
     if (!own) return;
@@ -462,9 +479,9 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
   // An error ends the request: its reply, or for a one-way request only its count.
   const auto fail_request = [&](std::exception_ptr error) noexcept {
     settle(Value(), error);
-    if (!oneway) return send_exception(seq, std::move(error), context, &measured);
+    if (!oneway) return send_exception(seq, std::move(error), context(), &measured);
     measured.finish(
-        CallMetrics::error_class_of(describe_exception(std::move(error), context, config.exceptions.get()).class_name));
+        CallMetrics::error_class_of(describe_exception(std::move(error), context(), config.exceptions.get()).class_name));
   };
   if (args_error) {
     fail_request(args_error);
@@ -506,14 +523,15 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
     fail_request(std::current_exception());
     return;
   }
-  if (auto deferred = deferred_result_of(result)) {  // the handler answers later: no thread waits
+  // The handler answers later (an object only can say so): no thread waits.
+  if (auto deferred = result.kind() == Value::Kind::local_object ? deferred_result_of(result) : nullptr) {
     result = Value();
     seq_guard.armed = false;
     if (registered != nullptr) {  // the seq stays in service after its context goes
       std::lock_guard lk(state_mutex);
       serving.detach(seq);
     }
-    defer_reply(seq, std::move(deferred), oneway, context, std::move(measured), own);  // settles own then
+    defer_reply(seq, std::move(deferred), oneway, context(), std::move(measured), own);  // settles own then
     return;
   }
   settle(result, nullptr);
@@ -527,7 +545,7 @@ void detail::ConnectionImpl::finish_request(std::uint32_t seq, Handler handler, 
     encode_reply(seq, result, frame);
   } catch (...) {
     requests_served.fetch_add(1, std::memory_order_relaxed);
-    send_exception(seq, std::current_exception(), context, &measured);
+    send_exception(seq, std::current_exception(), context(), &measured);
     return;
   }
   requests_served.fetch_add(1, std::memory_order_relaxed);

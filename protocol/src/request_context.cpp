@@ -16,7 +16,7 @@ constexpr auto kNone = Clock::time_point::max();
 
 }  // namespace
 
-thread_local RequestContext* detail::current_request = nullptr;
+constinit thread_local RequestContext* detail::current_request = nullptr;
 
 // ---------------------------------------------------------------------------------------------
 // RequestContext

@@ -26,7 +26,6 @@ struct DeferredCall {
   std::uint32_t seq = 0;
   Handler handler = Handler::call;
   bool oneway = false;
-  const char* context = "";        // names the handler in error replies
   Args args;                       // args[0] is the target, filled in when it runs
   std::shared_ptr<Answer> own;     // its own kept result, when the peer asked for one
   RequestDeadline deadline;        // not run once past it (feature `deadline`)

@@ -180,8 +180,7 @@ void ConnectionImpl::drain(std::shared_ptr<Answer> answer) {
     std::exception_ptr error;
     if (answers.next_waiting(*answer, call, target, error)) {
       if (!error) call.args[0] = std::move(target);  // take_promise left its slot there
-      finish_request(call.seq, call.handler, call.oneway, call.context, call.args, error, call.own, call.deadline,
-                     nullptr);
+      finish_request(call.seq, call.handler, call.oneway, call.args, error, call.own, call.deadline, nullptr);
       if (call.own) work.push_back(std::move(call.own));
       continue;
     }

@@ -29,39 +29,42 @@ namespace netref::detail {
 class ServingRequests {
  public:
   static constexpr std::size_t kSlots = 4;
+  static constexpr std::size_t kSpilled = kSlots;      ///< begin's answer for a seq past the slots
+  static constexpr std::size_t kUnknown = kSlots + 1;  ///< for end_unlocked: where seq is, not known
 
   /// Starts serving seq; throws ProtocolError when a request with seq is still in service.
   /// context: the request's RequestContext, or null (none that CANCEL may stop). The
-  /// connection's state lock held.
-  void begin(std::uint32_t seq, RequestContext* context = nullptr) {
+  /// connection's state lock held. Returns where seq went (a slot, or kSpilled), which its
+  /// end may name.
+  std::size_t begin(std::uint32_t seq, RequestContext* context = nullptr) {
+    // Only begin (under the lock) fills a slot; end only empties one: a slot read free stays
+    // so. No slot is pinned here: CANCEL pins under the same lock.
+    static_assert(kSlots == 4);
     const std::uint64_t mark = marked(seq);
-    std::size_t free_slot = kSlots;
-    for (std::size_t i = 0; i < kSlots; ++i) {
-      const std::uint64_t held = slots_[i].load(std::memory_order_acquire) & ~kPinned;
-      if (held == mark) throw_duplicate(seq);
-      if (held == 0 && free_slot == kSlots) free_slot = i;
-    }
-    if (find_more(seq) != more_.end()) throw_duplicate(seq);
-    // Only begin (under the lock) fills a slot; end only empties one: a slot read free stays so.
-    if (free_slot != kSlots) {
+    const std::uint64_t s0 = slots_[0].load(std::memory_order_acquire);
+    const std::uint64_t s1 = slots_[1].load(std::memory_order_acquire);
+    const std::uint64_t s2 = slots_[2].load(std::memory_order_acquire);
+    const std::uint64_t s3 = slots_[3].load(std::memory_order_acquire);
+    if (s0 == mark || s1 == mark || s2 == mark || s3 == mark) [[unlikely]] throw_duplicate(seq);
+    if (!more_.empty() && find_more(seq) != more_.end()) [[unlikely]] throw_duplicate(seq);
+    const std::size_t free_slot = s0 == 0 ? 0 : s1 == 0 ? 1 : s2 == 0 ? 2 : s3 == 0 ? 3 : kSlots;
+    if (free_slot != kSlots) [[likely]] {
       contexts_[free_slot] = context;
       slots_[free_slot].store(mark, std::memory_order_release);
-    } else {
-      more_.emplace_back(seq, context);
+      return free_slot;
     }
+    more_.emplace_back(seq, context);
+    return kSpilled;
   }
   /// seq's reply is sent (or will never be), without the lock: true if seq was in a slot;
   /// false, and the caller calls end_locked under the lock. Waits while CANCEL pins the slot
-  /// (a few instructions).
-  bool end_unlocked(std::uint32_t seq) noexcept {
+  /// (a few instructions). where: what begin returned, or kUnknown.
+  bool end_unlocked(std::uint32_t seq, std::size_t where = kUnknown) noexcept {
     const std::uint64_t mark = marked(seq);
+    if (where < kSlots) return empty_slot(slots_[where], mark);
+    if (where == kSpilled) return false;
     for (auto& slot : slots_) {
-      for (;;) {
-        std::uint64_t held = mark;
-        if (slot.compare_exchange_strong(held, 0, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
-        if (held != (mark | kPinned)) break;
-        std::this_thread::yield();
-      }
+      if (empty_slot(slot, mark)) return true;
     }
     return false;
   }
@@ -123,6 +126,15 @@ class ServingRequests {
   static std::uint64_t marked(std::uint32_t seq) noexcept { return (std::uint64_t{1} << 32) | seq; }
   [[noreturn]] static void throw_duplicate(std::uint32_t seq) {
     throw ProtocolError("duplicate seq " + std::to_string(seq) + ": a request with this seq is still running");
+  }
+  /// Empties slot if it holds mark, waiting while it is pinned; false if it holds another.
+  static bool empty_slot(std::atomic<std::uint64_t>& slot, std::uint64_t mark) noexcept {
+    for (;;) {
+      std::uint64_t held = mark;
+      if (slot.compare_exchange_strong(held, 0, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+      if (held != (mark | kPinned)) return false;
+      std::this_thread::yield();
+    }
   }
   std::vector<Entry>::iterator find_more(std::uint32_t seq) noexcept {
     return std::find_if(more_.begin(), more_.end(), [seq](const Entry& e) { return e.first == seq; });

@@ -13,7 +13,7 @@ class RequestContext;
 namespace detail {
 struct ConnectionImpl;
 /// The request this thread serves (RequestContext::current()).
-NETREF_API extern thread_local RequestContext* current_request;
+NETREF_API extern constinit thread_local RequestContext* current_request;
 }
 
 /// The request this thread is serving. Made by the connection around each handler, on the
