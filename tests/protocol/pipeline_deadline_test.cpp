@@ -109,14 +109,22 @@ TEST_CASE("a pipelined call waiting behind its target past its deadline is not r
   s.shared->started.get_future().wait();  // the target runs: what names it waits behind it
   const Value one[] = {Value(std::int64_t{1})};
   auto dependent = pipelined_async_call(target, kAdd, one, {}, 30ms);
-  // The caller's own expiry ends the wait; the server's copy of the deadline has passed too,
-  // since it counts from the request's arrival, which came after the send.
+  // The server read it (it waits on the target): its deadline, counted from its arrival, is
+  // at most 30 ms from now.
+  const auto give_up = std::chrono::steady_clock::now() + 10s;  // a safety bound, not a timing
+  while (s.pair.server->stats().pipelined_waiting == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  const auto server_deadline_by = std::chrono::steady_clock::now() + 30ms;
+  // The caller's expiry settles it with Timeout (on the timer thread; a CANCEL leaves too).
+  while (!dependent.ready() && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  REQUIRE(dependent.ready());
   CHECK_THROWS_AS(dependent.value(), Timeout);
+  while (std::chrono::steady_clock::now() < server_deadline_by) std::this_thread::yield();
   const auto late_before = s.pair.client->stats().late_replies;
   open_gate.set_value();
   CHECK(target.value().kind() == Value::Kind::remote_ref);
   // The dependent's answer arrives after its expiry: dropped as late, and it never ran.
-  const auto give_up = std::chrono::steady_clock::now() + 10s;
   while (s.pair.client->stats().late_replies == late_before && std::chrono::steady_clock::now() < give_up) {
     s.root->call_path(kRemaining, {});
   }

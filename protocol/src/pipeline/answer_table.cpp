@@ -15,6 +15,13 @@ std::exception_ptr not_kept(std::uint32_t seq, std::size_t limit) {
                             " on this connection (never kept, already released, or not kept past "
                             "max_pipelined_results = " + std::to_string(limit) + ")"));
 }
+/// What a call waiting on answer fails with: its error, or for a plain result (no object, so
+/// no target) a TypeError made only now: most results are plain and nothing waits on them.
+std::exception_ptr failure_of(const Answer& answer) {
+  if (answer.error || answer.plain_type.empty()) return answer.error;
+  return std::make_exception_ptr(TypeError("the target of a request must be an object reference, got " +
+                                           std::string(answer.plain_type) + " (the pipelined result)"));
+}
 }  // namespace
 
 std::shared_ptr<Answer> AnswerTable::open(std::uint32_t seq) {
@@ -44,8 +51,8 @@ Attached AnswerTable::attach(std::uint32_t seq, DeferredCall& call, Value& targe
     ++waiting_;
     return Attached::queued;
   }
-  if (answer.error) {
-    error = answer.error;
+  if (auto failure = failure_of(answer)) {
+    error = std::move(failure);
     return Attached::failed;
   }
   target = answer.result;
@@ -61,9 +68,7 @@ bool AnswerTable::settle(Answer& answer, const Value& result, std::exception_ptr
     answer.result = result;
   } else {
     // Only an object can be a request's target: a plain result is not kept, its type is.
-    answer.error = std::make_exception_ptr(TypeError(
-        "the target of a request must be an object reference, got " + std::string(result.type_name()) +
-        " (the pipelined result)"));
+    answer.plain_type = result.type_name();  // the error, if a call ever names it: failure_of
   }
   answer.draining = answer.next < answer.waiting.size() && !closed_;
   return answer.draining;
@@ -81,7 +86,7 @@ bool AnswerTable::next_waiting(Answer& answer, DeferredCall& call, Value& target
   }
   call = std::move(answer.waiting[answer.next++]);
   --waiting_;
-  error = answer.error;
+  error = failure_of(answer);
   if (!error) target = answer.result;
   return true;
 }

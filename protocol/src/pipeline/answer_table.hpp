@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +38,7 @@ struct Answer {
   State state = State::running;  // done: the handler returned or threw
   Value result;                  // done without error: the object (a netref's target)
   std::exception_ptr error;      // done with an error: what the request failed with
+  std::string_view plain_type;   // done with a plain result (not a target): its type's name
   // Requests naming this result, in arrival order, from waiting[next] on. A vector: an
   // empty one allocates nothing, and most answers never see a waiting call.
   std::vector<DeferredCall> waiting;
