@@ -256,16 +256,19 @@ bool Channel::poll(std::chrono::milliseconds timeout) {
 
 Buffered Channel::read_available() { return read_available(reactor_frame_); }
 
-Buffered Channel::read_available(std::vector<std::uint8_t>& frame_buffer) {
+Buffered Channel::read_available(std::vector<std::uint8_t>& frame_buffer, Refill refill) {
+  // After a short read the stream held nothing more: what comes later, the poller sees.
+  bool may_read = refill == Refill::always || !stream_drained_;
   try {
     for (;;) {
       if (large_ != nullptr) {
         adopt_large(frame_buffer);
         if (large_done_ == large_body()) return Buffered::frame;
-        if (read_large(std::chrono::milliseconds(0)) == 0) {
+        if (!may_read || read_large(std::chrono::milliseconds(0)) == 0) {
           stream_->acknowledge_now();  // as fill_frame_until
           return Buffered::partial;
         }
+        may_read = true;
         continue;
       }
       if (buffered_bytes() >= kHeaderBytes) {
@@ -277,11 +280,12 @@ Buffered Channel::read_available(std::vector<std::uint8_t>& frame_buffer) {
         }
         if (buffered_bytes() >= total) return Buffered::frame;
       }
-      if (!fill_now()) {
+      if (!may_read || !fill_now()) {
         const Buffered have = buffered();
         if (have == Buffered::partial) stream_->acknowledge_now();  // as fill_frame_until
         return have;
       }
+      may_read = true;
     }
   } catch (...) {
     abandon_large();
@@ -321,6 +325,7 @@ bool Channel::fill(std::chrono::milliseconds wait) {
     // holds no read-ahead buffer (a server with 10,000 of them would hold 640 MiB).
     thread_local std::array<std::uint8_t, kReadChunk> scratch;
     const std::size_t n = receive_some(scratch, wait);
+    stream_drained_ = n < scratch.size();
     if (n == 0) return false;
     input_head_ = 0;
     input_tail_ = n;
@@ -329,8 +334,9 @@ bool Channel::fill(std::chrono::milliseconds wait) {
     return true;
   }
   make_room_for_frame();
-  const std::size_t n =
-      receive_some(std::span<std::uint8_t>(input_.data() + input_tail_, input_.size() - input_tail_), wait);
+  const std::size_t room = input_.size() - input_tail_;
+  const std::size_t n = receive_some(std::span<std::uint8_t>(input_.data() + input_tail_, room), wait);
+  stream_drained_ = n < room;
   input_tail_ += n;
   return n > 0;
 }
@@ -444,6 +450,7 @@ std::size_t Channel::read_large(std::chrono::milliseconds wait) {
   if (large_done_ == std::min(large_->size(), body)) grow_large();
   const std::size_t room = std::min(large_->size(), body) - large_done_;
   const std::size_t n = receive_some(std::span<std::uint8_t>(large_->data() + large_done_, room), wait);
+  stream_drained_ = n < room;
   large_done_ += n;
   return n;
 }

@@ -839,7 +839,11 @@ ServeStatus Connection::serve_available(std::size_t max_frames) {
     {
       detail::ReaderRole role(*impl_, /*notify=*/false);
       try {
-        buffered = impl_->channel->read_available(impl_->recv_buffer);  // read_one's vector
+        // The turn's first look reads (the poller said readable); after a frame was served,
+        // a short read of this turn has drained the socket, and the rest waits for the
+        // poller: a peer answering at once does not keep this worker from the others.
+        buffered = impl_->channel->read_available(impl_->recv_buffer,  // read_one's vector
+                                                  served == 0 ? Refill::always : Refill::unless_drained);
       } catch (const ProtocolError&) {
         role.release(false);
         impl_->fail(std::current_exception(), CloseReason::frame);

@@ -157,3 +157,42 @@ TEST_CASE("a channel with no byte of a frame waits without a frame timeout, and 
   CHECK(out == bytes_of("abc"));
   CHECK(f.channel->buffered() == Buffered::nothing);
 }
+
+TEST_CASE("read_available with Refill::unless_drained reads the stream only if the last read filled its room") {
+  Fixture f;
+  Bytes buffer;
+  Bytes out;
+  // A short read: the stream held no more then, so what comes later is the poller's news.
+  f.feed->write_all(frame(bytes_of("abc"), 0));
+  CHECK(f.channel->read_available(buffer) == Buffered::frame);
+  f.channel->recv(out);
+  CHECK(out == bytes_of("abc"));
+  f.feed->write_all(frame(bytes_of("def"), 0));
+  CHECK(f.channel->read_available(buffer, Refill::unless_drained) == Buffered::nothing);
+  CHECK(f.channel->read_available(buffer, Refill::always) == Buffered::frame);
+  f.channel->recv(out);
+  CHECK(out == bytes_of("def"));
+
+  // A read that filled its room (a read chunk of many small frames): more may wait in the
+  // stream, so the buffer's frames served, unless_drained reads again.
+  const Bytes small = frame(Bytes(95, 'x'), 0);
+  constexpr std::size_t kFrames = 1500;  // about 150 KB: more than one read chunk
+  Bytes burst;
+  for (std::size_t i = 0; i < kFrames; ++i) burst.insert(burst.end(), small.begin(), small.end());
+  f.feed->write_all(burst);
+  std::size_t received = 0;
+  CHECK(f.channel->read_available(buffer) == Buffered::frame);
+  while (f.channel->buffered() == Buffered::frame) {
+    f.channel->recv(out);
+    ++received;
+  }
+  CHECK(received < kFrames);  // one read chunk's worth
+  for (;;) {
+    const Buffered next = f.channel->read_available(buffer, Refill::unless_drained);
+    if (next == Buffered::nothing) break;
+    REQUIRE(next == Buffered::frame);  // a frame the chunk's end split is read whole
+    f.channel->recv(out);
+    ++received;
+  }
+  CHECK(received == kFrames);
+}

@@ -77,6 +77,33 @@ TEST_CASE_TEMPLATE("a handler that blocks does not stall the other clients", Ser
   CHECK(pending.value().as<std::string>() == "released");
 }
 
+TEST_CASE("a ThreadPoolServer worker takes ready connections in turn: a request that comes while its connection is served waits behind the others") {
+  // One worker. While it runs A's blocking call, B sends a request and then A sends another.
+  // When the blocking call ends, B's request was ready first: the worker serves it before
+  // A's next one instead of reading on down A's connection (which let one busy client hold a
+  // worker for many calls while others waited: W6's tail).
+  Lab lab;
+  auto cfg = loopback_config();
+  cfg.worker_threads = 1;
+  ThreadPoolServer server(lab.service, cfg);
+  server.start();
+  auto a = connect("127.0.0.1", server.port());
+  auto b = connect("127.0.0.1", server.port());
+  auto a_root = a->root();
+  auto b_root = b->root();
+  auto blocking = a_root->attr("block")->async_call();
+  REQUIRE(lab.blocked.wait_for(1));
+  // Each call is on the server's socket when async_call returns (loopback delivers within
+  // the sender's write).
+  auto from_b = b_root->attr("append")->async_call(2);
+  auto from_a = a_root->attr("append")->async_call(1);
+  lab.gate.open();
+  for (auto* call : {&blocking, &from_b, &from_a}) REQUIRE(call->wait(10s));
+  CHECK(blocking.value().as<std::string>() == "released");
+  std::lock_guard lk(lab.mutex);
+  CHECK(lab.log == std::vector<std::int64_t>{2, 1});
+}
+
 TEST_CASE_TEMPLATE("a handler that calls back into its client gets the answer on the same connection", Server,
                    ThreadedServer, ThreadPoolServer) {
   Lab lab;

@@ -39,6 +39,12 @@ struct NETREF_API ChannelConfig {
   BufferBudget* buffer_budget = nullptr;
 };
 
+/// When read_available may read the stream.
+enum class Refill {
+  always,          ///< the poller said readable (or nobody knows): read
+  unless_drained,  ///< only if the last read was not short: the poller sees the rest
+};
+
 /// What a channel holds of the next frame, for readers that must not block (reactors).
 enum class Buffered {
   nothing,  ///< no byte of the next frame yet
@@ -147,7 +153,12 @@ class NETREF_API Channel {
   /// read_available, receiving a frame larger than a read chunk straight into frame_buffer
   /// (its capacity is reused; nothing is copied when the frame is handed over): give recv
   /// the same vector. Given another one, recv moves the frame into that one instead.
-  Buffered read_available(std::vector<std::uint8_t>& frame_buffer);
+  /// Refill::unless_drained reads only if the last read filled all the room it was given
+  /// (the stream may hold more than a poller can see): a reactor that has served a frame of
+  /// this turn serves what that read brought and lets the poller say when more comes, so one
+  /// busy peer does not keep a worker from the others, and no read is spent on EAGAIN.
+  /// Once it has read, it goes on as Refill::always does.
+  Buffered read_available(std::vector<std::uint8_t>& frame_buffer, Refill refill = Refill::always);
   /// What is buffered now, without reading.
   Buffered buffered() const noexcept;
 
@@ -269,6 +280,9 @@ class NETREF_API Channel {
   std::vector<std::uint8_t> input_;         // bytes read ahead: [input_head_, input_tail_)
   std::size_t input_head_ = 0;
   std::size_t input_tail_ = 0;
+  // The last read got less than it had room for: the stream held no more then, and what
+  // comes later a poller sees (TLS too: a short read ends a record, none is left inside).
+  bool stream_drained_ = false;
   std::atomic<bool> frame_waiting_{false};  // see frame_waiting()
   std::chrono::steady_clock::time_point waiting_since_{};       // a whole frame buffered since
   std::chrono::steady_clock::time_point handed_buffered_at_{};  // see handed_buffered_at()
