@@ -99,7 +99,9 @@ struct NETREF_API ServerConfig {
   /// A client must send its first request within this of connecting (rpyc clients send
   /// their first request when the program first uses the connection). Zero: no limit.
   std::chrono::milliseconds first_frame_timeout = std::chrono::seconds(30);
-  /// ThreadPoolServer's workers; 0: twice the cores, at least 4.
+  /// ThreadPoolServer's workers; 0: one per core, at least 2. Workers never wait on a
+  /// peer (the pool grows for a handler that does, up to max_threads); raise it for handlers
+  /// that block on something else (a disk, a database, a lock held long).
   std::size_t worker_threads = 0;
   /// ThreadPoolServer: a handler that waits on its own peer (a callback into the client, a
   /// forwarded attribute, a nested call) gives its worker's place to a new thread, so silent
