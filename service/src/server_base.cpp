@@ -1,6 +1,11 @@
 // The parts every server shares: admission, TLS, authentication, the shutdown gate.
 #include "server_base.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <thread>
 
 namespace netref::detail {
@@ -102,7 +107,37 @@ StreamPtr ServerBase::secure(StreamPtr accepted) {
   } catch (const std::exception& e) {
     count_handshake_failure();  // counted and logged before the client can see the close
     log(e.what());
+    if (tls) linger_refused(tls->native_handle());
     throw;
+  }
+}
+
+std::chrono::milliseconds ServerBase::refusal_linger() const noexcept {
+  constexpr std::chrono::milliseconds kLinger(250);
+  const auto handshake = config_.handshake_timeout;
+  return handshake.count() > 0 ? std::min(kLinger, handshake) : kLinger;
+}
+
+bool ServerBase::drop_from_refused(int fd) noexcept {
+  std::uint8_t sink[4096];
+  for (int i = 0; i < 16; ++i) {  // a flooding client gets no more than 64 KiB a look
+    const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  }
+  return true;
+}
+
+// On the connection's own thread (a ThreadedServer's, a OneShotServer's caller): wait out the
+// linger, dropping what comes, until the client closes.
+void ServerBase::linger_refused(int fd) const noexcept {
+  if (fd < 0) return;
+  const auto end = std::chrono::steady_clock::now() + refusal_linger();
+  while (drop_from_refused(fd)) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
   }
 }
 

@@ -55,6 +55,17 @@ class ServerBase {
 
   void count_handshake_failure() noexcept { handshake_failures_.fetch_add(1, std::memory_order_relaxed); }
 
+  /// How long a client refused at the TLS handshake keeps its socket: TLS 1.3 ends the
+  /// client's side of the handshake first, so its first request may still be on the way.
+  /// Closed with that request unread, the socket would answer with a reset, which can
+  /// overtake the alert that tells the client why. The shorter of 250 ms and the handshake
+  /// timeout.
+  std::chrono::milliseconds refusal_linger() const noexcept;
+
+  /// Reads and drops what a refused client sent, without waiting: false once it closed (or
+  /// the socket failed), true while it may send more.
+  static bool drop_from_refused(int fd) noexcept;
+
   /// A connection leaves the server's books: its traffic joins the closed connections'.
   /// Called under the lock that guards the server's set of connections, which the caller
   /// of add_traffic also holds, so no snapshot counts a connection twice or not at all.
@@ -67,6 +78,9 @@ class ServerBase {
   const std::shared_ptr<CallMetrics>& served_metrics() const noexcept { return served_metrics_; }
 
  private:
+  // secure()'s refusal: waits out refusal_linger() on this thread, dropping what comes.
+  void linger_refused(int fd) const noexcept;
+
   Service service_;  // a handle: the server shares the service, which may go first
   ServerConfig config_;
   std::unique_ptr<Listener> listener_;

@@ -51,7 +51,8 @@ std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.cou
 
 struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::Impl>, detail::WaitObserver {
   struct Session : std::enable_shared_from_this<Session> {
-    enum class Stage { handshake, open, serving };
+    // refused: the handshake failed; the socket lingers, dropping what the client still sends.
+    enum class Stage { handshake, refused, open, serving };
     Stage stage = Stage::open;
     int fd = -1;
     std::unique_ptr<TlsStream> tls;  // during the handshake
@@ -293,7 +294,9 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       s->deadline_timer.arm(now + retry);
       return;
     }
-    if (s->stage == Session::Stage::handshake) {
+    if (s->stage == Session::Stage::refused) {
+      s->abort_reason = "refused; lingered";  // not logged: the refusal was
+    } else if (s->stage == Session::Stage::handshake) {
       s->abort_reason = "TLS handshake not complete within " + ms_text(base.config().handshake_timeout);
     } else if (s->write_deadline <= now) {
       s->abort_category = CloseReason::write_stall;
@@ -462,6 +465,7 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       category = s.abort_category;
     }
     if (!reason.empty()) {
+      if (s.stage == Session::Stage::refused) return Next::retire;
       if (s.conn) {
         s.conn->abort(reason, category);
       } else {
@@ -471,6 +475,8 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
       return Next::retire;
     }
     switch (s.stage) {
+      case Session::Stage::refused:  // until the client closes, or the linger's deadline
+        return detail::ServerBase::drop_from_refused(s.fd) ? Next::arm_read : Next::retire;
       case Session::Stage::handshake: {
         HandshakeStep step;
         try {
@@ -478,7 +484,14 @@ struct ThreadPoolServer::Impl : std::enable_shared_from_this<ThreadPoolServer::I
         } catch (const std::exception& e) {
           base.count_handshake_failure();
           base.log(e.what());
-          return Next::retire;
+          // The client may still send (see ServerBase::refusal_linger): drop it until it
+          // closes, the socket armed for reading, or the deadline.
+          s.stage = Session::Stage::refused;
+          {
+            std::lock_guard lk(mutex);
+            set_deadline_locked(s, Clock::now() + base.refusal_linger());
+          }
+          return detail::ServerBase::drop_from_refused(s.fd) ? Next::arm_read : Next::retire;
         }
         if (step == HandshakeStep::want_read) return Next::arm_read;
         if (step == HandshakeStep::want_write) return Next::arm_write;

@@ -394,7 +394,26 @@ class TlsSocketStream final : public TlsStream {
         return HandshakeStep::want_write;
       default:
         if (closed()) throw_closed_locally();
+        if (failed()) end_failed_handshake();
         throw HandshakeFailed(name_, failure_reason(outcome));
+    }
+  }
+
+  bool failed() const {
+    std::lock_guard lock(mutex_);
+    return failed_;
+  }
+
+  // After a fatal handshake error (we refused the peer, or it us): the alert OpenSSL wrote is
+  // followed by our FIN, and what the peer sent meanwhile (the rest of its flight; a TLS 1.3
+  // client, whose side of the handshake ends first, its first request) is read and dropped.
+  // A socket closed with bytes unread answers with a reset, which can overtake the alert: the
+  // peer would see a bare EOF instead of the reason ("alert unknown ca"). Never waits.
+  void end_failed_handshake() noexcept {
+    ::shutdown(fd_, SHUT_WR);
+    std::uint8_t sink[4096];
+    for (int i = 0; i < 64; ++i) {  // at most 256 KiB: a peer cannot keep us here
+      if (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) <= 0) return;
     }
   }
 

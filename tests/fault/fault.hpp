@@ -40,19 +40,6 @@ inline int scaled(int n, int divisor = 4) { return kSanitized ? std::max(1, n / 
 /// cores (next to another test under ctest -j2), only a stall of seconds counts.
 inline constexpr auto kCanaryBound = kSanitized ? std::chrono::milliseconds(2000) : std::chrono::milliseconds(250);
 
-/// Checks cond every 2 ms until it holds (true) or timeout passes (false). For counters the
-/// library updates without an event a test could wait on (a connection's tables emptied by
-/// another thread, a descriptor closed).
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = Clock::now() + timeout;
-  while (!cond()) {
-    if (Clock::now() >= end) return cond();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 /// Open descriptors of this process.
 inline int fd_count() {
   DIR* dir = ::opendir("/proc/self/fd");

@@ -29,8 +29,7 @@ if cert_file is None:
         c.root.add(1, 2)
     except Exception as e:  # rpyc wraps socket errors in EOFError(SSLError(...))
         cause = e.args[0] if isinstance(e, EOFError) and e.args and isinstance(e.args[0], BaseException) else e
-        # Which SSLError depends on timing: the server's alert read back ("tlsv13 alert
-        # certificate required"), or our request written after the server closed (SSLEOFError).
+        # The server's alert, read back: "tlsv13 alert certificate required".
         kind = "ssl.SSLError" if isinstance(cause, ssl.SSLError) else "not an SSL error"
         print(f"refused {kind} {type(cause).__name__}: {cause}", flush=True)
         sys.exit(3)

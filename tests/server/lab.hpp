@@ -18,6 +18,19 @@ namespace netref::test {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+/// Checks cond every 2 ms until it holds (true) or timeout passes (false). For counters the
+/// library updates without an event a test could wait on (a connection's tables emptied by
+/// another thread, a descriptor closed).
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto end = Clock::now() + timeout;
+  while (!cond()) {
+    if (Clock::now() >= end) return cond();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
 /// A latch a handler waits on until the test opens it.
 class Gate {
  public:

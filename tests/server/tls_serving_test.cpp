@@ -144,3 +144,58 @@ TEST_CASE("a TLS client at a plaintext server fails within its connect timeout")
   CHECK(Clock::now() - start < 3s);
   CHECK(connect("127.0.0.1", server.port())->root()->attr("ping")->call().as<std::string>() == "pong");
 }
+
+TEST_CASE_TEMPLATE("a refused TLS client reads the server's reason, though its first request is already on the wire",
+                   Server, ThreadedServer, ThreadPoolServer) {
+  // TLS 1.3 ends the client's side of the handshake first: its first request leaves before
+  // the server has looked at its certificate. A server that closed with that request unread
+  // would answer it with a reset, and the client would often see a bare EOF instead of the
+  // alert. Twenty refusals of each kind: every one must carry the reason.
+  Lab lab;
+  LogSink log;
+  Server server(lab.service, tls_config(log));
+  server.start();
+  const std::uint16_t port = server.port();
+  Canary canary(port, client_as("client-alice"), "localhost");
+  for (int i = 0; i < 20; ++i) {
+    CAPTURE(i);
+    const std::string foreign = failure_of_first_call(port, client_as("client-b"));
+    INFO(foreign);
+    CHECK(foreign.find("alert unknown ca") != std::string::npos);
+    const std::string without = failure_of_first_call(port, client_as(""));
+    INFO(without);
+    CHECK(without.find("alert certificate required") != std::string::npos);
+  }
+  CHECK(server.stats().handshake_failures == 40);
+  CHECK(canary.wait_calls(3));
+  CHECK(canary.failure().empty());
+}
+
+TEST_CASE_TEMPLATE("a refused TLS client that keeps its socket open holds the server's socket only for the linger",
+                   Server, ThreadedServer, ThreadPoolServer) {
+  // The refused socket stays open a little (dropping what the client sends) so that the alert
+  // reaches the client; a client that neither closes nor stops sending must not keep it.
+  Lab lab;
+  LogSink log;
+  Server server(lab.service, tls_config(log));  // handshake timeout 300 ms: linger 250 ms
+  server.start();
+  const std::uint16_t port = server.port();
+  Canary canary(port, client_as("client-alice"), "localhost");
+  auto refused = connect_tls("localhost", port, *client_as("client-b").tls, 5s);  // TLS 1.3: our side ends
+  const std::vector<std::uint8_t> junk(16u << 10, 'x');
+  refused->write_all(junk);
+  REQUIRE(eventually([&] { return server.stats().handshake_failures == 1; }));
+  // It closes the socket once the linger ends, though the client stays (the canary's is the
+  // one connection left); the client, reading, finds the reason.
+  CHECK(eventually([&] { return server.connection_count() == 1; }, 5s));
+  std::vector<std::uint8_t> buffer(64);
+  try {
+    while (refused->read_some(buffer, 5s) != 0) {
+    }
+    FAIL("the refused client read no error");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()).find("alert unknown ca") != std::string::npos);
+  }
+  CHECK(canary.wait_calls(3));
+  CHECK(canary.failure().empty());
+}
